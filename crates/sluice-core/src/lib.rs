@@ -1,0 +1,8 @@
+//! Sluice's functional core: every decision the app makes that does not need
+//! a browser lives here, so plain `cargo test` checks it natively and fast.
+//! Nothing in this crate may depend on web-sys, gloo or Leptos.
+
+pub mod credentials;
+pub mod gate;
+pub mod rate;
+pub mod storage_keys;

@@ -1,0 +1,6 @@
+//! Thin adapters over browser APIs. No decisions here: they move values
+//! between the browser and `sluice-core`, and turn browser failures into
+//! errors the UI can explain.
+
+pub mod clock;
+pub mod storage;

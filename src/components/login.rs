@@ -1,0 +1,105 @@
+use leptos::prelude::*;
+use sluice_core::credentials::{Session, StoredSession};
+use sluice_core::storage_keys;
+
+use super::alerts::Alerts;
+use crate::browser::clock::now_unix;
+use crate::browser::storage::{self, Store};
+
+/// The login form, or once logged in, the project and "Log out".
+#[component]
+pub fn LoginArea(session: RwSignal<Option<Session>>, alerts: Alerts) -> impl IntoView {
+    let project_url = RwSignal::new(String::new());
+    let api_key = RwSignal::new(String::new());
+    let remember = RwSignal::new(false);
+
+    let log_in = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match Session::from_form(&project_url.get(), &api_key.get(), now_unix()) {
+            Ok(checked) => {
+                let store = if remember.get() {
+                    Store::Local
+                } else {
+                    Store::Session
+                };
+                if let Err(error) =
+                    storage::save(store, &storage_keys::session(), &checked.to_stored())
+                {
+                    alerts.show(error);
+                }
+                api_key.set(String::new());
+                alerts.clear();
+                session.set(Some(checked));
+            }
+            Err(error) => alerts.show(error),
+        }
+    };
+
+    let log_out = move |_| {
+        for store in [Store::Session, Store::Local] {
+            storage::remove(store, &storage_keys::session());
+        }
+        session.set(None);
+    };
+
+    view! {
+        <Show
+            when=move || session.with(Option::is_some)
+            fallback=move || {
+                view! {
+                    <form class="login" on:submit=log_in>
+                        <label>
+                            "Project URL"
+                            <input
+                                type="url"
+                                name="project-url"
+                                placeholder="https://abcd.supabase.co"
+                                bind:value=project_url
+                            />
+                        </label>
+                        <label>
+                            "API key"
+                            <input type="password" name="api-key" autocomplete="off" bind:value=api_key />
+                        </label>
+                        <label class="login__remember">
+                            <input type="checkbox" bind:checked=remember />
+                            "Remember me"
+                        </label>
+                        <button type="submit" class="button button--primary">"Log in"</button>
+                    </form>
+                }
+            }
+        >
+            <div class="login login--in">
+                <span class="login__project">
+                    {move || session.with(|s| s.as_ref().map(|s| s.project.as_str().to_string()))}
+                </span>
+                <button type="button" class="button" on:click=log_out>"Log out"</button>
+            </div>
+        </Show>
+    }
+}
+
+/// The login kept by an earlier page load in this tab (or, with "Remember
+/// me", in this browser), re-checked because a key may have expired.
+pub fn remembered_session(alerts: Alerts) -> Option<Session> {
+    [Store::Session, Store::Local]
+        .into_iter()
+        .find_map(
+            |store| match storage::load::<StoredSession>(store, &storage_keys::session()) {
+                Ok(Some(stored)) => match Session::restore(&stored, now_unix()) {
+                    Ok(session) => Some(session),
+                    Err(error) => {
+                        storage::remove(store, &storage_keys::session());
+                        alerts.show(format!("The saved login was discarded: {error}"));
+                        None
+                    }
+                },
+                Ok(None) => None,
+                Err(error) => {
+                    alerts.show(error);
+                    None
+                }
+            },
+        )
+}

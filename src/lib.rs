@@ -1,0 +1,6 @@
+//! Sluice in the browser: thin adapters over browser APIs (`browser`) and
+//! components that render state and send intents (`components`). Every
+//! decision lives in the `sluice-core` crate, which is tested natively.
+
+pub mod browser;
+pub mod components;
