@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Builds Sluice for release and serves it on http://127.0.0.1:8080.
+# Starts Sluice on the embedded local stack: PostgreSQL with the four seeded
+# tables and a generator, the Supabase-compatible gateway on 127.0.0.1:54321,
+# the demo agent on 127.0.0.1:54330, and the app's release build served by
+# Trunk on http://127.0.0.1:8080. Ctrl-C stops everything.
+# Extra arguments go to the back end (see `scripts/backend.sh` and docs/local-stack.md).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
-log "serving the release build on http://127.0.0.1:8080 (Ctrl-C stops)"
-exec trunk serve --release --offline
+
+"$ROOT/scripts/backend.sh" --detach "$@"
+trap '"$ROOT/scripts/backend.sh" --stop' EXIT
+sed -n '/sluice-stack ready/,$p' "$ROOT/.stack/backend.log"
+log "open http://127.0.0.1:8080 and log in with the project URL and the anon key above (Ctrl-C stops everything)"
+trunk serve --release --offline

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: format, lints on both targets, native unit tests,
-# browser tests of the adapters in headless Chromium, a release build, and the
-# end-to-end tests that drive that build in headless Chromium.
+# browser tests of the adapters in headless Chromium, a release build, contract
+# tests of the local back end, and the end-to-end tests that drive the build
+# in headless Chromium against that back end.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -26,6 +27,13 @@ cargo test -p sluice --target wasm32-unknown-unknown --locked
 log "release build"
 trunk build --release --offline
 "$ROOT/scripts/bundle-size.sh"
+
+log "starting the local back end (PostgreSQL, gateway, demo agent, generator)"
+"$ROOT/scripts/backend.sh" --detach
+trap '"$ROOT/scripts/backend.sh" --stop' EXIT
+
+log "contract tests of the gateway and the demo agent (real HTTP, real PostgreSQL)"
+node --test --test-concurrency=1 tests/contract/
 
 log "end-to-end tests (headless Chromium)"
 node --test --test-concurrency=1 tests/e2e/

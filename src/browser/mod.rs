@@ -3,4 +3,5 @@
 //! errors the UI can explain.
 
 pub mod clock;
+pub mod runtime_config;
 pub mod storage;

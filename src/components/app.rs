@@ -7,6 +7,7 @@ use super::alerts::{AlertRegion, Alerts};
 use super::controls::{PauseButton, RateSlider};
 use super::login::{remembered_session, LoginArea};
 use super::rail::Rail;
+use crate::browser::runtime_config;
 use crate::browser::storage::{self, Store};
 
 /// The page: header with the login area, the rail, its controls and alerts.
@@ -15,6 +16,13 @@ pub fn App() -> impl IntoView {
     let alerts = Alerts::new();
     let rate = RwSignal::new(remembered_rate(alerts));
     let session = RwSignal::new(remembered_session(alerts));
+    let default_project_url = RwSignal::new(None::<String>);
+    leptos::task::spawn_local(async move {
+        match runtime_config::fetch().await {
+            Ok(config) => default_project_url.set(config.project_url),
+            Err(message) => alerts.show(message),
+        }
+    });
     let paused = RwSignal::new(false);
     let gate = Signal::derive(move || {
         if paused.get() {
@@ -35,7 +43,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="header">
             <h1 class="header__title">"Sluice"</h1>
-            <LoginArea session=session alerts=alerts />
+            <LoginArea session=session default_project_url=default_project_url.read_only() alerts=alerts />
         </header>
         <main class="main">
             <Rail gate=gate />

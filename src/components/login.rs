@@ -8,8 +8,20 @@ use crate::browser::storage::{self, Store};
 
 /// The login form, or once logged in, the project and "Log out".
 #[component]
-pub fn LoginArea(session: RwSignal<Option<Session>>, alerts: Alerts) -> impl IntoView {
+pub fn LoginArea(
+    session: RwSignal<Option<Session>>,
+    default_project_url: ReadSignal<Option<String>>,
+    alerts: Alerts,
+) -> impl IntoView {
     let project_url = RwSignal::new(String::new());
+    // The deployed default fills the field unless the operator typed first.
+    Effect::new(move |_| {
+        if let Some(url) = default_project_url.get() {
+            if project_url.with_untracked(String::is_empty) {
+                project_url.set(url);
+            }
+        }
+    });
     let api_key = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
 

@@ -34,6 +34,15 @@ test('the rail, the slider, the buttons and the alert region are all there', asy
   await context.close();
 });
 
+test('the login form is pre-filled from config.json', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openApp(context, server.url);
+  await page.waitForFunction(() => document.querySelector('input[name="project-url"]')?.value !== '');
+  assert.equal(await page.getByLabel('Project URL').inputValue(), 'http://127.0.0.1:54321');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the consumption rate reads in words and is remembered across a reload', async () => {
   const context = await browser.newContext();
   const { page, errors } = await openApp(context, server.url);

@@ -5,4 +5,5 @@
 pub mod credentials;
 pub mod gate;
 pub mod rate;
+pub mod runtime_config;
 pub mod storage_keys;

@@ -1,0 +1,329 @@
+//! A demo processing agent implementing Sluice's webhook v1 (docs/agent-protocol.md).
+//! It answers with JSON or streams ndjson signals, with configurable latency,
+//! progress steps and failure mix, and records every Idempotency-Key it was
+//! sent so tests can prove each event was delivered once.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tower_http::cors::{Any, CorsLayer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyMode {
+    /// One `{"status":"done"}` reply.
+    Json,
+    /// `application/x-ndjson`: progress lines, then `done`.
+    #[default]
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default)]
+pub struct AgentConfig {
+    /// How long processing one event takes, in milliseconds.
+    #[arg(
+        id = "agent-latency-ms",
+        long = "agent-latency-ms",
+        env = "SLUICE_AGENT_LATENCY_MS",
+        default_value_t = 1200
+    )]
+    pub latency_ms: u64,
+    #[arg(id = "agent-mode", long = "agent-mode", env = "SLUICE_AGENT_MODE", value_enum, default_value_t = ReplyMode::Ndjson)]
+    pub mode: ReplyMode,
+    /// Progress signals sent before `done` (ndjson mode).
+    #[arg(
+        id = "agent-progress-steps",
+        long = "agent-progress-steps",
+        env = "SLUICE_AGENT_PROGRESS_STEPS",
+        default_value_t = 4
+    )]
+    pub progress_steps: u32,
+    /// Share of events refused for good (422), chosen by a hash of the key so
+    /// the same events are refused on every attempt.
+    #[arg(
+        id = "agent-reject-rate",
+        long = "agent-reject-rate",
+        env = "SLUICE_AGENT_REJECT_RATE",
+        default_value_t = 0.0
+    )]
+    pub reject_rate: f64,
+    /// Share of deliveries answered 503 with Retry-After (worth retrying).
+    #[arg(
+        id = "agent-error-rate",
+        long = "agent-error-rate",
+        env = "SLUICE_AGENT_ERROR_RATE",
+        default_value_t = 0.0
+    )]
+    pub error_rate: f64,
+    /// Share of deliveries never answered (the caller's timeout must fire).
+    #[arg(
+        id = "agent-timeout-rate",
+        long = "agent-timeout-rate",
+        env = "SLUICE_AGENT_TIMEOUT_RATE",
+        default_value_t = 0.0
+    )]
+    pub timeout_rate: f64,
+    /// Share of ndjson replies that fail mid-stream with a `failed` signal
+    /// after some progress (worth retrying).
+    #[arg(
+        id = "agent-midstream-fail-rate",
+        long = "agent-midstream-fail-rate",
+        env = "SLUICE_AGENT_MIDSTREAM_FAIL_RATE",
+        default_value_t = 0.0
+    )]
+    pub midstream_fail_rate: f64,
+    /// Seconds put in Retry-After on 503s.
+    #[arg(
+        id = "agent-retry-after-s",
+        long = "agent-retry-after-s",
+        env = "SLUICE_AGENT_RETRY_AFTER_S",
+        default_value_t = 1
+    )]
+    pub retry_after_s: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            latency_ms: 1200,
+            mode: ReplyMode::Ndjson,
+            progress_steps: 4,
+            reject_rate: 0.0,
+            error_rate: 0.0,
+            timeout_rate: 0.0,
+            midstream_fail_rate: 0.0,
+            retry_after_s: 1,
+        }
+    }
+}
+
+/// Every delivery, by Idempotency-Key.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Tally {
+    /// Deliveries received, duplicates included.
+    pub deliveries: u64,
+    /// How many times each key was delivered.
+    pub keys: BTreeMap<String, u32>,
+    /// Keys answered with a final `done`.
+    pub done: BTreeMap<String, u32>,
+    /// Keys refused for good.
+    pub rejected: BTreeMap<String, u32>,
+}
+
+#[derive(Default)]
+pub struct Agent {
+    pub config: Mutex<AgentConfig>,
+    pub tally: Mutex<Tally>,
+}
+
+pub fn router(agent: Arc<Agent>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::RETRY_AFTER]);
+    Router::new()
+        .route("/", post(deliver))
+        .route("/tally", get(tally))
+        .route("/reset", post(reset))
+        .route("/config", get(config).put(set_config))
+        .with_state(agent)
+        .layer(cors)
+}
+
+/// The Kong-free part of the contract a real agent must honour too.
+#[derive(Deserialize)]
+struct Delivery {
+    key: String,
+    table: String,
+    event: Value,
+}
+
+fn designed_reject(key: &str, rate: f64) -> bool {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % 10_000) as f64 / 10_000.0 < rate
+}
+
+fn problem(status: StatusCode, reason: &str) -> Response {
+    (status, Json(json!({"status": "failed", "reason": reason}))).into_response()
+}
+
+async fn deliver(
+    State(agent): State<Arc<Agent>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return problem(StatusCode::BAD_REQUEST, "missing Idempotency-Key header");
+    };
+    let delivery: Delivery = match serde_json::from_slice(&body) {
+        Ok(delivery) => delivery,
+        Err(error) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                &format!("body is not {{key, table, event}}: {error}"),
+            )
+        }
+    };
+    if !delivery.event.is_object() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "event must be the row, as a JSON object",
+        );
+    }
+    if format!("{}:{}", delivery.table, delivery.key) != key {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key must be {table}:{key} of the body",
+        );
+    }
+    let config = *agent.config.lock().expect("config lock");
+    {
+        let mut tally = agent.tally.lock().expect("tally lock");
+        tally.deliveries += 1;
+        *tally.keys.entry(key.clone()).or_default() += 1;
+    }
+    if designed_reject(&key, config.reject_rate) {
+        *agent
+            .tally
+            .lock()
+            .expect("tally lock")
+            .rejected
+            .entry(key)
+            .or_default() += 1;
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "demo agent refuses this event (designed reject)",
+        );
+    }
+    let roll: f64 = rand::rng().random();
+    if roll < config.error_rate {
+        let mut response = problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "demo agent is busy (injected 503)",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, config.retry_after_s.into());
+        return response;
+    }
+    if roll < config.error_rate + config.timeout_rate {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return problem(StatusCode::GATEWAY_TIMEOUT, "demo agent never finished");
+    }
+    let fail_midstream =
+        roll < config.error_rate + config.timeout_rate + config.midstream_fail_rate;
+    match config.mode {
+        ReplyMode::Json => {
+            tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
+            agent
+                .tally
+                .lock()
+                .expect("tally lock")
+                .done
+                .entry(key)
+                .and_modify(|n| *n += 1)
+                .or_insert(1);
+            Json(json!({"status": "done"})).into_response()
+        }
+        ReplyMode::Ndjson => ndjson(agent, key, config, fail_midstream),
+    }
+}
+
+/// Streams `processing` signals with progress, then `done` (or `failed`).
+fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: bool) -> Response {
+    let steps = config.progress_steps.max(1);
+    let pause = Duration::from_millis(config.latency_ms / u64::from(steps + 1));
+    let lines = futures::stream::unfold(0u32, move |step| {
+        let agent = agent.clone();
+        let key = key.clone();
+        async move {
+            if step > steps {
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            let line = if step < steps {
+                let progress = f64::from(step + 1) / f64::from(steps + 1);
+                json!({"status": "processing", "progress": progress, "message": format!("step {} of {steps}", step + 1)})
+            } else if fail_midstream {
+                json!({"status": "failed", "reason": "demo agent lost its worker mid-way (injected)", "retryable": true})
+            } else {
+                agent
+                    .tally
+                    .lock()
+                    .expect("tally lock")
+                    .done
+                    .entry(key)
+                    .and_modify(|n| *n += 1)
+                    .or_insert(1);
+                json!({"status": "done"})
+            };
+            Some((
+                Ok::<_, std::convert::Infallible>(format!("{line}\n")),
+                step + 1,
+            ))
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from_stream(lines))
+        .expect("static response")
+}
+
+async fn tally(State(agent): State<Arc<Agent>>) -> Json<Tally> {
+    Json(agent.tally.lock().expect("tally lock").clone())
+}
+
+async fn reset(State(agent): State<Arc<Agent>>) -> StatusCode {
+    *agent.tally.lock().expect("tally lock") = Tally::default();
+    StatusCode::NO_CONTENT
+}
+
+async fn config(State(agent): State<Arc<Agent>>) -> Json<AgentConfig> {
+    Json(*agent.config.lock().expect("config lock"))
+}
+
+async fn set_config(
+    State(agent): State<Arc<Agent>>,
+    Json(new): Json<AgentConfig>,
+) -> Json<AgentConfig> {
+    *agent.config.lock().expect("config lock") = new;
+    Json(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn designed_rejects_are_stable_and_near_the_rate() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("events:{i}")).collect();
+        let rejected = keys.iter().filter(|k| designed_reject(k, 0.05)).count();
+        assert!((400..600).contains(&rejected), "{rejected}");
+        assert!(keys
+            .iter()
+            .all(|k| designed_reject(k, 0.05) == designed_reject(k, 0.05)));
+        assert!(!keys.iter().any(|k| designed_reject(k, 0.0)));
+    }
+}

@@ -1,0 +1,266 @@
+//! A Supabase-compatible REST gateway over a real PostgreSQL: the subset of
+//! PostgREST (behind Supabase's key checks) that Sluice relies on.
+
+mod error;
+pub mod faults;
+pub mod keys;
+mod paging;
+mod query;
+mod sql;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Router};
+use deadpool_postgres::Pool;
+use serde_json::Value;
+use std::sync::Arc;
+use tower_http::cors::{Any, CorsLayer};
+
+use error::ApiError;
+use faults::SharedFaults;
+use keys::{Keys, Role};
+use sql::{Statement, Table};
+
+pub struct Gateway {
+    pub pool: Pool,
+    pub keys: Keys,
+    pub max_rows: u64,
+}
+
+pub fn router(gateway: Arc<Gateway>, faults: SharedFaults) -> Router {
+    let rest = Router::new()
+        .route("/rest/v1/{table}", get(read).post(insert))
+        .with_state(gateway)
+        .layer(middleware::from_fn_with_state(
+            faults.clone(),
+            faults::inject,
+        ));
+    let admin = Router::new()
+        .route("/_admin/faults", get(faults::get).put(faults::put))
+        .with_state(faults);
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers([
+            header::CONTENT_RANGE,
+            HeaderName::from_static("range-unit"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(3600));
+    rest.merge(admin).layer(cors)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Splits a raw query string into decoded pairs; `+` decodes to a space,
+/// as in PostgREST, so a timestamp's `+` must travel as `%2B`.
+fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or_default()).map_err(|e| {
+        ApiError::postgrest(
+            StatusCode::BAD_REQUEST,
+            "PGRST100",
+            "failed to parse the query string",
+            Some(e.to_string()),
+            None,
+        )
+    })
+}
+
+fn authorize(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<Role, ApiError> {
+    let from_query = pairs
+        .iter()
+        .find(|(k, _)| k == "apikey")
+        .map(|(_, v)| v.as_str());
+    let apikey = header_str(headers, "apikey").or(from_query);
+    Ok(gateway
+        .keys
+        .authorize(apikey, header_str(headers, "authorization"))?)
+}
+
+/// The table's columns, read from the catalogue on every request so tables
+/// added while the stack runs are served at once.
+async fn describe(client: &tokio_postgres::Client, name: &str) -> Result<Table, ApiError> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !valid {
+        return Err(ApiError::unknown_table(name));
+    }
+    let rows = client
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relname = $1 AND c.relkind IN ('r', 'v', 'm', 'p', 'f') \
+               AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&name],
+        )
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    if rows.is_empty() {
+        return Err(ApiError::unknown_table(name));
+    }
+    Ok(Table {
+        name: name.to_string(),
+        columns: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+    })
+}
+
+fn params(statement: &Statement) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    statement
+        .params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
+}
+
+async fn read(
+    State(gateway): State<Arc<Gateway>>,
+    Path(table): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref())?;
+    let role = authorize(&gateway, &headers, &pairs)?;
+    let query = query::parse_read(&pairs)?;
+    let (want_count, _) = paging::prefer(header_str(&headers, "prefer"));
+    let window = paging::window(
+        header_str(&headers, "range"),
+        query.limit,
+        query.offset,
+        gateway.max_rows,
+    );
+
+    let mut client = gateway
+        .pool
+        .get()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let table = describe(&client, &table).await?;
+    let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {}", role.db_role()))
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    let total = if want_count {
+        let row = tx
+            .query_one(&count_sql.sql, &params(&count_sql))
+            .await
+            .map_err(|e| ApiError::database(&e, role))?;
+        Some(row.get::<_, i64>(0))
+    } else {
+        None
+    };
+    if let Some(total) = total {
+        if window.offset > total as u64 {
+            return Err(ApiError::range_not_satisfiable(window.offset, total));
+        }
+    }
+    let row = tx
+        .query_one(&rows_sql.sql, &params(&rows_sql))
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    let body: String = row.get(0);
+    let returned = serde_json::from_str::<Vec<serde::de::IgnoredAny>>(&body)
+        .map_or(0, |rows| rows.len() as u64);
+    let (status, content_range) = paging::content_range(window.offset, returned, total);
+    Ok(json_response(status, &content_range, body))
+}
+
+fn json_response(status: StatusCode, content_range: &str, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(content_range) {
+        headers.insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+async fn insert(
+    State(gateway): State<Arc<Gateway>>,
+    Path(table): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref())?;
+    let role = authorize(&gateway, &headers, &pairs)?;
+    let (_, want_rows) = paging::prefer(header_str(&headers, "prefer"));
+    let rows = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Array(rows)) => rows,
+        Ok(object @ Value::Object(_)) => vec![object],
+        _ => return Err(ApiError::bad_body("Empty or invalid json")),
+    };
+    let mut columns: Vec<String> = Vec::new();
+    for row in &rows {
+        let Value::Object(fields) = row else {
+            return Err(ApiError::bad_body("All object keys must match"));
+        };
+        for key in fields.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    let mut client = gateway
+        .pool
+        .get()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let table = describe(&client, &table).await?;
+    let statement = sql::insert(&table, &columns).map_err(|missing| {
+        ApiError::postgrest(
+            StatusCode::BAD_REQUEST,
+            "PGRST204",
+            format!(
+                "Could not find the '{}' column of '{}' in the schema cache",
+                missing.column, missing.table
+            ),
+            None,
+            None,
+        )
+    })?;
+    let payload = Value::Array(rows).to_string();
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {}", role.db_role()))
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    let row = tx
+        .query_one(&statement.sql, &[&payload])
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    let inserted: String = row.get(0);
+    Ok(if want_rows {
+        json_response(StatusCode::CREATED, "*/*", inserted)
+    } else {
+        let mut response = StatusCode::CREATED.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_RANGE, HeaderValue::from_static("*/*"));
+        response
+    })
+}

@@ -1,0 +1,131 @@
+//! `sluice-stack`: the local back end Sluice is developed and tested against.
+//! One process serves the Supabase-compatible gateway and the demo agent, and
+//! runs the event generator, over a PostgreSQL database that
+//! `scripts/backend.sh` starts. See docs/local-stack.md.
+
+mod agent;
+mod events;
+mod gateway;
+
+use clap::Parser;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(
+    about = "Sluice's local stack: Supabase-compatible gateway, demo agent and event generator"
+)]
+struct Args {
+    /// PostgreSQL connection string.
+    #[arg(long, env = "SLUICE_DATABASE_URL")]
+    database_url: String,
+    /// Where the gateway listens (Supabase CLI's API port by default).
+    #[arg(long, env = "SLUICE_GATEWAY_ADDR", default_value = "127.0.0.1:54321")]
+    gateway_addr: SocketAddr,
+    /// Where the demo agent listens.
+    #[arg(long, env = "SLUICE_AGENT_ADDR", default_value = "127.0.0.1:54330")]
+    agent_addr: SocketAddr,
+    /// JWT secret (Supabase CLI's local default, so its well-known keys work).
+    #[arg(long, env = "SLUICE_JWT_SECRET", default_value = gateway::keys::DEFAULT_JWT_SECRET, hide_default_value = true)]
+    jwt_secret: String,
+    #[arg(long, env = "SLUICE_PUBLISHABLE_KEY", default_value = gateway::keys::DEFAULT_PUBLISHABLE_KEY)]
+    publishable_key: String,
+    #[arg(long, env = "SLUICE_SECRET_KEY", default_value = gateway::keys::DEFAULT_SECRET_KEY, hide_default_value = true)]
+    secret_key: String,
+    /// Most rows in one reply (Supabase's default).
+    #[arg(long, env = "SLUICE_MAX_ROWS", default_value_t = 1000)]
+    max_rows: u64,
+    /// Events seeded into each empty default table at start.
+    #[arg(long, env = "SLUICE_SEED_EVENTS", default_value_t = 40)]
+    seed_events: usize,
+    /// Events the generator adds per second, across the tables (0: none).
+    #[arg(long, env = "SLUICE_GENERATE_PER_SECOND", default_value_t = 0.5)]
+    generate_per_second: f64,
+    #[command(flatten)]
+    faults: gateway::faults::Faults,
+    #[command(flatten)]
+    agent: agent::AgentConfig,
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            eprintln!("database connection closed: {error}");
+        }
+    });
+    Ok(client)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+
+    let setup = connect(&args.database_url).await?;
+    setup
+        .batch_execute("SET client_min_messages = warning")
+        .await?;
+    setup.batch_execute(include_str!("schema.sql")).await?;
+    let seeded = events::seed(&setup, args.seed_events).await?;
+
+    let pg_config: tokio_postgres::Config = args.database_url.parse()?;
+    let manager = Manager::from_config(
+        pg_config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager).max_size(16).build()?;
+    let keys = gateway::keys::Keys::new(&args.jwt_secret, &args.publishable_key, &args.secret_key);
+    let (anon, service_role) = (keys.anon.clone(), keys.service_role.clone());
+    let gateway = Arc::new(gateway::Gateway {
+        pool,
+        keys,
+        max_rows: args.max_rows,
+    });
+    let faults = Arc::new(RwLock::new(args.faults));
+    let agent = Arc::new(agent::Agent {
+        config: Mutex::new(args.agent),
+        tally: Mutex::default(),
+    });
+
+    let gateway_listener = TcpListener::bind(args.gateway_addr).await?;
+    let agent_listener = TcpListener::bind(args.agent_addr).await?;
+    let generator_tally = Arc::new(Mutex::new(events::GeneratorTally::default()));
+    tokio::spawn(events::generate(
+        connect(&args.database_url).await?,
+        args.generate_per_second,
+        generator_tally,
+    ));
+
+    println!("sluice-stack ready");
+    println!("  API URL          http://{}", args.gateway_addr);
+    println!("  anon key         {anon}");
+    println!("  publishable key  {}", args.publishable_key);
+    println!("  service_role key {service_role}  (server-side only)");
+    println!("  agent URL        http://{}/", args.agent_addr);
+    println!(
+        "  seeded {seeded} events; generating {} a second",
+        args.generate_per_second
+    );
+
+    let app = gateway::router(gateway, faults).into_make_service_with_connect_info::<SocketAddr>();
+    let agent_app = agent::router(agent);
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    tokio::select! {
+        result = axum::serve(gateway_listener, app) => result?,
+        result = axum::serve(agent_listener, agent_app) => result?,
+        () = shutdown => println!("sluice-stack stopping"),
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+// Contract tests for the demo agent: Sluice's webhook v1 (docs/agent-protocol.md)
+// over real HTTP. Run with the back end up (scripts/backend.sh).
+import { test, beforeEach, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AGENT } from './stack.mjs';
+
+async function configure(config) {
+  const r = await fetch(`${AGENT}/config`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(config) });
+  assert.equal(r.status, 200);
+}
+
+function deliver(key, { table = 'events', headers = {}, body } = {}) {
+  return fetch(AGENT, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${table}:${key}`, ...headers },
+    body: body ?? JSON.stringify({ key, table, event: { id: key, type: 'order.created' } }),
+  });
+}
+
+const tally = async () => (await fetch(`${AGENT}/tally`)).json();
+
+beforeEach(async () => {
+  await fetch(`${AGENT}/reset`, { method: 'POST' });
+  await configure({ latency_ms: 50, mode: 'json' });
+});
+after(() => configure({}));
+
+test('JSON mode answers {"status":"done"} and records the key', async () => {
+  const r = await deliver('k1');
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { status: 'done' });
+  const t = await tally();
+  assert.equal(t.deliveries, 1);
+  assert.deepEqual(t.keys, { 'events:k1': 1 });
+  assert.deepEqual(t.done, { 'events:k1': 1 });
+});
+
+test('ndjson mode streams progress lines, then done', async () => {
+  await configure({ latency_ms: 200, mode: 'ndjson', progress_steps: 3 });
+  const r = await deliver('k2');
+  assert.equal(r.headers.get('content-type'), 'application/x-ndjson');
+  const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 4);
+  assert.deepEqual(lines.slice(0, 3).map((l) => l.status), ['processing', 'processing', 'processing']);
+  assert.ok(lines[0].progress < lines[1].progress && lines[1].progress < lines[2].progress);
+  assert.equal(typeof lines[0].message, 'string');
+  assert.deepEqual(lines[3], { status: 'done' });
+});
+
+test('a redelivery with the same Idempotency-Key is counted as a duplicate', async () => {
+  await deliver('k3');
+  await deliver('k3');
+  const t = await tally();
+  assert.equal(t.deliveries, 2);
+  assert.equal(t.keys['events:k3'], 2);
+});
+
+test('designed rejects are 422 and stable for a key', async () => {
+  await configure({ latency_ms: 0, mode: 'json', reject_rate: 1 });
+  for (let i = 0; i < 2; i++) {
+    const r = await deliver('k4');
+    assert.equal(r.status, 422);
+    assert.equal((await r.json()).status, 'failed');
+  }
+  assert.equal((await tally()).rejected['events:k4'], 2);
+});
+
+test('transient errors are 503 with Retry-After', async () => {
+  await configure({ latency_ms: 0, mode: 'json', error_rate: 1, retry_after_s: 7 });
+  const r = await deliver('k5');
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '7');
+});
+
+test('a mid-stream failure ends the ndjson reply with failed', async () => {
+  await configure({ latency_ms: 40, mode: 'ndjson', progress_steps: 2, midstream_fail_rate: 1 });
+  const lines = (await (await deliver('k6')).text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.at(-1).status, 'failed');
+  assert.equal((await tally()).done['events:k6'], undefined);
+});
+
+test('a delivery that is never answered keeps the connection open', async () => {
+  await configure({ latency_ms: 0, mode: 'json', timeout_rate: 1 });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 300);
+  await assert.rejects(fetch(AGENT, {
+    method: 'POST', signal: controller.signal,
+    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'events:k7' },
+    body: JSON.stringify({ key: 'k7', table: 'events', event: {} }),
+  }), { name: 'AbortError' });
+});
+
+test('requests that break the contract are refused with a reason', async () => {
+  const missingKey = await fetch(AGENT, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+  assert.equal(missingKey.status, 400);
+  assert.match((await missingKey.json()).reason, /Idempotency-Key/);
+  const garbage = await deliver('k8', { body: 'not json' });
+  assert.equal(garbage.status, 400);
+  const mismatch = await deliver('k9', { headers: { 'Idempotency-Key': 'events:other' } });
+  assert.equal(mismatch.status, 400);
+  assert.equal((await tally()).deliveries, 0, 'refused requests are not deliveries');
+});
+
+test('CORS: a browser may send the webhook from any origin', async () => {
+  const r = await fetch(AGENT, {
+    method: 'OPTIONS',
+    headers: { Origin: 'http://127.0.0.1:8080', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,idempotency-key,authorization' },
+  });
+  assert.equal(r.headers.get('access-control-allow-origin'), '*');
+  assert.match(r.headers.get('access-control-allow-headers') ?? '', /idempotency-key/i);
+});

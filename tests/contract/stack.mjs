@@ -1,0 +1,64 @@
+// What the contract tests need to reach the running local stack
+// (scripts/backend.sh): its addresses, the Supabase CLI's well-known local
+// keys, and a way to sign tokens with its JWT secret.
+import { createHmac } from 'node:crypto';
+
+export const GATEWAY = process.env.SLUICE_GATEWAY_URL ?? 'http://127.0.0.1:54321';
+export const AGENT = process.env.SLUICE_AGENT_URL ?? 'http://127.0.0.1:54330';
+export const REST = `${GATEWAY}/rest/v1`;
+export const JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
+export const ANON =
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0';
+export const SERVICE_ROLE =
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU';
+export const PUBLISHABLE = 'sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH';
+
+export function signJwt(claims, secret = JWT_SECRET) {
+  const part = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+  const message = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${message}.${createHmac('sha256', secret).update(message).digest('base64url')}`;
+}
+
+export const anonHeaders = { apikey: ANON, Authorization: `Bearer ${ANON}` };
+export const serviceHeaders = { apikey: SERVICE_ROLE, Authorization: `Bearer ${SERVICE_ROLE}` };
+
+/** GET /rest/v1/{table}?{params} with anon headers; params is a list of pairs. */
+export async function rest(table, params = [], headers = {}) {
+  const query = new URLSearchParams(params).toString();
+  const response = await fetch(`${REST}/${table}${query ? `?${query}` : ''}`, {
+    headers: { ...anonHeaders, ...headers },
+  });
+  const text = await response.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** Inserts rows as service_role and returns them. */
+export async function insert(table, rows) {
+  const response = await fetch(`${REST}/${table}`, {
+    method: 'POST',
+    headers: { ...serviceHeaders, 'Content-Type': 'application/json', Prefer: 'return=representation' },
+    body: JSON.stringify(rows),
+  });
+  if (response.status !== 201) throw new Error(`insert failed: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+export async function setFaults(faults) {
+  const response = await fetch(`${GATEWAY}/_admin/faults`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(faults),
+  });
+  if (!response.ok) throw new Error(`faults: ${response.status}`);
+}
+
+/** A source name no other test or the generator uses, to isolate rows. */
+export function uniqueSource(label) {
+  return `contract-${label}-${process.pid}-${Date.now()}`;
+}
