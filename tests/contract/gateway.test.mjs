@@ -338,3 +338,26 @@ describe('fault injection (off by default; PUT /_admin/faults)', () => {
     assert.deepEqual(await r.json(), { latency_ms: 0, error_rate: 0, drop_rate: 0, malformed_rate: 0 });
   });
 });
+
+describe('seed and generator', () => {
+  const count = async (table) =>
+    Number((await rest(table, [['select', 'created_at'], ['limit', '1']], { Prefer: 'count=exact' })).headers.get('content-range').split('/')[1]);
+
+  test('the seed shares timestamps between neighbours, as real queues do', async () => {
+    const r = await rest('staff_room_events', [['select', 'created_at'], ['order', 'created_at.asc,id.asc'], ['limit', '40']]);
+    const stamps = r.body.map((row) => row.created_at);
+    assert.ok(new Set(stamps).size < stamps.length, 'some rows share a timestamp');
+  });
+
+  test('the generator keeps inserting, and says how many were late or shared a timestamp', async () => {
+    const tally = async () => (await fetch(`${GATEWAY}/_admin/generator`)).json();
+    const before = await tally();
+    const rowsBefore = (await Promise.all(['staff_room_events', 'temp_events', 'trello_events'].map(count))).reduce((a, b) => a + b);
+    await new Promise((ok) => setTimeout(ok, 4500));
+    const after = await tally();
+    assert.ok(after.inserted > before.inserted, `${before.inserted} → ${after.inserted}`);
+    assert.ok(after.late <= after.inserted && after.same_timestamp <= after.inserted);
+    const rowsAfter = (await Promise.all(['staff_room_events', 'temp_events', 'trello_events'].map(count))).reduce((a, b) => a + b);
+    assert.ok(rowsAfter >= rowsBefore, 'rows only accumulate');
+  });
+});

@@ -181,33 +181,35 @@ pub struct GeneratorTally {
 pub async fn generate(
     client: Client,
     per_second: f64,
-    tally: std::sync::Arc<std::sync::Mutex<GeneratorTally>>,
+    tally: crate::gateway::SharedGeneratorTally,
 ) {
     if per_second <= 0.0 {
         return;
     }
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
-    let mut previous = SystemTime::now();
+    // The last timestamp written to each table, so a repeat lands in the same table.
+    let mut previous = [SystemTime::now(); TABLES.len()];
     loop {
         ticker.tick().await;
-        let (table, at, late, same) = {
+        let (index, at, late, same) = {
             let mut rng = rand::rng();
-            let table = TABLES.choose(&mut rng).expect("non-empty");
+            let index = rng.random_range(0..TABLES.len());
             let roll: f64 = rng.random();
             if roll < 0.1 {
                 (
-                    table,
+                    index,
                     SystemTime::now() - Duration::from_millis(rng.random_range(1_000..20_000)),
                     true,
                     false,
                 )
             } else if roll < 0.2 {
-                (table, previous, false, true)
+                (index, previous[index], false, true)
             } else {
-                (table, SystemTime::now(), false, false)
+                (index, SystemTime::now(), false, false)
             }
         };
-        previous = at;
+        previous[index] = at;
+        let table = &TABLES[index];
         match insert(&client, table, at).await {
             Ok(()) => {
                 let mut tally = tally.lock().expect("tally lock");

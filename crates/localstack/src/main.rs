@@ -98,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(events::generate(
         connect(&args.database_url).await?,
         args.generate_per_second,
-        generator_tally,
+        generator_tally.clone(),
     ));
 
     println!("sluice-stack ready");
@@ -112,7 +112,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.generate_per_second
     );
 
-    let app = gateway::router(gateway, faults).into_make_service_with_connect_info::<SocketAddr>();
+    let app = gateway::router(gateway, faults, generator_tally)
+        .into_make_service_with_connect_info::<SocketAddr>();
     let agent_app = agent::router(agent);
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

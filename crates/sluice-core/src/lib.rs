@@ -4,6 +4,9 @@
 
 pub mod credentials;
 pub mod gate;
+pub mod ledger;
 pub mod rate;
 pub mod runtime_config;
+pub mod source;
 pub mod storage_keys;
+pub mod timestamp;

@@ -29,7 +29,14 @@ pub struct Gateway {
     pub max_rows: u64,
 }
 
-pub fn router(gateway: Arc<Gateway>, faults: SharedFaults) -> Router {
+/// What the event generator has inserted so far.
+pub type SharedGeneratorTally = Arc<std::sync::Mutex<crate::events::GeneratorTally>>;
+
+pub fn router(
+    gateway: Arc<Gateway>,
+    faults: SharedFaults,
+    generated: SharedGeneratorTally,
+) -> Router {
     let rest = Router::new()
         .route("/rest/v1/{table}", get(read).post(insert))
         .with_state(gateway)
@@ -39,7 +46,14 @@ pub fn router(gateway: Arc<Gateway>, faults: SharedFaults) -> Router {
         ));
     let admin = Router::new()
         .route("/_admin/faults", get(faults::get).put(faults::put))
-        .with_state(faults);
+        .with_state(faults)
+        .route(
+            "/_admin/generator",
+            get(move || {
+                let tally = *generated.lock().expect("generator tally lock");
+                async move { axum::Json(tally) }
+            }),
+        );
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])

@@ -1,0 +1,273 @@
+//! What has been handled in one table, kept small however long it drains:
+//! a cursor (the last event handled in order) plus a ring of the most recent
+//! keys, which is what the look-back for late rows compares against.
+//!
+//! Persisted as separate small storage items, so recording an event writes
+//! two of them (the head and one ring slot) and never the whole ledger.
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::{Cursor, Event};
+
+/// Keys remembered for the look-back. With the key names, one table's
+/// ledger stays under 16 KB even with uuid keys.
+pub const RING_SLOTS: usize = 100;
+
+/// How far behind the cursor late rows are still looked for.
+pub const LOOK_BACK_MICROS: i64 = 10 * 60 * 1_000_000;
+
+/// The ledger's head item: the cursor, the ring's write position and what
+/// the ring has forgotten.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub cursor: Option<Cursor>,
+    /// Microseconds of the cursor's timestamp (kept to avoid re-parsing).
+    pub cursor_micros: Option<i64>,
+    /// The newest timestamp among keys evicted from the ring: late rows are
+    /// only looked for after it, since older keys can no longer be checked.
+    pub evicted_up_to: Option<i64>,
+    /// The ring slot the next key goes into.
+    pub next_slot: usize,
+    /// Events handled in this table since its history was last cleared.
+    pub handled: u64,
+}
+
+/// One remembered key and its timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot(pub i64, pub String);
+
+/// A storage item to write after recording an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Head(Head),
+    Slot(usize, Slot),
+}
+
+/// Whether an event came in keyset order or from the look-back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    InOrder,
+    Late,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ledger {
+    head: Head,
+    slots: Vec<Option<Slot>>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self {
+            head: Head::default(),
+            slots: vec![None; RING_SLOTS],
+        }
+    }
+}
+
+impl Ledger {
+    /// Rebuilds a ledger from its stored items. A missing or damaged slot
+    /// means a key may be forgotten, so the look-back is narrowed to after
+    /// the cursor's timestamp rather than risk handling an event twice.
+    pub fn restore(mut head: Head, stored: Vec<Option<Slot>>) -> Self {
+        let mut slots = stored;
+        slots.resize(RING_SLOTS, None);
+        let used = (head.handled as usize).min(RING_SLOTS);
+        let missing = (0..used).any(|i| slots[i].is_none());
+        if missing {
+            head.evicted_up_to = head.cursor_micros.max(head.evicted_up_to);
+        }
+        head.next_slot %= RING_SLOTS;
+        Self { head, slots }
+    }
+
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    pub fn cursor(&self) -> Option<&Cursor> {
+        self.head.cursor.as_ref()
+    }
+
+    pub fn handled(&self) -> u64 {
+        self.head.handled
+    }
+
+    /// Whether `key` is among the remembered recent keys.
+    pub fn remembers(&self, key: &str) -> bool {
+        self.slots.iter().flatten().any(|slot| slot.1 == key)
+    }
+
+    /// Where the look-back starts (exclusive), or `None` before any event.
+    pub fn late_floor(&self) -> Option<i64> {
+        let cursor = self.head.cursor_micros?;
+        let window = cursor - LOOK_BACK_MICROS;
+        Some(
+            self.head
+                .evicted_up_to
+                .map_or(window, |evicted| evicted.max(window)),
+        )
+    }
+
+    /// The remembered keys newer than the floor: the look-back excludes them.
+    pub fn keys_after_floor(&self) -> Vec<&str> {
+        let Some(floor) = self.late_floor() else {
+            return Vec::new();
+        };
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|slot| slot.0 > floor)
+            .map(|slot| slot.1.as_str())
+            .collect()
+    }
+
+    /// Records a handled event; returns the storage items to write.
+    pub fn record(&mut self, event: &Event, arrival: Arrival) -> Vec<Write> {
+        let slot_index = self.head.next_slot;
+        if let Some(evicted) = self.slots[slot_index].take() {
+            self.head.evicted_up_to = Some(
+                self.head
+                    .evicted_up_to
+                    .map_or(evicted.0, |e| e.max(evicted.0)),
+            );
+        }
+        let slot = Slot(event.timestamp_micros, event.key.clone());
+        self.slots[slot_index] = Some(slot.clone());
+        self.head.next_slot = (slot_index + 1) % RING_SLOTS;
+        self.head.handled += 1;
+        if arrival == Arrival::InOrder {
+            self.head.cursor = Some(Cursor {
+                timestamp: event.timestamp.clone(),
+                key: event.key.clone(),
+            });
+            self.head.cursor_micros = Some(event.timestamp_micros);
+        }
+        vec![
+            Write::Head(self.head.clone()),
+            Write::Slot(slot_index, slot),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::{format_micros, parse_micros};
+    use serde_json::json;
+
+    const T0: i64 = 1_714_557_600_000_000;
+
+    fn event(key: &str, micros: i64) -> Event {
+        Event {
+            key: key.into(),
+            timestamp: format_micros(micros),
+            timestamp_micros: micros,
+            row: json!({}),
+        }
+    }
+
+    #[test]
+    fn in_order_events_move_the_cursor_and_late_ones_do_not() {
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.late_floor(), None);
+        ledger.record(&event("1", T0), Arrival::InOrder);
+        ledger.record(&event("2", T0 + 10), Arrival::InOrder);
+        ledger.record(&event("0", T0 - 5), Arrival::Late);
+        let cursor = ledger.cursor().unwrap();
+        assert_eq!(
+            (cursor.key.as_str(), parse_micros(&cursor.timestamp)),
+            ("2", Some(T0 + 10))
+        );
+        assert_eq!(ledger.handled(), 3);
+        assert!(ledger.remembers("0") && ledger.remembers("1") && ledger.remembers("2"));
+        assert_eq!(ledger.late_floor(), Some(T0 + 10 - LOOK_BACK_MICROS));
+    }
+
+    #[test]
+    fn each_record_writes_the_head_and_one_slot() {
+        let mut ledger = Ledger::default();
+        let writes = ledger.record(&event("a", T0), Arrival::InOrder);
+        assert_eq!(writes.len(), 2);
+        assert!(
+            matches!(&writes[0], Write::Head(head) if head.handled == 1 && head.next_slot == 1)
+        );
+        assert_eq!(writes[1], Write::Slot(0, Slot(T0, "a".into())));
+    }
+
+    #[test]
+    fn the_ring_forgets_the_oldest_keys_and_raises_the_floor_past_them() {
+        let mut ledger = Ledger::default();
+        for i in 0..(RING_SLOTS as i64 + 5) {
+            ledger.record(&event(&i.to_string(), T0 + i), Arrival::InOrder);
+        }
+        assert!(!ledger.remembers("4"));
+        assert!(ledger.remembers("5"));
+        // Keys 0..=4 are forgotten, so the look-back must not reach them.
+        assert_eq!(ledger.late_floor(), Some(T0 + 4));
+        let excluded = ledger.keys_after_floor();
+        assert_eq!(excluded.len(), RING_SLOTS);
+        assert!(!excluded.contains(&"4"));
+    }
+
+    #[test]
+    fn size_stays_bounded_however_many_events() {
+        let mut ledger = Ledger::default();
+        let mut items: std::collections::BTreeMap<String, String> = Default::default();
+        for i in 0..20_000i64 {
+            let key = format!("{:08x}-aaaa-bbbb-cccc-{:012x}", i, i);
+            for write in ledger.record(&event(&key, T0 + i * 1000), Arrival::InOrder) {
+                let (name, value) = match write {
+                    Write::Head(head) => (
+                        "sluice:v1:ledger:staff_room_events:head".to_string(),
+                        serde_json::to_string(&head).unwrap(),
+                    ),
+                    Write::Slot(i, slot) => (
+                        format!("sluice:v1:ledger:staff_room_events:{i}"),
+                        serde_json::to_string(&slot).unwrap(),
+                    ),
+                };
+                items.insert(name, value);
+            }
+        }
+        // localStorage quotas count the characters of names and values.
+        let chars: usize = items.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(items.len() == RING_SLOTS + 1);
+        assert!(chars < 16 * 1024, "{chars} characters");
+    }
+
+    #[test]
+    fn a_restored_ledger_is_the_same_ledger() {
+        let mut ledger = Ledger::default();
+        let mut slots = vec![None; RING_SLOTS];
+        let mut head = Head::default();
+        for i in 0..150i64 {
+            for write in ledger.record(&event(&i.to_string(), T0 + i), Arrival::InOrder) {
+                match write {
+                    Write::Head(h) => head = h,
+                    Write::Slot(i, slot) => slots[i] = Some(slot),
+                }
+            }
+        }
+        assert_eq!(Ledger::restore(head, slots), ledger);
+    }
+
+    #[test]
+    fn a_lost_slot_narrows_the_look_back_instead_of_risking_a_repeat() {
+        let mut ledger = Ledger::default();
+        let mut slots = vec![None; RING_SLOTS];
+        let mut head = Head::default();
+        for i in 0..3i64 {
+            for write in ledger.record(&event(&i.to_string(), T0 + i), Arrival::InOrder) {
+                match write {
+                    Write::Head(h) => head = h,
+                    Write::Slot(i, slot) => slots[i] = Some(slot),
+                }
+            }
+        }
+        slots[1] = None;
+        let restored = Ledger::restore(head, slots);
+        assert_eq!(restored.late_floor(), Some(T0 + 2));
+        assert_eq!(restored.cursor(), ledger.cursor());
+    }
+}

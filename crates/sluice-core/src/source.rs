@@ -1,0 +1,367 @@
+//! A table as a source of events, and the PostgREST queries that read it
+//! oldest first by keyset pagination on (timestamp column, key column).
+//!
+//! Values inside `or=(...)`/`and=(...)`/`in.(...)` end at `,` or `)`, so every
+//! value is wrapped in double quotes (with `\` and `"` escaped), and the
+//! whole parameter is percent-encoded so that a timestamp's `+` arrives as a
+//! `+` rather than a space.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::timestamp;
+
+/// A table or column name that may go into a URL: PostgreSQL's unquoted
+/// identifier shape, at most 63 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Identifier(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0:?} is not a valid table or column name (letters, digits and _, starting with a letter or _, at most 63 characters)")]
+pub struct InvalidIdentifier(pub String);
+
+impl Identifier {
+    pub fn parse(name: &str) -> Result<Self, InvalidIdentifier> {
+        let valid = !name.is_empty()
+            && name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Ok(Self(name.to_string()))
+        } else {
+            Err(InvalidIdentifier(name.chars().take(80).collect()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Identifier {
+    type Error = InvalidIdentifier;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::parse(&name)
+    }
+}
+
+impl From<Identifier> for String {
+    fn from(id: Identifier) -> String {
+        id.0
+    }
+}
+
+/// Which table to drain, and the columns that order it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TableSource {
+    pub table: Identifier,
+    pub timestamp_column: Identifier,
+    pub key_column: Identifier,
+}
+
+/// A position in a table: the last event handled in order, with its
+/// timestamp exactly as PostgREST sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub timestamp: String,
+    pub key: String,
+}
+
+/// Percent-encode all but unreserved characters and the grammar's own
+/// punctuation, which stays readable in the browser's network panel.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b',')
+    .remove(b'(')
+    .remove(b')');
+
+fn encode(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
+
+/// `"value"`, escaped for PostgREST's reserved-character grammar.
+pub fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+impl TableSource {
+    fn ordered(&self) -> String {
+        format!(
+            "order={ts}.asc,{key}.asc",
+            ts = self.timestamp_column.as_str(),
+            key = self.key_column.as_str()
+        )
+    }
+
+    /// "After the cursor": `ts > t OR (ts = t AND key > k)`.
+    fn after(&self, cursor: &Cursor) -> String {
+        let (ts, key) = (self.timestamp_column.as_str(), self.key_column.as_str());
+        let (t, k) = (quote(&cursor.timestamp), quote(&cursor.key));
+        format!("({ts}.gt.{t},and({ts}.eq.{t},{key}.gt.{k}))")
+    }
+
+    /// The next page of events after `cursor` (from the start without one):
+    /// a path relative to `{project}/rest/v1/`.
+    pub fn page_path(&self, cursor: Option<&Cursor>, limit: usize) -> String {
+        let mut path = format!(
+            "{}?select=*&{}&limit={limit}",
+            self.table.as_str(),
+            self.ordered()
+        );
+        if let Some(cursor) = cursor {
+            path.push_str("&or=");
+            path.push_str(&encode(&self.after(cursor)));
+        }
+        path
+    }
+
+    /// Rows at or before `cursor` but after `floor_micros`, except the keys
+    /// already handled: rows that committed late with an older timestamp.
+    pub fn late_rows_path(
+        &self,
+        cursor: &Cursor,
+        floor_micros: i64,
+        handled: &[&str],
+        limit: usize,
+    ) -> String {
+        let (ts, key) = (self.timestamp_column.as_str(), self.key_column.as_str());
+        let (t, k) = (quote(&cursor.timestamp), quote(&cursor.key));
+        let floor = quote(&timestamp::format_micros(floor_micros));
+        let window = format!("({ts}.gt.{floor},or({ts}.lt.{t},and({ts}.eq.{t},{key}.lte.{k})))");
+        let mut path = format!(
+            "{}?select=*&{}&limit={limit}&and={}",
+            self.table.as_str(),
+            self.ordered(),
+            encode(&window)
+        );
+        if !handled.is_empty() {
+            let list: Vec<String> = handled.iter().map(|k| quote(k)).collect();
+            path.push_str(&format!(
+                "&{key}=not.in.{}",
+                encode(&format!("({})", list.join(",")))
+            ));
+        }
+        path
+    }
+
+    /// Rows after `cursor`, for a `HEAD` with `Prefer: count=exact`: the backlog.
+    pub fn backlog_path(&self, cursor: Option<&Cursor>) -> String {
+        let key = self.key_column.as_str();
+        match cursor {
+            Some(cursor) => format!(
+                "{}?select={key}&or={}",
+                self.table.as_str(),
+                encode(&self.after(cursor))
+            ),
+            None => format!("{}?select={key}", self.table.as_str()),
+        }
+    }
+}
+
+/// One row of the source, checked: it has a key and a timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub key: String,
+    pub timestamp: String,
+    pub timestamp_micros: i64,
+    pub row: serde_json::Value,
+}
+
+/// A row that cannot be handled, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("a row of {table} was skipped: {reason}")]
+pub struct MalformedRow {
+    pub table: String,
+    pub reason: String,
+}
+
+impl TableSource {
+    /// Checks one row: a key that is a string or an integer, and a timestamp
+    /// PostgreSQL wrote.
+    pub fn event(&self, row: serde_json::Value) -> Result<Event, MalformedRow> {
+        let malformed = |reason: String| MalformedRow {
+            table: self.table.as_str().to_string(),
+            reason,
+        };
+        let (ts_col, key_col) = (self.timestamp_column.as_str(), self.key_column.as_str());
+        let Some(fields) = row.as_object() else {
+            return Err(malformed("it is not a JSON object".into()));
+        };
+        let key = match fields.get(key_col) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+            Some(other) => {
+                return Err(malformed(format!(
+                    "its key column {key_col} holds {other}, not an id"
+                )))
+            }
+            None => return Err(malformed(format!("it has no key column {key_col}"))),
+        };
+        let timestamp = match fields.get(ts_col) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(malformed(format!(
+                    "row {key}: its timestamp column {ts_col} holds {other}"
+                )))
+            }
+            None => {
+                return Err(malformed(format!(
+                    "row {key}: it has no timestamp column {ts_col}"
+                )))
+            }
+        };
+        let timestamp_micros = timestamp::parse_micros(&timestamp).ok_or_else(|| {
+            malformed(format!(
+                "row {key}: {timestamp:?} in {ts_col} is not a timestamp"
+            ))
+        })?;
+        Ok(Event {
+            key,
+            timestamp,
+            timestamp_micros,
+            row,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn events() -> TableSource {
+        TableSource {
+            table: Identifier::parse("events").unwrap(),
+            timestamp_column: Identifier::parse("occurred_at").unwrap(),
+            key_column: Identifier::parse("id").unwrap(),
+        }
+    }
+
+    fn cursor() -> Cursor {
+        Cursor {
+            timestamp: "2024-05-01T10:00:00.123456+00:00".into(),
+            key: "41".into(),
+        }
+    }
+
+    #[test]
+    fn identifiers_refuse_anything_that_could_escape_a_url_or_grammar() {
+        for good in [
+            "events",
+            "_private",
+            "trello_events2",
+            "a".repeat(63).as_str(),
+        ] {
+            assert!(Identifier::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "2fast",
+            "events;drop",
+            "a b",
+            "a.b",
+            "a,b",
+            "a(b",
+            "ev\"ents",
+            "évents",
+            "a".repeat(64).as_str(),
+        ] {
+            assert!(Identifier::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_page_is_oldest_first_without_a_filter() {
+        assert_eq!(
+            events().page_path(None, 50),
+            "events?select=*&order=occurred_at.asc,id.asc&limit=50"
+        );
+    }
+
+    #[test]
+    fn next_page_uses_the_keyset_with_quoted_encoded_values() {
+        let path = events().page_path(Some(&cursor()), 50);
+        assert_eq!(
+            path,
+            "events?select=*&order=occurred_at.asc,id.asc&limit=50&or=(occurred_at.gt.%222024-05-01T10%3A00%3A00.123456%2B00%3A00%22,and(occurred_at.eq.%222024-05-01T10%3A00%3A00.123456%2B00%3A00%22,id.gt.%2241%22))"
+        );
+        assert!(!path.contains('+'), "a raw + would arrive as a space");
+    }
+
+    #[test]
+    fn quoting_escapes_the_grammar() {
+        assert_eq!(quote(r#"a,b)"c\d"#), r#""a,b)\"c\\d""#);
+        let tricky = Cursor {
+            timestamp: "2024-01-01T00:00:00Z".into(),
+            key: "x\",and(y".into(),
+        };
+        let path = events().page_path(Some(&tricky), 1);
+        assert!(path.contains("id.gt.%22x%5C%22,and(y%22"), "{path}");
+    }
+
+    #[test]
+    fn late_rows_look_between_the_floor_and_the_cursor_excluding_handled_keys() {
+        let floor = timestamp::parse_micros("2024-05-01T09:55:00+00:00").unwrap();
+        let path = events().late_rows_path(&cursor(), floor, &["40", "41"], 20);
+        let decoded = percent_encoding::percent_decode_str(&path)
+            .decode_utf8()
+            .unwrap();
+        assert_eq!(
+            decoded,
+            r#"events?select=*&order=occurred_at.asc,id.asc&limit=20&and=(occurred_at.gt."2024-05-01T09:55:00.000000+00:00",or(occurred_at.lt."2024-05-01T10:00:00.123456+00:00",and(occurred_at.eq."2024-05-01T10:00:00.123456+00:00",id.lte."41")))&id=not.in.("40","41")"#
+        );
+    }
+
+    #[test]
+    fn backlog_counts_what_is_after_the_cursor() {
+        assert_eq!(events().backlog_path(None), "events?select=id");
+        assert!(events()
+            .backlog_path(Some(&cursor()))
+            .starts_with("events?select=id&or=(occurred_at.gt."));
+    }
+
+    #[test]
+    fn rows_become_events_or_are_explained() {
+        let source = events();
+        let ok = source
+            .event(json!({"id": 7, "occurred_at": "2024-05-01T10:00:00+00:00", "type": "x"}))
+            .unwrap();
+        assert_eq!(
+            (ok.key.as_str(), ok.timestamp.as_str()),
+            ("7", "2024-05-01T10:00:00+00:00")
+        );
+        let uuid = source
+            .event(json!({"id": "9b2f", "occurred_at": "2024-05-01T10:00:00Z"}))
+            .unwrap();
+        assert_eq!(uuid.key, "9b2f");
+        for (row, reason) in [
+            (json!([1]), "not a JSON object"),
+            (
+                json!({"occurred_at": "2024-05-01T10:00:00Z"}),
+                "no key column id",
+            ),
+            (
+                json!({"id": null, "occurred_at": "2024-05-01T10:00:00Z"}),
+                "holds null",
+            ),
+            (
+                json!({"id": 1.5, "occurred_at": "2024-05-01T10:00:00Z"}),
+                "holds 1.5",
+            ),
+            (json!({"id": 1}), "no timestamp column occurred_at"),
+            (json!({"id": 1, "occurred_at": 5}), "holds 5"),
+            (
+                json!({"id": 1, "occurred_at": "soon"}),
+                "is not a timestamp",
+            ),
+        ] {
+            let err = source.event(row).unwrap_err();
+            assert!(err.to_string().contains(reason), "{err}");
+        }
+    }
+}
