@@ -2,11 +2,14 @@
 //! a browser lives here, so plain `cargo test` checks it natively and fast.
 //! Nothing in this crate may depend on web-sys, gloo or Leptos.
 
+pub mod backoff;
 pub mod credentials;
+pub mod drain;
 pub mod gate;
 pub mod ledger;
 pub mod rate;
 pub mod runtime_config;
 pub mod source;
+pub mod source_error;
 pub mod storage_keys;
 pub mod timestamp;

@@ -1,0 +1,676 @@
+//! The drain engine for one table, as a pure state machine. The shell asks
+//! [`Drain::next`] what to do, does it (a read, a delivery, a wait), and
+//! reports back; the engine never sleeps, fetches or stores by itself.
+//!
+//! - Oldest first by keyset: each page starts after the cursor, so a table
+//!   whose oldest rows are all handled never stalls.
+//! - One request at a time: the next idle read is scheduled from when the
+//!   last one ended; while pages come back full they follow each other
+//!   without waiting.
+//! - Late rows: when idle, rows between the ledger's floor and the cursor
+//!   that the ledger does not remember are read and handled once.
+//! - Transient errors back off with jitter; others halt until the operator acts.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use crate::backoff::Backoff;
+use crate::ledger::{Arrival, Ledger, Write};
+use crate::source::{Event, MalformedRow, TableSource};
+use crate::source_error::SourceError;
+
+/// Rows asked for per page.
+pub const PAGE_SIZE: usize = 100;
+/// Late rows asked for per look-back.
+pub const LATE_PAGE_SIZE: usize = 50;
+/// Backoff for transient read errors.
+pub const READ_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+
+/// What the shell should do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// GET this path (relative to `{project}/rest/v1/`), then call [`Drain::on_read`].
+    Read(ReadKind, String),
+    /// Hand the event to the gate, then call [`Drain::on_handled`] once the
+    /// agent's final signal has arrived.
+    Deliver(Event),
+    /// Nothing to do for this long, unless the operator acts first.
+    Wait(Duration),
+    /// Stopped by an error retrying cannot fix; see [`Drain::halted`].
+    Halted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadKind {
+    Page,
+    Late,
+}
+
+/// Whether events may leave the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Open,
+    Paused,
+    /// Paused, but the next event may go.
+    StepOnce,
+}
+
+/// What a read brought that the operator should hear about.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ReadReport {
+    /// Rows skipped, each reported once per session.
+    pub malformed: Vec<MalformedRow>,
+}
+
+pub struct Drain {
+    source: TableSource,
+    ledger: Ledger,
+    queue: VecDeque<(Event, Arrival)>,
+    delivering: Option<(Event, Arrival)>,
+    admission: Admission,
+    watch_only: bool,
+    /// The last page was full: read the next at once.
+    more_pages: bool,
+    interval: Duration,
+    next_read_at_ms: f64,
+    next_late_check_at_ms: f64,
+    backoff: Backoff,
+    retry_at_ms: Option<f64>,
+    last_error: Option<SourceError>,
+    halted: Option<SourceError>,
+    last_read_ms: Option<f64>,
+    reported: HashSet<String>,
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Drain {
+    pub fn new(source: TableSource, ledger: Ledger) -> Self {
+        Self {
+            source,
+            ledger,
+            queue: VecDeque::new(),
+            delivering: None,
+            admission: Admission::Open,
+            watch_only: false,
+            more_pages: false,
+            interval: Duration::from_secs(2),
+            next_read_at_ms: f64::MIN,
+            next_late_check_at_ms: f64::MIN,
+            backoff: READ_BACKOFF,
+            retry_at_ms: None,
+            last_error: None,
+            halted: None,
+            last_read_ms: None,
+            reported: HashSet::new(),
+        }
+    }
+
+    pub fn source(&self) -> &TableSource {
+        &self.source
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Events read and waiting at the source, in order.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The next event to leave the source.
+    pub fn next_event(&self) -> Option<&Event> {
+        self.queue.front().map(|(event, _)| event)
+    }
+
+    /// The event at the gate.
+    pub fn delivering(&self) -> Option<&Event> {
+        self.delivering.as_ref().map(|(event, _)| event)
+    }
+
+    pub fn admission(&self) -> Admission {
+        self.admission
+    }
+
+    pub fn watch_only(&self) -> bool {
+        self.watch_only
+    }
+
+    /// When the source last answered (ms on the shell's clock).
+    pub fn last_read_ms(&self) -> Option<f64> {
+        self.last_read_ms
+    }
+
+    /// The transient error being retried, and how many times in a row.
+    pub fn retrying(&self) -> Option<(&SourceError, u32)> {
+        self.last_error
+            .as_ref()
+            .map(|e| (e, self.backoff.failures()))
+    }
+
+    pub fn halted(&self) -> Option<&SourceError> {
+        self.halted.as_ref()
+    }
+
+    /// How often the look-back runs: every five idle polls, between 1 s and a minute.
+    fn late_check_every(&self) -> Duration {
+        (self.interval * 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    /// What to do now, at `now_ms`, polling every `interval` when idle.
+    pub fn next(&mut self, now_ms: f64, interval: Duration) -> Step {
+        if interval != self.interval {
+            // A new rate applies from the last read, not from the old schedule.
+            self.next_read_at_ms = self
+                .last_read_ms
+                .map_or(f64::MIN, |at| at + millis(interval));
+            self.interval = interval;
+        }
+        if self.halted.is_some() {
+            return Step::Halted;
+        }
+        if self.delivering.is_some() {
+            return Step::Wait(Duration::MAX);
+        }
+        if let Some(at) = self.retry_at_ms {
+            if now_ms < at {
+                return Step::Wait(Duration::from_secs_f64((at - now_ms) / 1000.0));
+            }
+            self.retry_at_ms = None;
+        }
+        if self.watch_only {
+            if now_ms >= self.next_read_at_ms {
+                self.queue.clear();
+                return Step::Read(
+                    ReadKind::Page,
+                    self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
+                );
+            }
+            return self.wait_until(self.next_read_at_ms, now_ms);
+        }
+        if !self.queue.is_empty() {
+            return match self.admission {
+                Admission::Paused => Step::Wait(Duration::MAX),
+                Admission::StepOnce | Admission::Open => {
+                    if self.admission == Admission::StepOnce {
+                        self.admission = Admission::Paused;
+                    }
+                    let (event, arrival) = self.queue.pop_front().expect("queue is not empty");
+                    self.delivering = Some((event.clone(), arrival));
+                    Step::Deliver(event)
+                }
+            };
+        }
+        if self.more_pages {
+            return Step::Read(
+                ReadKind::Page,
+                self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
+            );
+        }
+        if let (Some(cursor), Some(floor)) = (self.ledger.cursor(), self.ledger.late_floor()) {
+            if now_ms >= self.next_late_check_at_ms {
+                self.next_late_check_at_ms = now_ms + millis(self.late_check_every());
+                let handled = self.ledger.keys_after_floor();
+                return Step::Read(
+                    ReadKind::Late,
+                    self.source
+                        .late_rows_path(cursor, floor, &handled, LATE_PAGE_SIZE),
+                );
+            }
+        }
+        if now_ms >= self.next_read_at_ms {
+            return Step::Read(
+                ReadKind::Page,
+                self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
+            );
+        }
+        let late_at = if self.ledger.cursor().is_some() {
+            self.next_late_check_at_ms
+        } else {
+            f64::MAX
+        };
+        self.wait_until(self.next_read_at_ms.min(late_at), now_ms)
+    }
+
+    fn wait_until(&self, at_ms: f64, now_ms: f64) -> Step {
+        Step::Wait(Duration::from_secs_f64(
+            ((at_ms - now_ms) / 1000.0).max(0.0),
+        ))
+    }
+
+    /// Takes the result of a read that ended at `now_ms`; `random` in [0, 1)
+    /// jitters the backoff.
+    pub fn on_read(
+        &mut self,
+        kind: ReadKind,
+        result: Result<Vec<serde_json::Value>, SourceError>,
+        now_ms: f64,
+        random: f64,
+    ) -> ReadReport {
+        let mut report = ReadReport::default();
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(error) => {
+                if error.is_transient() {
+                    let wait = self.backoff.fail(error.retry_after(), random);
+                    self.retry_at_ms = Some(now_ms + millis(wait));
+                    self.last_error = Some(error);
+                } else {
+                    self.halted = Some(error);
+                }
+                return report;
+            }
+        };
+        self.backoff.succeed();
+        self.last_error = None;
+        self.last_read_ms = Some(now_ms);
+        let full = rows.len()
+            >= if kind == ReadKind::Page {
+                PAGE_SIZE
+            } else {
+                LATE_PAGE_SIZE
+            };
+        let arrival = if kind == ReadKind::Page {
+            Arrival::InOrder
+        } else {
+            Arrival::Late
+        };
+        let mut accepted = 0;
+        for row in rows {
+            match self.source.event(row) {
+                Ok(event) => {
+                    accepted += 1;
+                    self.queue.push_back((event, arrival));
+                }
+                Err(malformed) => {
+                    if self.reported.len() < 10_000 && self.reported.insert(malformed.to_string()) {
+                        report.malformed.push(malformed);
+                    }
+                }
+            }
+        }
+        match kind {
+            ReadKind::Page => {
+                self.more_pages = full && !self.watch_only;
+                self.next_read_at_ms = now_ms + millis(self.interval);
+                if full && accepted == 0 {
+                    // A whole page of rows that cannot be handled: the cursor
+                    // cannot move past them, so say so rather than spin.
+                    self.halted = Some(SourceError::Unreadable {
+                        table: self.source.table.as_str().to_string(),
+                        detail: format!("{PAGE_SIZE} rows in a row are malformed; fix them or the table's columns"),
+                    });
+                }
+            }
+            ReadKind::Late => {
+                // More late rows than one look-back holds: check again soon.
+                if full {
+                    self.next_late_check_at_ms = now_ms;
+                }
+            }
+        }
+        report
+    }
+
+    /// The agent's final signal for the event at the gate has arrived: the
+    /// event is handled. Returns the storage items to write.
+    pub fn on_handled(&mut self) -> Vec<Write> {
+        match self.delivering.take() {
+            Some((event, arrival)) => self.ledger.record(&event, arrival),
+            None => Vec::new(),
+        }
+    }
+
+    /// The delivery could not finish (logout, table switch): the event goes
+    /// back to the front of the queue, unhandled.
+    pub fn on_abandoned(&mut self) {
+        if let Some(item) = self.delivering.take() {
+            self.queue.push_front(item);
+        }
+    }
+
+    pub fn pause(&mut self) {
+        self.admission = Admission::Paused;
+    }
+
+    pub fn resume(&mut self) {
+        self.admission = Admission::Open;
+    }
+
+    /// While paused, lets exactly one event through.
+    pub fn step(&mut self) {
+        if self.admission != Admission::Open {
+            self.admission = Admission::StepOnce;
+        }
+    }
+
+    pub fn set_watch_only(&mut self, watch_only: bool) {
+        self.watch_only = watch_only;
+        self.queue.clear();
+        self.more_pages = false;
+        self.next_read_at_ms = f64::MIN;
+    }
+
+    /// After a halt (a new key, fixed columns): start reading again.
+    pub fn retry_now(&mut self) {
+        self.halted = None;
+        self.retry_at_ms = None;
+        self.next_read_at_ms = f64::MIN;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Identifier;
+    use crate::timestamp::format_micros;
+    use serde_json::{json, Value};
+
+    const T0: i64 = 1_714_557_600_000_000;
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn source() -> TableSource {
+        TableSource {
+            table: Identifier::parse("events").unwrap(),
+            timestamp_column: Identifier::parse("created_at").unwrap(),
+            key_column: Identifier::parse("id").unwrap(),
+        }
+    }
+
+    fn row(id: i64, micros: i64) -> Value {
+        json!({"id": id, "created_at": format_micros(micros), "type": "x"})
+    }
+
+    /// A table in memory, answering the engine's reads the way PostgREST would.
+    struct Table(Vec<(i64, i64)>);
+
+    impl Table {
+        fn answer(&self, drain: &Drain, kind: ReadKind) -> Vec<Value> {
+            let mut rows = self.0.clone();
+            rows.sort_by_key(|&(id, t)| (t, id));
+            let after = |id: i64, t: i64| match drain.ledger().cursor() {
+                None => true,
+                Some(c) => {
+                    let ct = crate::timestamp::parse_micros(&c.timestamp).unwrap();
+                    let ck: i64 = c.key.parse().unwrap();
+                    (t, id) > (ct, ck)
+                }
+            };
+            match kind {
+                ReadKind::Page => rows
+                    .into_iter()
+                    .filter(|&(id, t)| after(id, t))
+                    .take(PAGE_SIZE)
+                    .map(|(id, t)| row(id, t))
+                    .collect(),
+                ReadKind::Late => {
+                    let floor = drain.ledger().late_floor().unwrap();
+                    rows.into_iter()
+                        .filter(|&(id, t)| {
+                            t > floor && !after(id, t) && !drain.ledger().remembers(&id.to_string())
+                        })
+                        .take(LATE_PAGE_SIZE)
+                        .map(|(id, t)| row(id, t))
+                        .collect()
+                }
+            }
+        }
+    }
+
+    /// Runs the engine against `table` until it waits, delivering every
+    /// event at once; returns the keys delivered, in order.
+    fn run(drain: &mut Drain, table: &Table, now: &mut f64) -> Vec<String> {
+        let mut delivered = Vec::new();
+        for _ in 0..10_000 {
+            match drain.next(*now, SECOND) {
+                Step::Read(kind, _) => {
+                    let rows = table.answer(drain, kind);
+                    drain.on_read(kind, Ok(rows), *now, 0.5);
+                }
+                Step::Deliver(event) => {
+                    delivered.push(event.key.clone());
+                    drain.on_handled();
+                }
+                Step::Wait(_) | Step::Halted => return delivered,
+            }
+        }
+        panic!("the engine never settled");
+    }
+
+    fn keys(range: std::ops::Range<i64>) -> Vec<String> {
+        range.map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn drains_oldest_first_across_pages_without_waiting_between_them() {
+        let table = Table((1..=250).rev().map(|i| (i, T0 + i * 1000)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        assert_eq!(run(&mut drain, &table, &mut now), keys(1..251));
+        assert_eq!(drain.ledger().handled(), 250);
+    }
+
+    #[test]
+    fn equal_timestamps_are_neither_skipped_nor_repeated() {
+        // 230 rows sharing 3 timestamps, across page boundaries.
+        let table = Table((1..=230).map(|i| (i, T0 + (i % 3) * 1000)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        let delivered = run(&mut drain, &table, &mut now);
+        let mut expected = table.0.clone();
+        expected.sort_by_key(|&(id, t)| (t, id));
+        assert_eq!(
+            delivered,
+            expected
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn new_rows_are_picked_up_after_the_interval_and_old_ones_never_again() {
+        let mut table = Table((1..=3).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        assert_eq!(run(&mut drain, &table, &mut now), keys(1..4));
+        table.0.push((4, T0 + 10));
+        assert_eq!(
+            run(&mut drain, &table, &mut now),
+            Vec::<String>::new(),
+            "not before the interval"
+        );
+        now += 1000.0;
+        assert_eq!(run(&mut drain, &table, &mut now), keys(4..5));
+    }
+
+    #[test]
+    fn a_table_whose_oldest_rows_are_all_handled_does_not_stall() {
+        // The seed's "oldest N, filtered on the client" would fetch rows 1..=100
+        // for ever; the keyset starts after them.
+        let mut table = Table((1..=100).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        run(&mut drain, &table, &mut now);
+        table.0.push((101, T0 + 1_000));
+        now += 1000.0;
+        match drain.next(now, SECOND) {
+            Step::Read(ReadKind::Page, path) => {
+                assert!(path.contains("or=(created_at.gt."), "{path}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn late_rows_inside_the_window_are_handled_once() {
+        let mut table = Table((1..=5).map(|i| (i, T0 + i * 1_000_000)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        run(&mut drain, &table, &mut now);
+        // Row 6 commits late, with a timestamp between rows 2 and 3.
+        table.0.push((6, T0 + 2_500_000));
+        now += 5_000.0;
+        assert_eq!(run(&mut drain, &table, &mut now), keys(6..7));
+        now += 60_000.0;
+        assert_eq!(
+            run(&mut drain, &table, &mut now),
+            Vec::<String>::new(),
+            "never twice"
+        );
+        assert_eq!(
+            drain.ledger().cursor().unwrap().key,
+            "5",
+            "a late row does not move the cursor"
+        );
+    }
+
+    #[test]
+    fn transient_errors_back_off_and_recover() {
+        let table = Table(vec![(1, T0)]);
+        let mut drain = Drain::new(source(), Ledger::default());
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!()
+        };
+        let error = SourceError::Server {
+            table: "events".into(),
+            status: 503,
+            message: "down".into(),
+            retry_after: None,
+        };
+        drain.on_read(kind, Err(error), 0.0, 0.999);
+        assert_eq!(drain.retrying().map(|(_, n)| n), Some(1));
+        assert!(
+            matches!(drain.next(100.0, SECOND), Step::Wait(d) if d > Duration::from_millis(300))
+        );
+        let Step::Read(kind, _) = drain.next(600.0, SECOND) else {
+            panic!("retries after the backoff")
+        };
+        let rows = table.answer(&drain, kind);
+        drain.on_read(kind, Ok(rows), 600.0, 0.5);
+        assert!(drain.retrying().is_none());
+        assert!(matches!(drain.next(600.0, SECOND), Step::Deliver(e) if e.key == "1"));
+    }
+
+    #[test]
+    fn a_refused_key_halts_until_the_operator_acts() {
+        let mut drain = Drain::new(source(), Ledger::default());
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!()
+        };
+        drain.on_read(
+            kind,
+            Err(SourceError::Unauthorized("Invalid API key".into())),
+            0.0,
+            0.5,
+        );
+        assert_eq!(drain.next(1e9, SECOND), Step::Halted);
+        drain.retry_now();
+        assert!(matches!(drain.next(1e9, SECOND), Step::Read(..)));
+    }
+
+    #[test]
+    fn malformed_rows_are_reported_once_and_skipped_without_losing_neighbours() {
+        let mut drain = Drain::new(source(), Ledger::default());
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!()
+        };
+        let rows = vec![
+            row(1, T0),
+            json!({"id": 2, "created_at": "never"}),
+            row(3, T0 + 2),
+        ];
+        let report = drain.on_read(kind, Ok(rows.clone()), 0.0, 0.5);
+        assert_eq!(report.malformed.len(), 1);
+        assert!(report.malformed[0].reason.contains("row 2"));
+        assert_eq!(drain.queued(), 2);
+        drain.queue.clear();
+        assert!(
+            drain.on_read(kind, Ok(rows), 0.0, 0.5).malformed.is_empty(),
+            "reported once"
+        );
+    }
+
+    #[test]
+    fn pause_lets_the_gate_finish_and_step_admits_exactly_one() {
+        let table = Table((1..=3).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!()
+        };
+        drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+        assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
+        drain.pause();
+        assert_eq!(
+            drain.on_handled().len(),
+            2,
+            "the event at the gate still finishes"
+        );
+        assert_eq!(drain.next(0.0, SECOND), Step::Wait(Duration::MAX));
+        drain.step();
+        assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "2"));
+        drain.on_handled();
+        assert_eq!(
+            drain.next(0.0, SECOND),
+            Step::Wait(Duration::MAX),
+            "one step, one event"
+        );
+        drain.resume();
+        assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "3"));
+    }
+
+    #[test]
+    fn watch_only_reads_but_never_delivers() {
+        let table = Table((1..=3).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        drain.set_watch_only(true);
+        let mut now = 0.0;
+        assert_eq!(run(&mut drain, &table, &mut now), Vec::<String>::new());
+        assert_eq!(drain.next_event().map(|e| e.key.as_str()), Some("1"));
+        assert_eq!(drain.ledger().handled(), 0);
+    }
+
+    #[test]
+    fn an_abandoned_delivery_is_sent_again_first() {
+        let table = Table((1..=2).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!()
+        };
+        drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+        assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
+        drain.on_abandoned();
+        assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
+    }
+
+    #[test]
+    fn a_restart_from_the_stored_ledger_resumes_after_the_last_handled_event() {
+        let table = Table((1..=5).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!()
+        };
+        drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+        for _ in 0..2 {
+            let Step::Deliver(_) = drain.next(0.0, SECOND) else {
+                panic!()
+            };
+            drain.on_handled();
+        }
+        // The third event is at the gate when the page reloads.
+        let Step::Deliver(in_flight) = drain.next(0.0, SECOND) else {
+            panic!()
+        };
+        let mut reloaded = Drain::new(source(), drain.ledger().clone());
+        let mut now = 0.0;
+        let delivered = run(&mut reloaded, &table, &mut now);
+        assert_eq!(delivered, keys(3..6));
+        assert_eq!(
+            delivered[0], in_flight.key,
+            "the in-flight event goes again, with the same key"
+        );
+    }
+}

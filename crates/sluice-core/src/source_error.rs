@@ -1,0 +1,180 @@
+//! What went wrong reading a source, sorted by what the operator or the
+//! engine should do about it. Built from the status and body PostgREST (or
+//! Supabase's gateway) sent; messages never include the key.
+
+use serde::Deserialize;
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SourceError {
+    /// 401: a wrong, revoked or expired key. Polling stops until a new key.
+    #[error("The project refused the API key ({0}). Log in again with a current key.")]
+    Unauthorized(String),
+    /// 403 / 42501: the key's role may not read this table.
+    #[error("The key may not read {table}: {message}. Grant select on it to the anon role, or check its row-level security.")]
+    Forbidden { table: String, message: String },
+    /// 404 / PGRST205 / 42P01.
+    #[error("The table {0} does not exist in this project (or is not exposed by its API).")]
+    UnknownTable(String),
+    /// 400 / 42703.
+    #[error("{message} — check the timestamp and key columns configured for {table}.")]
+    UnknownColumn { table: String, message: String },
+    /// Any other refusal that retrying will not fix.
+    #[error("The project refused the request for {table} ({status}{code}): {message}")]
+    Refused {
+        table: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// 5xx, 408, 429: the server may recover; polling backs off.
+    #[error("The project answered {status} for {table}: {message}. Retrying.")]
+    Server {
+        table: String,
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The request did not complete: offline, refused, dropped, timed out, or blocked by CORS.
+    #[error("Could not reach the project ({0}). Retrying.")]
+    Network(String),
+    /// A 2xx whose body is not a JSON array of rows.
+    #[error("The project sent an unreadable reply for {table} ({detail}). Retrying.")]
+    Unreadable { table: String, detail: String },
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl SourceError {
+    /// Classifies a non-2xx reply for `table`.
+    pub fn from_reply(table: &str, status: u16, body: &str, retry_after: Option<Duration>) -> Self {
+        let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
+        let code = parsed.code.unwrap_or_default();
+        let message = parsed.message.unwrap_or_else(|| {
+            body.chars()
+                .take(200)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        });
+        let table = table.to_string();
+        match (status, code.as_str()) {
+            (401, "42501") | (403, _) => Self::Forbidden { table, message },
+            (401, _) => Self::Unauthorized(if message.is_empty() {
+                "401".into()
+            } else {
+                message
+            }),
+            (404, _) | (_, "PGRST205") | (_, "42P01") => Self::UnknownTable(table),
+            (400, "42703") => Self::UnknownColumn { table, message },
+            (408 | 429, _) | (500..=599, _) => Self::Server {
+                table,
+                status,
+                message,
+                retry_after,
+            },
+            _ => Self::Refused {
+                table,
+                status,
+                code: if code.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {code}")
+                },
+                message,
+            },
+        }
+    }
+
+    /// Whether the engine should retry by itself.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Server { .. } | Self::Network(_) | Self::Unreadable { .. }
+        )
+    }
+
+    /// The server's Retry-After, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Reads a `Retry-After` header given in seconds (the HTTP-date form is rare
+/// from APIs and treated as absent).
+pub fn parse_retry_after(header: Option<&str>) -> Option<Duration> {
+    header?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supabase_and_postgrest_errors_are_sorted() {
+        let kong = r#"{"message":"Invalid API key","hint":"Double check your Supabase `anon` or `service_role` API key."}"#;
+        assert_eq!(
+            SourceError::from_reply("events", 401, kong, None),
+            SourceError::Unauthorized("Invalid API key".into())
+        );
+        let expired = r#"{"code":"PGRST303","details":null,"hint":null,"message":"JWT expired"}"#;
+        assert!(
+            matches!(SourceError::from_reply("events", 401, expired, None), SourceError::Unauthorized(m) if m == "JWT expired")
+        );
+        let table = r#"{"code":"PGRST205","details":null,"hint":null,"message":"Could not find the table 'public.evnts' in the schema cache"}"#;
+        assert_eq!(
+            SourceError::from_reply("evnts", 404, table, None),
+            SourceError::UnknownTable("evnts".into())
+        );
+        let column = r#"{"code":"42703","details":null,"hint":null,"message":"column events.created_at does not exist"}"#;
+        let err = SourceError::from_reply("events", 400, column, None);
+        assert!(err
+            .to_string()
+            .contains("column events.created_at does not exist"));
+        let denied = r#"{"code":"42501","details":null,"hint":null,"message":"permission denied for table secrets"}"#;
+        assert!(matches!(
+            SourceError::from_reply("secrets", 401, denied, None),
+            SourceError::Forbidden { .. }
+        ));
+    }
+
+    #[test]
+    fn server_trouble_is_transient_and_keeps_retry_after() {
+        let err = SourceError::from_reply(
+            "events",
+            503,
+            "<html>bad gateway</html>",
+            Some(Duration::from_secs(3)),
+        );
+        assert!(err.is_transient());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+        assert!(err.to_string().contains("<html>bad gateway</html>"));
+        assert!(SourceError::from_reply("events", 429, "", None).is_transient());
+        assert!(!SourceError::from_reply("events", 401, "", None).is_transient());
+        assert!(!SourceError::from_reply(
+            "events",
+            400,
+            r#"{"code":"PGRST100","message":"bad"}"#,
+            None
+        )
+        .is_transient());
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        assert_eq!(parse_retry_after(Some(" 5 ")), Some(Duration::from_secs(5)));
+        assert_eq!(
+            parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
+        assert_eq!(parse_retry_after(None), None);
+    }
+}
