@@ -2,6 +2,11 @@
 //! between the browser and `sluice-core`, and turn browser failures into
 //! errors the UI can explain.
 
+pub mod agent_client;
 pub mod clock;
+pub mod http;
+pub mod ledger_store;
+pub mod rest;
 pub mod runtime_config;
 pub mod storage;
+pub mod tab_lock;

@@ -5,11 +5,13 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct Alerts(RwSignal<Option<String>>);
 
-impl Alerts {
-    pub fn new() -> Self {
+impl Default for Alerts {
+    fn default() -> Self {
         Self(RwSignal::new(None))
     }
+}
 
+impl Alerts {
     pub fn show(self, message: impl ToString) {
         self.0.set(Some(message.to_string()));
     }

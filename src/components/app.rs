@@ -1,69 +1,215 @@
+use gloo_timers::callback::Interval;
 use leptos::prelude::*;
-use sluice_core::gate::GateState;
+use sluice_core::agent::AgentSettings;
+use sluice_core::drain::Admission;
 use sluice_core::rate::ConsumptionRate;
+use sluice_core::runtime_config::{table_for_link, RuntimeConfig};
 use sluice_core::storage_keys;
 
+use super::agent_settings::AgentSettingsForm;
 use super::alerts::{AlertRegion, Alerts};
-use super::controls::{PauseButton, RateSlider};
+use super::controls::{DrainControls, DrainIntents, DrainStatus, RateSlider};
 use super::login::{remembered_session, LoginArea};
 use super::rail::Rail;
-use crate::browser::runtime_config;
+use super::source_dialog::{SourceChoice, SourceDialog};
 use crate::browser::storage::{self, Store};
+use crate::browser::{ledger_store, runtime_config};
+use crate::runner::{DrainView, Runner};
 
-/// The page: header with the login area, the rail, its controls and alerts.
+/// Reads a remembered value; damaged data gives a message and the default.
+fn remembered<T: serde::de::DeserializeOwned + Default>(key: &str, alerts: Alerts) -> Option<T> {
+    storage::load(Store::Local, key).unwrap_or_else(|error| {
+        alerts.show(error);
+        None
+    })
+}
+
+fn remember<T: serde::Serialize>(key: &str, value: &T, alerts: Alerts) {
+    if let Err(error) = storage::save(Store::Local, key, value) {
+        alerts.show(error);
+    }
+}
+
+/// `?table=name` in the page's address.
+fn linked_table() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("table="))
+        .map(|name| {
+            js_sys::decode_uri_component(name)
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default()
+        })
+}
+
+/// The page: it owns the state, starts a drain for the chosen table once
+/// logged in, and wires the components' intents to it.
 #[component]
 pub fn App() -> impl IntoView {
-    let alerts = Alerts::new();
-    let rate = RwSignal::new(remembered_rate(alerts));
+    let alerts = Alerts::default();
+    let rate = RwSignal::new(
+        remembered::<ConsumptionRate>(&storage_keys::consumption_rate(), alerts)
+            .unwrap_or_default(),
+    );
     let session = RwSignal::new(remembered_session(alerts));
+    let saved_agent = remembered::<AgentSettings>(&storage_keys::agent_settings(), alerts);
+    let agent_saved = saved_agent.is_some();
+    let agent = RwSignal::new(saved_agent.unwrap_or_default());
+    let tables = RwSignal::new(RuntimeConfig::default().tables);
+    let selected = RwSignal::new(remembered::<String>(
+        &storage_keys::selected_table(),
+        alerts,
+    ));
     let default_project_url = RwSignal::new(None::<String>);
+    let view = DrainView::default();
+    let runner = StoredValue::new_local(None::<Runner>);
+    let restart = RwSignal::new(0u32);
+
     leptos::task::spawn_local(async move {
         match runtime_config::fetch().await {
-            Ok(config) => default_project_url.set(config.project_url),
+            Ok(config) => {
+                default_project_url.set(config.project_url);
+                if !agent_saved {
+                    if let Some(url) = config.agent_url {
+                        agent.update(|a| a.url = url);
+                    }
+                }
+                tables.set(config.tables);
+            }
             Err(message) => alerts.show(message),
         }
-    });
-    let paused = RwSignal::new(false);
-    let gate = Signal::derive(move || {
-        if paused.get() {
-            GateState::Paused
-        } else {
-            GateState::Idle
+        if let Some(name) = linked_table() {
+            match tables.with_untracked(|t| table_for_link(t, &name)) {
+                Ok(source) => {
+                    let name = source.table.as_str().to_string();
+                    tables.update(|t| {
+                        if !t.iter().any(|s| s.table == source.table) {
+                            t.push(source);
+                        }
+                    });
+                    selected.set(Some(name));
+                }
+                Err(error) => alerts.show(format!("The link names no usable table: {error}")),
+            }
         }
+    });
+
+    let source = Memo::new(move |_| {
+        let name = selected.get()?;
+        tables.with(|t| t.iter().find(|s| s.table.as_str() == name).cloned())
+    });
+
+    // One drain at a time: a new login or table stops the old one (after the
+    // event at its gate) and starts the next.
+    Effect::new(move |_| {
+        restart.track();
+        let (session, source) = (session.get(), source.get());
+        runner.set_value(None);
+        view.reset();
+        if let (Some(session), Some(source)) = (session, source) {
+            runner.set_value(Some(Runner::start(
+                session,
+                source,
+                agent.into(),
+                rate.into(),
+                view,
+                alerts,
+            )));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(name) = selected.get() {
+            remember(&storage_keys::selected_table(), &name, alerts);
+        }
+    });
+    Effect::new(move |_| {
+        rate.track();
+        runner.with_value(|r| r.iter().for_each(Runner::nudge));
     });
 
     let choose_rate = move |chosen: ConsumptionRate| {
         rate.set(chosen);
-        if let Err(error) = storage::save(Store::Local, &storage_keys::consumption_rate(), &chosen)
-        {
-            alerts.show(error);
-        }
+        remember(&storage_keys::consumption_rate(), &chosen, alerts);
     };
+    let to_runner =
+        move |intent: &dyn Fn(&Runner)| runner.with_value(|r| r.iter().for_each(intent));
+    // The view keeps the operator's choice for a drain that has not started yet.
+    let intents = DrainIntents {
+        pause: Callback::new(move |()| {
+            view.admission.set(Admission::Paused);
+            to_runner(&Runner::pause);
+        }),
+        resume: Callback::new(move |()| {
+            view.admission.set(Admission::Open);
+            to_runner(&Runner::resume);
+        }),
+        step: Callback::new(move |()| to_runner(&Runner::step)),
+        watch_only: Callback::new(move |on: bool| {
+            view.watch_only.set(on);
+            to_runner(&|r| r.set_watch_only(on));
+        }),
+    };
+    let project =
+        move || session.with_untracked(|s| s.as_ref().map(|s| s.project.as_str().to_string()));
+    let choice = SourceChoice {
+        tables,
+        selected,
+        handled: Callback::new(move |table: String| {
+            project()
+                .and_then(|p| ledger_store::load(&p, &table).ok())
+                .map_or(0, |l| l.handled())
+        }),
+        clear: Callback::new(move |table: Option<String>| {
+            let Some(project) = project() else {
+                alerts.show("Log in first: history is kept per project.");
+                return;
+            };
+            let names: Vec<String> = match table {
+                Some(name) => vec![name],
+                None => tables
+                    .with_untracked(|t| t.iter().map(|s| s.table.as_str().to_string()).collect()),
+            };
+            runner.set_value(None);
+            for name in names {
+                ledger_store::clear(&project, &name);
+            }
+            restart.update(|n| *n += 1);
+        }),
+    };
+    let save_agent = Callback::new(move |settings: AgentSettings| {
+        remember(&storage_keys::agent_settings(), &settings, alerts);
+        agent.set(settings);
+    });
+
+    let now_ms = RwSignal::new(js_sys::Date::now());
+    // A display clock for "updated 3 s ago"; the App lives as long as the page.
+    Interval::new(1_000, move || now_ms.set(js_sys::Date::now())).forget();
+    let tab_hidden = RwSignal::new(false);
+    let _visibility = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden());
+        tab_hidden.set(hidden);
+    });
 
     view! {
         <header class="header">
             <h1 class="header__title">"Sluice"</h1>
+            <SourceDialog choice=choice />
             <LoginArea session=session default_project_url=default_project_url.read_only() alerts=alerts />
         </header>
         <main class="main">
-            <Rail gate=gate />
+            <Rail view=view table=Signal::derive(move || selected.get()) />
             <section class="controls" aria-label="Controls">
                 <RateSlider rate=rate.read_only() on_change=choose_rate />
-                <PauseButton paused=paused />
+                <DrainControls view=view intents=intents />
             </section>
+            <DrainStatus view=view now_ms=now_ms.read_only() tab_hidden=tab_hidden.read_only() />
+            <AgentSettingsForm settings=agent on_save=save_agent alerts=alerts />
             <AlertRegion alerts=alerts />
         </main>
-    }
-}
-
-/// The rate chosen in an earlier visit, or the default with a message when
-/// what is stored cannot be read.
-fn remembered_rate(alerts: Alerts) -> ConsumptionRate {
-    match storage::load(Store::Local, &storage_keys::consumption_rate()) {
-        Ok(found) => found.unwrap_or_default(),
-        Err(error) => {
-            alerts.show(error);
-            ConsumptionRate::default()
-        }
     }
 }

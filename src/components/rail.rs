@@ -1,26 +1,80 @@
 use leptos::prelude::*;
+use sluice_core::drain::Admission;
 use sluice_core::gate::GateState;
 
+use crate::runner::DrainView;
+
 /// Source → Gate → Drain. Each node is a named region, so a screen reader
-/// and a browser test find the same three places.
+/// and a browser test find the same three places. One pill carries the
+/// current event: it enters at the source (CSS `@starting-style`), sits at
+/// the gate while the agent works, and moves to the drain when the agent is
+/// done. Its position follows the gate's state; no timer moves it.
 #[component]
-pub fn Rail(gate: Signal<GateState>) -> impl IntoView {
+pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
+    let gate = view.gate;
+    let paused = move || view.admission.get() != Admission::Open;
+    let state = move || gate.with(|g| g.shown(paused()).name());
+    let pill_at = move || {
+        gate.with(|g| match g.state {
+            GateState::Passed | GateState::Rejected => "drain",
+            _ => "gate",
+        })
+    };
+    let percent = move || gate.with(|g| g.progress.map(|p| (p * 100.0).round() as u32));
     view! {
         <div class="rail">
             <section class="node node--source" aria-label="Source">
                 <h2 class="node__title">"Source"</h2>
-                <p class="node__detail">"No table selected"</p>
+                <p class="node__detail">{move || table.get().unwrap_or_else(|| "No table selected".into())}</p>
+                <p class="node__detail node__count">
+                    {move || match view.next_up.get() {
+                        Some(next) => format!("next: {} ({} waiting)", next.initials, view.queued.get()),
+                        None => "nothing waiting".to_string(),
+                    }}
+                </p>
             </section>
             <div class="rail__track" aria-hidden="true"></div>
-            <section class="node node--gate" aria-label="Gate" data-state=move || gate.get().name()>
+            <section class="node node--gate" aria-label="Gate" data-state=state>
                 <h2 class="node__title">"Gate"</h2>
-                <p class="node__detail">{move || gate.get().name()}</p>
+                <p class="node__detail node__state">{state}</p>
+                <Show when=move || percent().is_some()>
+                    <progress class="gate__progress" max="100" value=move || percent().unwrap_or(0)></progress>
+                </Show>
+                <p class="node__detail gate__message">
+                    {move || gate.with(|g| {
+                        let mut parts = Vec::new();
+                        if g.attempt > 1 {
+                            parts.push(format!("attempt {}", g.attempt));
+                        }
+                        if let Some(message) = &g.message {
+                            parts.push(message.clone());
+                        }
+                        parts.join(" · ")
+                    })}
+                </p>
             </section>
             <div class="rail__track" aria-hidden="true"></div>
             <section class="node node--drain" aria-label="Drain">
                 <h2 class="node__title">"Drain"</h2>
-                <p class="node__detail">"0 drained"</p>
+                <p class="node__detail">{move || format!("{} drained", view.handled.get())}</p>
+                <p class="node__detail node__count">
+                    {move || match view.dead_letters.get() {
+                        0 => String::new(),
+                        n => format!("{n} dead-lettered"),
+                    }}
+                </p>
             </section>
+            {move || {
+                gate.with(|g| g.event.clone())
+                    .map(|event| {
+                        let name = format!("Event {} ({})", event.key, event.label);
+                        view! {
+                            <div class="pill" role="img" aria-label=name data-at=pill_at data-key=event.key.clone()>
+                                {event.initials.clone()}
+                            </div>
+                        }
+                    })
+            }}
         </div>
     }
 }

@@ -4,7 +4,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  REST, GATEWAY, ANON, PUBLISHABLE, SERVICE_ROLE, anonHeaders, rest, insert, setFaults, signJwt, uniqueSource,
+  REST, GATEWAY, ANON, PUBLISHABLE, SERVICE_ROLE, JWT_SECRET, anonHeaders, rest, insert, setFaults, signJwt, uniqueSource,
 } from './stack.mjs';
 
 after(() => setFaults({}));
@@ -47,6 +47,18 @@ describe('keys (Supabase docs: "API keys"; PostgREST docs: "Authentication", "Er
     assert.equal(r.status, 401);
     assert.equal(r.body.code, 'PGRST301');
     assert.deepEqual(Object.keys(r.body).sort(), ['code', 'details', 'hint', 'message']);
+  });
+
+  test('rotating the JWT secret revokes the old keys (test facility: PUT /_admin/jwt-secret)', async () => {
+    const rotate = (jwt_secret) => fetch(`${GATEWAY}/_admin/jwt-secret`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jwt_secret }) });
+    const fresh = await (await rotate('another-secret-of-at-least-thirty-two-chars')).text();
+    try {
+      assert.equal((await rest('events', [['limit', '1']])).status, 401, 'the old anon key is refused');
+      assert.equal((await rest('events', [['limit', '1']], { apikey: fresh, Authorization: `Bearer ${fresh}` })).status, 200);
+    } finally {
+      assert.equal(await (await rotate(JWT_SECRET)).text(), ANON, 'the default secret signs the well-known key again');
+    }
+    assert.equal((await rest('events', [['limit', '1']])).status, 200);
   });
 
   test('anon may read but not insert: 401 with 42501 (PostgREST "Errors": insufficient privileges)', async () => {

@@ -12,6 +12,8 @@ export const ANON =
 export const SERVICE_ROLE =
   'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU';
 export const PUBLISHABLE = 'sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH';
+/** The local secret key: service_role, and not a JWT, so rotating the JWT secret leaves it working. */
+export const SECRET_KEY = 'sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz';
 
 export function signJwt(claims, secret = JWT_SECRET) {
   const part = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
@@ -38,11 +40,11 @@ export async function rest(table, params = [], headers = {}) {
   return { status: response.status, headers: response.headers, body };
 }
 
-/** Inserts rows as service_role and returns them. */
+/** Inserts rows as service_role (through the secret key) and returns them. */
 export async function insert(table, rows) {
   const response = await fetch(`${REST}/${table}`, {
     method: 'POST',
-    headers: { ...serviceHeaders, 'Content-Type': 'application/json', Prefer: 'return=representation' },
+    headers: { apikey: SECRET_KEY, 'Content-Type': 'application/json', Prefer: 'return=representation' },
     body: JSON.stringify(rows),
   });
   if (response.status !== 201) throw new Error(`insert failed: ${response.status} ${await response.text()}`);

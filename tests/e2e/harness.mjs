@@ -83,3 +83,24 @@ export function fakeJwt(claims) {
   const part = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
   return `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}.signature`;
 }
+
+/** Opens the app on `table` (a deep link) and logs in with `key`. */
+export async function openTable(context, baseUrl, table, key) {
+  const { page, errors } = await openApp(context, `${baseUrl}?table=${table}`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  return { page, errors };
+}
+
+/** How many events the Drain region says were drained. */
+export async function drainedCount(page) {
+  const text = await page.getByRole('region', { name: 'Drain' }).innerText();
+  return Number(/(\d+) drained/.exec(text)?.[1] ?? NaN);
+}
+
+/** Sets the consumption rate slider to its fastest (0.1 s) step. */
+export async function fastestRate(page) {
+  await page.getByRole('slider', { name: 'Consumption rate' }).focus();
+  await page.keyboard.press('Home');
+}

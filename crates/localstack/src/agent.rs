@@ -74,8 +74,8 @@ pub struct AgentConfig {
         default_value_t = 0.0
     )]
     pub timeout_rate: f64,
-    /// Share of ndjson replies that fail mid-stream with a `failed` signal
-    /// after some progress (worth retrying).
+    /// Share of ndjson replies cut off mid-stream after some progress, as
+    /// when an agent dies mid-event (the caller should retry).
     #[arg(
         id = "agent-midstream-fail-rate",
         long = "agent-midstream-fail-rate",
@@ -115,6 +115,8 @@ pub struct Tally {
     pub deliveries: u64,
     /// How many times each key was delivered.
     pub keys: BTreeMap<String, u32>,
+    /// Every delivery's key, in the order they arrived.
+    pub order: Vec<String>,
     /// Keys answered with a final `done`.
     pub done: BTreeMap<String, u32>,
     /// Keys refused for good.
@@ -202,6 +204,7 @@ async fn deliver(
         let mut tally = agent.tally.lock().expect("tally lock");
         tally.deliveries += 1;
         *tally.keys.entry(key.clone()).or_default() += 1;
+        tally.order.push(key.clone());
     }
     if designed_reject(&key, config.reject_rate) {
         *agent
@@ -266,7 +269,12 @@ fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: b
                 let progress = f64::from(step + 1) / f64::from(steps + 1);
                 json!({"status": "processing", "progress": progress, "message": format!("step {} of {steps}", step + 1)})
             } else if fail_midstream {
-                json!({"status": "failed", "reason": "demo agent lost its worker mid-way (injected)", "retryable": true})
+                return Some((
+                    Err(std::io::Error::other(
+                        "demo agent died mid-event (injected)",
+                    )),
+                    step + 1,
+                ));
             } else {
                 agent
                     .tally
@@ -278,10 +286,7 @@ fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: b
                     .or_insert(1);
                 json!({"status": "done"})
             };
-            Some((
-                Ok::<_, std::convert::Infallible>(format!("{line}\n")),
-                step + 1,
-            ))
+            Some((Ok::<_, std::io::Error>(format!("{line}\n")), step + 1))
         }
     });
     Response::builder()

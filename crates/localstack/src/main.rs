@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (anon, service_role) = (keys.anon.clone(), keys.service_role.clone());
     let gateway = Arc::new(gateway::Gateway {
         pool,
-        keys,
+        keys: RwLock::new(keys),
         max_rows: args.max_rows,
     });
     let faults = Arc::new(RwLock::new(args.faults));

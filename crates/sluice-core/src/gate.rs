@@ -36,9 +36,193 @@ impl GateState {
     }
 }
 
+/// An event as the rail shows it: its key and initials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Badge {
+    pub key: String,
+    pub initials: String,
+    /// The event's type (or source), spelled out for the accessible name.
+    pub label: String,
+}
+
+impl Badge {
+    /// Initials come from the row's `type`, else its `source`, else the
+    /// table: the first letters of the first two words ("order.created" →
+    /// "OC"), or the first two letters of a single word ("heartbeat" → "HE").
+    pub fn of(key: &str, row: &serde_json::Value, table: &str) -> Self {
+        let label = ["type", "event_type", "source"]
+            .iter()
+            .find_map(|field| {
+                row.get(field)
+                    .and_then(|v| v.as_str())
+                    .filter(|s| !s.trim().is_empty())
+            })
+            .unwrap_or(table)
+            .to_string();
+        Self {
+            key: key.to_string(),
+            initials: initials(&label),
+            label,
+        }
+    }
+}
+
+fn initials(label: &str) -> String {
+    let words: Vec<&str> = label
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let letters: String = match words.as_slice() {
+        [] => "?".into(),
+        [word] => word.chars().take(2).collect(),
+        [first, second, ..] => first
+            .chars()
+            .take(1)
+            .chain(second.chars().take(1))
+            .collect(),
+    };
+    letters.to_uppercase()
+}
+
+/// What the gate shows, updated only by the engine and the agent's signals.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GateView {
+    pub state: GateState,
+    pub event: Option<Badge>,
+    /// 0–1, when the agent reports it.
+    pub progress: Option<f64>,
+    /// The agent's latest message, or the reason for a retry or rejection.
+    pub message: Option<String>,
+    /// The attempt under way (1 for the first).
+    pub attempt: u32,
+    /// When the next attempt starts, while retrying (ms on the shell's clock).
+    pub retry_at_ms: Option<f64>,
+}
+
+impl GateView {
+    /// An event arrived at the gate.
+    pub fn admit(badge: Badge) -> Self {
+        Self {
+            state: GateState::Processing,
+            event: Some(badge),
+            attempt: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The agent reported progress or a message.
+    pub fn processing(&mut self, progress: Option<f64>, message: Option<String>) {
+        self.state = GateState::Processing;
+        self.retry_at_ms = None;
+        if progress.is_some() {
+            self.progress = progress;
+        }
+        if message.is_some() {
+            self.message = message;
+        }
+    }
+
+    /// An attempt failed in a way worth retrying.
+    pub fn retrying(&mut self, reason: String, next_attempt: u32, retry_at_ms: f64) {
+        self.state = GateState::Retrying;
+        self.message = Some(reason);
+        self.progress = None;
+        self.attempt = next_attempt;
+        self.retry_at_ms = Some(retry_at_ms);
+    }
+
+    /// A new attempt starts.
+    pub fn attempting(&mut self, attempt: u32) {
+        self.state = GateState::Processing;
+        self.attempt = attempt;
+        self.retry_at_ms = None;
+    }
+
+    pub fn passed(&mut self) {
+        self.state = GateState::Passed;
+        self.progress = Some(1.0);
+        self.retry_at_ms = None;
+    }
+
+    /// The state the gate shows: while admission is paused, a gate with no
+    /// event in progress says "paused" rather than what happened last.
+    pub fn shown(&self, paused: bool) -> GateState {
+        match self.state {
+            GateState::Processing | GateState::Retrying | GateState::Offline => self.state,
+            _ if paused => GateState::Paused,
+            state => state,
+        }
+    }
+
+    pub fn rejected(&mut self, reason: String) {
+        self.state = GateState::Rejected;
+        self.message = Some(reason);
+        self.retry_at_ms = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn initials_follow_the_documented_rule() {
+        let cases = [
+            (json!({"type": "order.created"}), "OC"),
+            (json!({"type": "temperature_reading"}), "TR"),
+            (json!({"type": "heartbeat"}), "HE"),
+            (json!({"type": "", "source": "billing-api"}), "BA"),
+            (json!({"event_type": "card moved"}), "CM"),
+            (json!({"payload": {}}), "EV"),
+            (json!({"type": "..."}), "?"),
+        ];
+        for (row, expected) in cases {
+            assert_eq!(Badge::of("1", &row, "events").initials, expected, "{row}");
+        }
+    }
+
+    #[test]
+    fn the_gate_follows_signals_only() {
+        let badge = Badge::of("7", &json!({"type": "order.created"}), "events");
+        let mut gate = GateView::admit(badge.clone());
+        assert_eq!((gate.state, gate.attempt), (GateState::Processing, 1));
+        gate.processing(Some(0.4), Some("resizing".into()));
+        gate.processing(None, None);
+        assert_eq!(
+            (gate.progress, gate.message.as_deref()),
+            (Some(0.4), Some("resizing")),
+            "a bare signal keeps what was said"
+        );
+        gate.retrying("HTTP 503".into(), 2, 5_000.0);
+        assert_eq!(
+            (gate.state, gate.attempt, gate.retry_at_ms),
+            (GateState::Retrying, 2, Some(5_000.0))
+        );
+        gate.attempting(2);
+        assert_eq!(gate.state, GateState::Processing);
+        gate.passed();
+        assert_eq!(
+            (gate.state, gate.event.as_ref()),
+            (GateState::Passed, Some(&badge))
+        );
+        gate.rejected("no such order".into());
+        assert_eq!(gate.state.name(), "rejected");
+    }
+
+    #[test]
+    fn pausing_shows_once_the_gate_is_free() {
+        let mut gate = GateView::admit(Badge::of("1", &json!({}), "t"));
+        assert_eq!(
+            gate.shown(true),
+            GateState::Processing,
+            "the event at the gate finishes first"
+        );
+        gate.passed();
+        assert_eq!(gate.shown(true), GateState::Paused);
+        assert_eq!(gate.shown(false), GateState::Passed);
+        assert_eq!(GateView::default().shown(true), GateState::Paused);
+    }
 
     #[test]
     fn names_are_the_documented_ones() {

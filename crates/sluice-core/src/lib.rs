@@ -2,8 +2,10 @@
 //! a browser lives here, so plain `cargo test` checks it natively and fast.
 //! Nothing in this crate may depend on web-sys, gloo or Leptos.
 
+pub mod agent;
 pub mod backoff;
 pub mod credentials;
+pub mod dead_letters;
 pub mod drain;
 pub mod gate;
 pub mod ledger;

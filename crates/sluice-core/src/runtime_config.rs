@@ -4,12 +4,62 @@
 use serde::Deserialize;
 
 use crate::credentials::{ProjectUrl, ProjectUrlError};
+use crate::source::{Identifier, TableSource};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct RuntimeConfig {
     /// Pre-fills the login form's "Project URL".
     pub project_url: Option<String>,
+    /// Pre-fills the "Agent URL" until the operator saves their own.
+    pub agent_url: Option<String>,
+    /// The tables offered in the source dialog, with their columns.
+    pub tables: Vec<TableSource>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            project_url: None,
+            agent_url: None,
+            tables: DEFAULT_TABLES
+                .iter()
+                .map(|name| default_columns(name))
+                .collect(),
+        }
+    }
+}
+
+/// The tables Sluice offers when config.json names none.
+pub const DEFAULT_TABLES: [&str; 4] = [
+    "staff_room_events",
+    "temp_events",
+    "events",
+    "trello_events",
+];
+
+/// A table with the default columns, `created_at` and `id`.
+fn default_columns(table: &str) -> TableSource {
+    let id = |name: &str| Identifier::parse(name).expect("a valid built-in name");
+    TableSource {
+        table: id(table),
+        timestamp_column: id("created_at"),
+        key_column: id("id"),
+    }
+}
+
+/// The table named in a deep link (`?table=events`): the configured one, or
+/// a new one with the default columns.
+pub fn table_for_link(
+    tables: &[TableSource],
+    name: &str,
+) -> Result<TableSource, crate::source::InvalidIdentifier> {
+    let name = Identifier::parse(name)?;
+    Ok(tables
+        .iter()
+        .find(|t| t.table == name)
+        .cloned()
+        .unwrap_or_else(|| default_columns(name.as_str())))
 }
 
 impl RuntimeConfig {

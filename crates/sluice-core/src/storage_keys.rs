@@ -16,6 +16,35 @@ pub fn session() -> String {
     format!("{NAMESPACE}session")
 }
 
+/// The prefix of one table's ledger items: per project, so two projects
+/// with the same table names never mix.
+pub fn ledger_prefix(project_url: &str, table: &str) -> String {
+    format!("{NAMESPACE}ledger:{project_url}|{table}:")
+}
+
+pub fn ledger_head(project_url: &str, table: &str) -> String {
+    format!("{}head", ledger_prefix(project_url, table))
+}
+
+pub fn ledger_slot(project_url: &str, table: &str, slot: usize) -> String {
+    format!("{}{slot}", ledger_prefix(project_url, table))
+}
+
+/// The table chosen in the source dialog.
+pub fn selected_table() -> String {
+    format!("{NAMESPACE}selected-table")
+}
+
+/// The agent settings.
+pub fn agent_settings() -> String {
+    format!("{NAMESPACE}agent")
+}
+
+/// A table's dead letters.
+pub fn dead_letters(project_url: &str, table: &str) -> String {
+    format!("{NAMESPACE}dead:{project_url}|{table}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -24,5 +53,16 @@ mod tests {
     fn keys_are_namespaced_and_versioned() {
         assert_eq!(consumption_rate(), "sluice:v1:rate");
         assert_eq!(session(), "sluice:v1:session");
+        assert_eq!(
+            ledger_head("http://x", "events"),
+            "sluice:v1:ledger:http://x|events:head"
+        );
+        assert_eq!(
+            ledger_slot("http://x", "events", 7),
+            "sluice:v1:ledger:http://x|events:7"
+        );
+        assert!(
+            ledger_slot("http://x", "events", 7).starts_with(&ledger_prefix("http://x", "events"))
+        );
     }
 }

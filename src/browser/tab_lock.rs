@@ -1,0 +1,80 @@
+//! One drainer per table across the browser's tabs, through the Web Locks
+//! API: the lock is held while a tab drains and is released when it stops
+//! or closes, which wakes the next tab waiting for it.
+
+use futures::channel::oneshot;
+use js_sys::{Function, Object, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Holds the lock until dropped.
+pub struct TabLock {
+    release: Function,
+}
+
+impl Drop for TabLock {
+    fn drop(&mut self) {
+        let _ = self.release.call0(&JsValue::NULL);
+    }
+}
+
+fn lock_manager() -> Result<JsValue, String> {
+    let navigator = web_sys::window().ok_or("no window")?.navigator();
+    let locks = Reflect::get(&navigator, &"locks".into()).map_err(|_| "no Web Locks")?;
+    if locks.is_undefined() {
+        return Err("this browser has no Web Locks API".into());
+    }
+    Ok(locks)
+}
+
+/// Takes the lock `name` if no other tab holds it. `Err` when the browser
+/// has no Web Locks (then nothing keeps two tabs from draining at once).
+pub async fn try_acquire(name: &str) -> Result<Option<TabLock>, String> {
+    request(&lock_manager()?, name, true).await
+}
+
+/// Waits until the tab holding `name` lets go (or closes), then takes it.
+pub async fn acquire(name: &str) -> Result<TabLock, String> {
+    request(&lock_manager()?, name, false)
+        .await?
+        .ok_or_else(|| "the lock request was refused".into())
+}
+
+async fn request(
+    locks: &JsValue,
+    name: &str,
+    if_available: bool,
+) -> Result<Option<TabLock>, String> {
+    let (sender, receiver) = oneshot::channel::<Option<Function>>();
+    let sender = Rc::new(RefCell::new(Some(sender)));
+    let callback = Closure::once_into_js(move |lock: JsValue| -> Promise {
+        let send = |value| {
+            if let Some(sender) = sender.borrow_mut().take() {
+                let _ = sender.send(value);
+            }
+        };
+        if lock.is_null() {
+            send(None);
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        // The lock is held until this promise settles: keep its resolver.
+        let mut release = None;
+        let held = Promise::new(&mut |resolve, _reject| release = Some(resolve));
+        send(release);
+        held
+    });
+    let options = Object::new();
+    Reflect::set(&options, &"ifAvailable".into(), &if_available.into())
+        .map_err(|_| "lock options")?;
+    let request: Function = Reflect::get(locks, &"request".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("navigator.locks.request is missing")?;
+    request
+        .call3(locks, &name.into(), &options, &callback)
+        .map_err(|_| "navigator.locks.request failed")?;
+    let release = receiver.await.map_err(|_| "the lock request was dropped")?;
+    Ok(release.map(|release| TabLock { release }))
+}

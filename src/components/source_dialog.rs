@@ -1,0 +1,107 @@
+use leptos::html;
+use leptos::prelude::*;
+use sluice_core::source::TableSource;
+
+/// What the dialog needs from the page.
+#[derive(Clone, Copy)]
+pub struct SourceChoice {
+    pub tables: RwSignal<Vec<TableSource>>,
+    pub selected: RwSignal<Option<String>>,
+    /// Events handled per table, read when the dialog opens.
+    pub handled: Callback<String, u64>,
+    pub clear: Callback<Option<String>>,
+}
+
+fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
+}
+
+/// The "Source" button and the "Select source" dialog: a native modal
+/// `<dialog>` (inert background, Escape closes it) that hands focus back to
+/// the button when it closes.
+#[component]
+pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
+    let dialog = NodeRef::<html::Dialog>::new();
+    let opener = NodeRef::<html::Button>::new();
+    let counts = RwSignal::new(Vec::<(String, u64)>::new());
+    let refresh_counts = move || {
+        let names: Vec<String> = choice
+            .tables
+            .with_untracked(|t| t.iter().map(|s| s.table.as_str().to_string()).collect());
+        counts.set(
+            names
+                .into_iter()
+                .map(|name| (name.clone(), choice.handled.run(name)))
+                .collect(),
+        );
+    };
+    let open = move |_| {
+        refresh_counts();
+        if let Some(dialog) = dialog.get() {
+            let _ = dialog.show_modal();
+        }
+    };
+    let close = move |_| {
+        if let Some(dialog) = dialog.get() {
+            dialog.close();
+        }
+    };
+    let return_focus = move |_| {
+        if let Some(button) = opener.get() {
+            let _ = button.focus();
+        }
+    };
+    let clear_selected = move |_| {
+        if let Some(table) = choice.selected.get_untracked() {
+            if confirm(&format!("Clear the history of {table}? Every event in it will be handed to the agent again.")) {
+                choice.clear.run(Some(table));
+                refresh_counts();
+            }
+        }
+    };
+    let clear_all = move |_| {
+        let n = choice.tables.with_untracked(Vec::len);
+        if confirm(&format!("Clear the history of all {n} tables? Every event in them will be handed to the agent again.")) {
+            choice.clear.run(None);
+            refresh_counts();
+        }
+    };
+    view! {
+        <button type="button" class="button" node_ref=opener on:click=open>"Source"</button>
+        <dialog class="dialog" node_ref=dialog aria-labelledby="source-title" on:close=return_focus>
+            <h2 id="source-title">"Select source"</h2>
+            <fieldset class="dialog__tables">
+                <legend>"Tables"</legend>
+                <For each=move || counts.get() key=|(name, count)| (name.clone(), *count) let:entry>
+                    {
+                        let (name, count) = entry;
+                        let value = name.clone();
+                        let checked_name = name.clone();
+                        view! {
+                            <label class="dialog__table">
+                                <input
+                                    type="radio"
+                                    name="source-table"
+                                    value=value.clone()
+                                    prop:checked=move || choice.selected.get().as_deref() == Some(checked_name.as_str())
+                                    on:change=move |_| choice.selected.set(Some(value.clone()))
+                                />
+                                <span class="dialog__name">{name}</span>
+                                <span class="dialog__count">{format!(" — {count} handled")}</span>
+                            </label>
+                        }
+                    }
+                </For>
+            </fieldset>
+            <div class="dialog__actions">
+                <button type="button" class="button" disabled=move || choice.selected.get().is_none() on:click=clear_selected>
+                    "Clear history"
+                </button>
+                <button type="button" class="button" on:click=clear_all>"Clear all history"</button>
+                <button type="button" class="button button--primary" on:click=close>"Close"</button>
+            </div>
+        </dialog>
+    }
+}

@@ -1,0 +1,482 @@
+//! Drives one table's drain: asks the engine (`sluice_core::drain`) what to
+//! do next, does it with the browser adapters, reports back, and publishes
+//! what happened to the components' signals. The gate's view changes only
+//! on the engine's steps and the agent's signals; no timer moves it.
+
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::{FutureExt, StreamExt};
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use sluice_core::agent::{AgentSettings, Attempt, Signal as AgentSignal, DELIVERY_BACKOFF};
+use sluice_core::credentials::Session;
+use sluice_core::dead_letters::{self, DeadLetter};
+use sluice_core::drain::{Admission, Drain, Step};
+use sluice_core::gate::{Badge, GateState, GateView};
+use sluice_core::rate::ConsumptionRate;
+use sluice_core::source::{Event, TableSource};
+use sluice_core::storage_keys;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::browser::storage::{self, Store};
+use crate::browser::{agent_client, ledger_store, rest, tab_lock};
+use crate::components::Alerts;
+
+/// Where a table's drain stands, in the operator's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    Idle,
+    Starting,
+    /// Another tab of this browser holds the table's lock.
+    OtherTabDraining,
+    Draining,
+    /// A transient read error; retrying by itself.
+    Retrying(String),
+    /// Stopped until the operator acts.
+    Halted(String),
+}
+
+/// What the components show about the drain.
+#[derive(Clone, Copy)]
+pub struct DrainView {
+    pub gate: RwSignal<GateView>,
+    /// The event waiting first at the source.
+    pub next_up: RwSignal<Option<Badge>>,
+    pub queued: RwSignal<usize>,
+    pub handled: RwSignal<u64>,
+    pub dead_letters: RwSignal<usize>,
+    pub last_read_ms: RwSignal<Option<f64>>,
+    pub admission: RwSignal<Admission>,
+    pub watch_only: RwSignal<bool>,
+    pub condition: RwSignal<Condition>,
+}
+
+impl Default for DrainView {
+    fn default() -> Self {
+        Self {
+            gate: RwSignal::new(GateView::default()),
+            next_up: RwSignal::new(None),
+            queued: RwSignal::new(0),
+            handled: RwSignal::new(0),
+            dead_letters: RwSignal::new(0),
+            last_read_ms: RwSignal::new(None),
+            admission: RwSignal::new(Admission::Open),
+            watch_only: RwSignal::new(false),
+            condition: RwSignal::new(Condition::Idle),
+        }
+    }
+}
+
+impl DrainView {
+    /// Back to an empty rail, when no table is drained.
+    pub fn reset(&self) {
+        self.gate.set(GateView::default());
+        self.next_up.set(None);
+        self.queued.set(0);
+        self.handled.set(0);
+        self.dead_letters.set(0);
+        self.last_read_ms.set(None);
+        self.condition.set(Condition::Idle);
+    }
+}
+
+/// Everything a running drain needs.
+struct Context {
+    session: Session,
+    source: TableSource,
+    agent: Signal<AgentSettings>,
+    rate: Signal<ConsumptionRate>,
+    view: DrainView,
+    alerts: Alerts,
+    stopped: Rc<Cell<bool>>,
+}
+
+impl Context {
+    fn table(&self) -> &str {
+        self.source.table.as_str()
+    }
+
+    fn project(&self) -> &str {
+        self.session.project.as_str()
+    }
+}
+
+/// A running drain; dropping it stops it once the event at the gate is done.
+pub struct Runner {
+    /// Empty until this tab holds the table's lock and has read its ledger.
+    drain: Rc<RefCell<Option<Drain>>>,
+    wake: UnboundedSender<()>,
+    stopped: Rc<Cell<bool>>,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+impl Runner {
+    pub fn start(
+        session: Session,
+        source: TableSource,
+        agent: Signal<AgentSettings>,
+        rate: Signal<ConsumptionRate>,
+        view: DrainView,
+        alerts: Alerts,
+    ) -> Self {
+        let (wake, wakes) = unbounded();
+        let stopped = Rc::new(Cell::new(false));
+        let drain = Rc::new(RefCell::new(None));
+        let context = Context {
+            session,
+            source,
+            agent,
+            rate,
+            view,
+            alerts,
+            stopped: stopped.clone(),
+        };
+        view.dead_letters.set(load_dead_letters(&context).len());
+        leptos::task::spawn_local(run(context, drain.clone(), wakes));
+        Self {
+            drain,
+            wake,
+            stopped,
+        }
+    }
+
+    fn with(&self, change: impl FnOnce(&mut Drain)) {
+        if let Some(drain) = self.drain.borrow_mut().as_mut() {
+            change(drain);
+        }
+        let _ = self.wake.unbounded_send(());
+    }
+
+    pub fn pause(&self) {
+        self.with(Drain::pause);
+    }
+
+    pub fn resume(&self) {
+        self.with(Drain::resume);
+    }
+
+    pub fn step(&self) {
+        self.with(Drain::step);
+    }
+
+    pub fn set_watch_only(&self, watch_only: bool) {
+        self.with(|drain| drain.set_watch_only(watch_only));
+    }
+
+    /// After the operator fixed what halted the drain.
+    pub fn retry(&self) {
+        self.with(Drain::retry_now);
+    }
+
+    /// Something the engine waits on changed (the rate): look again.
+    pub fn nudge(&self) {
+        let _ = self.wake.unbounded_send(());
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.stopped.set(true);
+        let _ = self.wake.unbounded_send(());
+    }
+}
+
+/// Waits `duration`, or less if woken; `false` when the runner was stopped.
+async fn pause_for(
+    duration: Duration,
+    wakes: &mut UnboundedReceiver<()>,
+    stopped: &Cell<bool>,
+) -> bool {
+    let millis = duration.as_millis().min(3_600_000) as u32;
+    futures::select! {
+        _ = TimeoutFuture::new(millis).fuse() => {}
+        _ = wakes.next() => {}
+    }
+    !stopped.get()
+}
+
+fn publish(drain: &Drain, view: &DrainView) {
+    let table = drain.source().table.as_str();
+    view.next_up
+        .set(drain.next_event().map(|e| Badge::of(&e.key, &e.row, table)));
+    view.queued.set(drain.queued());
+    view.handled.set(drain.ledger().handled());
+    view.last_read_ms.set(drain.last_read_ms());
+    view.admission.set(drain.admission());
+    view.watch_only.set(drain.watch_only());
+    let condition = if let Some(error) = drain.halted() {
+        Condition::Halted(error.to_string())
+    } else if let Some((error, failures)) = drain.retrying() {
+        Condition::Retrying(format!("{error} (attempt {failures})"))
+    } else {
+        Condition::Draining
+    };
+    view.condition.set(condition);
+}
+
+/// Reads the source without draining it, while another tab drains; returns
+/// `false` once stopped.
+async fn watch_once(context: &Context, wakes: &mut UnboundedReceiver<()>) -> bool {
+    // The other tab moves the cursor: read it afresh each time.
+    let ledger = ledger_store::load(context.project(), context.table()).unwrap_or_default();
+    let mut drain = Drain::new(context.source.clone(), ledger);
+    drain.set_watch_only(true);
+    let interval = context.rate.get_untracked().interval();
+    if let Step::Read(kind, path) = drain.next(now_ms(), interval) {
+        let result = rest::read_rows(&context.session, context.table(), &path).await;
+        drain.on_read(kind, result, now_ms(), random());
+    }
+    publish(&drain, &context.view);
+    context.view.watch_only.set(false);
+    context.view.condition.set(Condition::OtherTabDraining);
+    pause_for(
+        interval.max(Duration::from_secs(1)),
+        wakes,
+        &context.stopped,
+    )
+    .await
+}
+
+/// Holds the table's lock across tabs, watching while another tab has it.
+async fn take_lock(
+    context: &Context,
+    wakes: &mut UnboundedReceiver<()>,
+) -> Result<Option<tab_lock::TabLock>, ()> {
+    let name = format!("sluice:{}|{}", context.project(), context.table());
+    match tab_lock::try_acquire(&name).await {
+        Ok(Some(lock)) => Ok(Some(lock)),
+        Ok(None) => {
+            context.view.condition.set(Condition::OtherTabDraining);
+            let mut waiting = Box::pin(tab_lock::acquire(&name).fuse());
+            loop {
+                futures::select! {
+                    lock = waiting => return Ok(lock.ok()),
+                    keep = watch_once(context, wakes).fuse() => if !keep { return Err(()) },
+                }
+            }
+        }
+        Err(reason) => {
+            context.alerts.show(format!(
+                "Other tabs cannot be kept from draining {} at the same time: {reason}.",
+                context.table()
+            ));
+            Ok(None)
+        }
+    }
+}
+
+async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: UnboundedReceiver<()>) {
+    let view = context.view;
+    view.condition.set(Condition::Starting);
+    let Ok(_lock) = take_lock(&context, &mut wakes).await else {
+        return;
+    };
+    if context.stopped.get() {
+        return;
+    }
+    // Read only now: until the lock was ours, another tab was moving the cursor.
+    let ledger = match ledger_store::load(context.project(), context.table()) {
+        Ok(ledger) => ledger,
+        Err(error) => {
+            // Never restart a table from zero silently.
+            view.condition.set(Condition::Halted(format!(
+                "The saved progress of {} cannot be read ({error}) — use “Clear history” to start this table again.",
+                context.table()
+            )));
+            return;
+        }
+    };
+    let mut fresh = Drain::new(context.source.clone(), ledger);
+    if view.admission.get_untracked() != Admission::Open {
+        fresh.pause();
+    }
+    fresh.set_watch_only(view.watch_only.get_untracked());
+    *slot.borrow_mut() = Some(fresh);
+    let drain = DrainRef(slot);
+    loop {
+        if context.stopped.get() {
+            return;
+        }
+        let interval = context.rate.get_untracked().interval();
+        let step = drain.get_mut().next(now_ms(), interval);
+        publish(&drain.get(), &view);
+        match step {
+            Step::Read(kind, path) => {
+                let result = rest::read_rows(&context.session, context.table(), &path).await;
+                if matches!(
+                    result,
+                    Err(sluice_core::source_error::SourceError::Unauthorized(_))
+                ) {
+                    view.gate.update(|g| g.state = GateState::Offline);
+                }
+                let report = drain.get_mut().on_read(kind, result, now_ms(), random());
+                for malformed in report.malformed {
+                    context.alerts.show(malformed);
+                }
+                let offline = drain.get().halted().is_some() || drain.get().retrying().is_some();
+                view.gate.update(|g| {
+                    if offline && g.state != GateState::Processing {
+                        g.state = GateState::Offline;
+                    } else if !offline && g.state == GateState::Offline {
+                        g.state = GateState::Idle;
+                    }
+                });
+            }
+            Step::Deliver(event) => match deliver(&context, &event, &mut wakes).await {
+                Delivered::Handled => {
+                    let writes = drain.get_mut().on_handled();
+                    if let Err(error) =
+                        ledger_store::save(context.project(), context.table(), &writes)
+                    {
+                        // Going on would hand these events to the agent again after a reload.
+                        drain.get_mut().pause();
+                        context.alerts.show(format!(
+                            "{error} Draining is paused so that no event is handled twice."
+                        ));
+                    }
+                }
+                Delivered::Abandoned => drain.get_mut().on_abandoned(),
+            },
+            Step::Wait(duration) => {
+                if !pause_for(duration, &mut wakes, &context.stopped).await {
+                    return;
+                }
+            }
+            Step::Halted => {
+                if !pause_for(Duration::MAX, &mut wakes, &context.stopped).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The drain once it exists (it does for the whole main loop).
+struct DrainRef(Rc<RefCell<Option<Drain>>>);
+
+impl DrainRef {
+    fn get(&self) -> std::cell::Ref<'_, Drain> {
+        std::cell::Ref::map(self.0.borrow(), |d| {
+            d.as_ref().expect("the drain exists once running")
+        })
+    }
+
+    fn get_mut(&self) -> std::cell::RefMut<'_, Drain> {
+        std::cell::RefMut::map(self.0.borrow_mut(), |d| {
+            d.as_mut().expect("the drain exists once running")
+        })
+    }
+}
+
+enum Delivered {
+    /// The agent's final signal arrived (passed, or dead-lettered).
+    Handled,
+    /// Stopped before the agent finished: the event stays unhandled.
+    Abandoned,
+}
+
+async fn deliver(context: &Context, event: &Event, wakes: &mut UnboundedReceiver<()>) -> Delivered {
+    let gate = context.view.gate;
+    gate.set(GateView::admit(Badge::of(
+        &event.key,
+        &event.row,
+        context.table(),
+    )));
+    let settings = context.agent.get_untracked();
+    if settings.pass_through() {
+        gate.update(|g| {
+            g.message = Some("pass-through: no agent configured".into());
+            g.passed();
+        });
+        return Delivered::Handled;
+    }
+    let mut backoff = DELIVERY_BACKOFF;
+    for attempt in 1..=settings.attempts {
+        gate.update(|g| g.attempting(attempt));
+        let on_signal = |signal: AgentSignal| {
+            if let AgentSignal::Processing { progress, message } = signal {
+                gate.update(|g| g.processing(progress, message));
+            }
+        };
+        match agent_client::attempt(&settings, context.table(), event, &on_signal).await {
+            Attempt::Passed => {
+                gate.update(GateView::passed);
+                return Delivered::Handled;
+            }
+            Attempt::Rejected(reason) => {
+                dead_letter(context, event, reason, attempt);
+                return Delivered::Handled;
+            }
+            Attempt::Failed {
+                reason,
+                retry_after,
+            } => {
+                if attempt == settings.attempts {
+                    dead_letter(
+                        context,
+                        event,
+                        format!("gave up after {attempt} attempts: {reason}"),
+                        attempt,
+                    );
+                    return Delivered::Handled;
+                }
+                let wait = backoff.fail(retry_after, random());
+                gate.update(|g| {
+                    g.retrying(reason, attempt + 1, now_ms() + wait.as_secs_f64() * 1000.0)
+                });
+                let deadline = now_ms() + wait.as_secs_f64() * 1000.0;
+                // Wake-ups (a rate change, say) do not cut the backoff short.
+                while now_ms() < deadline {
+                    let left = Duration::from_secs_f64(((deadline - now_ms()) / 1000.0).max(0.0));
+                    if !pause_for(left, wakes, &context.stopped).await {
+                        return Delivered::Abandoned;
+                    }
+                }
+            }
+        }
+    }
+    Delivered::Handled
+}
+
+fn load_dead_letters(context: &Context) -> Vec<DeadLetter> {
+    storage::load(
+        Store::Local,
+        &storage_keys::dead_letters(context.project(), context.table()),
+    )
+    .unwrap_or_else(|error| {
+        context.alerts.show(error);
+        None
+    })
+    .unwrap_or_default()
+}
+
+fn dead_letter(context: &Context, event: &Event, reason: String, attempts: u32) {
+    context.view.gate.update(|g| g.rejected(reason.clone()));
+    let mut list = load_dead_letters(context);
+    let dropped = dead_letters::push(
+        &mut list,
+        DeadLetter::new(&event.key, &event.row, reason, attempts, now_ms()),
+    );
+    if dropped > 0 {
+        context.alerts.show(format!(
+            "The dead letters of {} are full; the oldest was dropped.",
+            context.table()
+        ));
+    }
+    if let Err(error) = storage::save(
+        Store::Local,
+        &storage_keys::dead_letters(context.project(), context.table()),
+        &list,
+    ) {
+        context.alerts.show(error);
+    }
+    context.view.dead_letters.set(list.len());
+}

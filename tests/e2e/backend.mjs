@@ -1,0 +1,68 @@
+// The local back end as the end-to-end tests drive it: a table of their
+// own per test, rows inserted as service_role, the demo agent's settings and
+// its tally of deliveries. Shares keys and helpers with the contract tests.
+import { GATEWAY, AGENT, ANON, JWT_SECRET, insert, setFaults } from '../contract/stack.mjs';
+
+export { ANON, JWT_SECRET, insert, setFaults };
+
+/** Re-signs the project's keys with `secret` (revoking the old ones); returns the new anon key. */
+export async function rotateSecret(secret) {
+  const r = await fetch(`${GATEWAY}/_admin/jwt-secret`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jwt_secret: secret }) });
+  if (!r.ok) throw new Error(`rotate: ${r.status}`);
+  return r.text();
+}
+
+let counter = 0;
+
+/** Creates an empty event table nobody else writes to; returns its name. */
+export async function freshTable(label, keyType = 'bigint') {
+  const name = `e2e_${label}_${process.pid}_${Date.now() % 1e8}_${counter++}`.toLowerCase();
+  const r = await fetch(`${GATEWAY}/_admin/tables`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, key_type: keyType }),
+  });
+  if (r.status !== 201) throw new Error(`create table: ${r.status} ${await r.text()}`);
+  return name;
+}
+
+/** `n` rows at the given ISO timestamps (or now + i ms); returns them as stored. */
+export function insertEvents(table, stamps, type = 'order.created') {
+  return insert(table, stamps.map((created_at) => ({ created_at, type, payload: { n: created_at } })));
+}
+
+export function stamp(offsetMs) {
+  return new Date(Date.now() + offsetMs).toISOString().replace('Z', '+00:00');
+}
+
+export async function configureAgent(config) {
+  const r = await fetch(`${AGENT}/config`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(config) });
+  if (!r.ok) throw new Error(`agent config: ${r.status}`);
+}
+
+/** The agent's deliveries for one table: { counts: {id: n}, order: [id], done: {id: n} }. */
+export async function tally(table) {
+  const t = await (await fetch(`${AGENT}/tally`)).json();
+  const prefix = `${table}:`;
+  const pick = (map) => Object.fromEntries(Object.entries(map).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  return {
+    counts: pick(t.keys),
+    done: pick(t.done),
+    rejected: pick(t.rejected),
+    order: t.order.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
+  };
+}
+
+export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/** Polls `check` until it returns a truthy value or `ms` pass. */
+export async function eventually(check, ms = 20_000, what = 'condition') {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    last = await check();
+    if (last) return last;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
