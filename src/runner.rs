@@ -11,7 +11,8 @@ use sluice_core::agent::{AgentSettings, Attempt, Signal as AgentSignal, DELIVERY
 use sluice_core::credentials::Session;
 use sluice_core::dead_letters::{self, DeadLetter};
 use sluice_core::drain::{Admission, Drain, Step};
-use sluice_core::gate::{Badge, GateState, GateView};
+use sluice_core::gate::{Badge, GateView};
+use sluice_core::legacy;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::source::{Event, TableSource};
 use sluice_core::storage_keys;
@@ -295,6 +296,7 @@ async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: Unbo
         }
     };
     let mut fresh = Drain::new(context.source.clone(), ledger);
+    import_prototype_keys(&context, &mut fresh);
     if view.admission.get_untracked() != Admission::Open {
         fresh.pause();
     }
@@ -311,40 +313,19 @@ async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: Unbo
         match step {
             Step::Read(kind, path) => {
                 let result = rest::read_rows(&context.session, context.table(), &path).await;
-                if matches!(
-                    result,
-                    Err(sluice_core::source_error::SourceError::Unauthorized(_))
-                ) {
-                    view.gate.update(|g| g.state = GateState::Offline);
-                }
                 let report = drain.get_mut().on_read(kind, result, now_ms(), random());
                 for malformed in report.malformed {
                     context.alerts.show(malformed);
                 }
-                let offline = drain.get().halted().is_some() || drain.get().retrying().is_some();
-                view.gate.update(|g| {
-                    if offline && g.state != GateState::Processing {
-                        g.state = GateState::Offline;
-                    } else if !offline && g.state == GateState::Offline {
-                        g.state = GateState::Idle;
-                    }
-                });
             }
             Step::Deliver(event) => match deliver(&context, &event, &mut wakes).await {
                 Delivered::Handled => {
                     let writes = drain.get_mut().on_handled();
-                    if let Err(error) =
-                        ledger_store::save(context.project(), context.table(), &writes)
-                    {
-                        // Going on would hand these events to the agent again after a reload.
-                        drain.get_mut().pause();
-                        context.alerts.show(format!(
-                            "{error} Draining is paused so that no event is handled twice."
-                        ));
-                    }
+                    persist(&context, &drain, &writes);
                 }
                 Delivered::Abandoned => drain.get_mut().on_abandoned(),
             },
+            Step::Record(writes) => persist(&context, &drain, &writes),
             Step::Wait(duration) => {
                 if !pause_for(duration, &mut wakes, &context.stopped).await {
                     return;
@@ -356,6 +337,18 @@ async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: Unbo
                 }
             }
         }
+    }
+}
+
+/// Stores what the ledger recorded. If it cannot be stored, draining pauses:
+/// going on would hand these events to the agent again after a reload.
+fn persist(context: &Context, drain: &DrainRef, writes: &[sluice_core::ledger::Write]) {
+    if let Err(error) = ledger_store::save(context.project(), context.table(), writes) {
+        drain.get_mut().pause();
+        context.view.admission.set(Admission::Paused);
+        context.alerts.show(format!(
+            "{error} Draining is paused so that no event is handled twice."
+        ));
     }
 }
 
@@ -373,6 +366,41 @@ impl DrainRef {
         std::cell::RefMut::map(self.0.borrow_mut(), |d| {
             d.as_mut().expect("the drain exists once running")
         })
+    }
+}
+
+/// Once per table, and only before Sluice has handled anything in it: the
+/// keys the seed prototype recorded are handed to the engine, which records
+/// them instead of delivering them. The prototype's item is left untouched.
+fn import_prototype_keys(context: &Context, drain: &mut Drain) {
+    let flag = storage_keys::prototype_imported(context.project(), context.table());
+    if drain.ledger().handled() > 0
+        || matches!(storage::load::<bool>(Store::Local, &flag), Ok(Some(true)))
+    {
+        return;
+    }
+    let stored = match storage::load::<serde_json::Value>(Store::Local, legacy::PROTOTYPE_KEY) {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return,
+        Err(error) => {
+            context
+                .alerts
+                .show(format!("The prototype's history was not imported: {error}"));
+            return;
+        }
+    };
+    match legacy::parse(&stored.to_string()) {
+        Ok((mut tables, _)) => {
+            if let Some(keys) = tables.remove(context.table()) {
+                drain.import_handled(keys);
+            }
+            if let Err(error) = storage::save(Store::Local, &flag, &true) {
+                context.alerts.show(error);
+            }
+        }
+        Err(message) => context.alerts.show(format!(
+            "The prototype's history was not imported: {message}"
+        )),
     }
 }
 

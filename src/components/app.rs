@@ -4,6 +4,7 @@ use sluice_core::agent::AgentSettings;
 use sluice_core::drain::Admission;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::runtime_config::{table_for_link, RuntimeConfig};
+use sluice_core::source::TableSource;
 use sluice_core::storage_keys;
 
 use super::agent_settings::AgentSettingsForm;
@@ -58,7 +59,18 @@ pub fn App() -> impl IntoView {
     let saved_agent = remembered::<AgentSettings>(&storage_keys::agent_settings(), alerts);
     let agent_saved = saved_agent.is_some();
     let agent = RwSignal::new(saved_agent.unwrap_or_default());
-    let tables = RwSignal::new(RuntimeConfig::default().tables);
+    let added_tables =
+        remembered::<Vec<TableSource>>(&storage_keys::added_tables(), alerts).unwrap_or_default();
+    let tables = RwSignal::new({
+        let mut all = RuntimeConfig::default().tables;
+        all.extend(
+            added_tables
+                .into_iter()
+                .filter(|a| !all.iter().any(|t| t.table == a.table))
+                .collect::<Vec<_>>(),
+        );
+        all
+    });
     let selected = RwSignal::new(remembered::<String>(
         &storage_keys::selected_table(),
         alerts,
@@ -77,7 +89,15 @@ pub fn App() -> impl IntoView {
                         agent.update(|a| a.url = url);
                     }
                 }
-                tables.set(config.tables);
+                tables.update(|t| {
+                    // The deployed tables first, then those the operator added.
+                    let added: Vec<_> = t
+                        .drain(..)
+                        .filter(|s| !config.tables.iter().any(|c| c.table == s.table))
+                        .collect();
+                    *t = config.tables;
+                    t.extend(added);
+                });
             }
             Err(message) => alerts.show(message),
         }
@@ -154,7 +174,21 @@ pub fn App() -> impl IntoView {
     };
     let project =
         move || session.with_untracked(|s| s.as_ref().map(|s| s.project.as_str().to_string()));
+    let add_table = Callback::new(move |source: TableSource| {
+        if tables.with_untracked(|t| t.iter().any(|s| s.table == source.table)) {
+            return Err(format!("{} is already in the list.", source.table.as_str()));
+        }
+        let name = source.table.as_str().to_string();
+        let mut added = remembered::<Vec<TableSource>>(&storage_keys::added_tables(), alerts)
+            .unwrap_or_default();
+        added.push(source.clone());
+        remember(&storage_keys::added_tables(), &added, alerts);
+        tables.update(|t| t.push(source));
+        selected.set(Some(name));
+        Ok(())
+    });
     let choice = SourceChoice {
+        add: add_table,
         tables,
         selected,
         handled: Callback::new(move |table: String| {
@@ -197,8 +231,10 @@ pub fn App() -> impl IntoView {
 
     view! {
         <header class="header">
-            <h1 class="header__title">"Sluice"</h1>
-            <SourceDialog choice=choice />
+            <div class="header__start">
+                <h1 class="header__title">"Sluice"</h1>
+                <SourceDialog choice=choice />
+            </div>
             <LoginArea session=session default_project_url=default_project_url.read_only() alerts=alerts />
         </header>
         <main class="main">

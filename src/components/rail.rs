@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use sluice_core::drain::Admission;
 use sluice_core::gate::GateState;
 
-use crate::runner::DrainView;
+use crate::runner::{Condition, DrainView};
 
 /// Source → Gate → Drain. Each node is a named region, so a screen reader
 /// and a browser test find the same three places. One pill carries the
@@ -13,14 +13,27 @@ use crate::runner::DrainView;
 pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
     let gate = view.gate;
     let paused = move || view.admission.get() != Admission::Open;
-    let state = move || gate.with(|g| g.shown(paused()).name());
+    let offline = move || {
+        matches!(
+            view.condition.get(),
+            Condition::Retrying(_) | Condition::Halted(_)
+        )
+    };
+    let state = move || gate.with(|g| g.shown(paused(), offline()).name());
     let pill_at = move || {
         gate.with(|g| match g.state {
             GateState::Passed | GateState::Rejected => "drain",
             _ => "gate",
         })
     };
-    let percent = move || gate.with(|g| g.progress.map(|p| (p * 100.0).round() as u32));
+    let percent = move || {
+        gate.with(|g| {
+            (g.state == GateState::Processing)
+                .then_some(g.progress)
+                .flatten()
+                .map(|p| (p * 100.0).round() as u32)
+        })
+    };
     view! {
         <div class="rail">
             <section class="node node--source" aria-label="Source">

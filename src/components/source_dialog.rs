@@ -10,6 +10,8 @@ pub struct SourceChoice {
     /// Events handled per table, read when the dialog opens.
     pub handled: Callback<String, u64>,
     pub clear: Callback<Option<String>>,
+    /// Adds (and selects) a table; returns why it was refused.
+    pub add: Callback<TableSource, Result<(), String>>,
 }
 
 fn confirm(question: &str) -> bool {
@@ -68,6 +70,23 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
             refresh_counts();
         }
     };
+    let new_table = RwSignal::new(String::new());
+    let new_timestamp = RwSignal::new("created_at".to_string());
+    let new_key = RwSignal::new("id".to_string());
+    let add_error = RwSignal::new(None::<String>);
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let added = TableSource::parse(&new_table.get(), &new_timestamp.get(), &new_key.get())
+            .and_then(|source| choice.add.run(source));
+        match added {
+            Ok(()) => {
+                add_error.set(None);
+                new_table.set(String::new());
+                refresh_counts();
+            }
+            Err(message) => add_error.set(Some(message)),
+        }
+    };
     view! {
         <button type="button" class="button" node_ref=opener on:click=open>"Source"</button>
         <dialog class="dialog" node_ref=dialog aria-labelledby="source-title" on:close=return_focus>
@@ -95,6 +114,13 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
                     }
                 </For>
             </fieldset>
+            <form class="dialog__add" aria-label="Add a table" on:submit=add>
+                <label>"Table" <input type="text" name="new-table" bind:value=new_table /></label>
+                <label>"Timestamp column" <input type="text" name="new-timestamp" bind:value=new_timestamp /></label>
+                <label>"Key column" <input type="text" name="new-key" bind:value=new_key /></label>
+                <button type="submit" class="button">"Add table"</button>
+                <p class="dialog__error" role="alert">{move || add_error.get().unwrap_or_default()}</p>
+            </form>
             <div class="dialog__actions">
                 <button type="button" class="button" disabled=move || choice.selected.get().is_none() on:click=clear_selected>
                     "Clear history"

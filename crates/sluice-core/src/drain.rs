@@ -34,6 +34,9 @@ pub enum Step {
     /// Hand the event to the gate, then call [`Drain::on_handled`] once the
     /// agent's final signal has arrived.
     Deliver(Event),
+    /// The next event was handled before Sluice (by the seed prototype):
+    /// store these ledger items, without delivering it.
+    Record(Vec<Write>),
     /// Nothing to do for this long, unless the operator acts first.
     Wait(Duration),
     /// Stopped by an error retrying cannot fix; see [`Drain::halted`].
@@ -80,6 +83,8 @@ pub struct Drain {
     halted: Option<SourceError>,
     last_read_ms: Option<f64>,
     reported: HashSet<String>,
+    /// Keys the seed prototype handled, until the drain first catches up.
+    imported: HashSet<String>,
 }
 
 fn millis(d: Duration) -> f64 {
@@ -105,7 +110,20 @@ impl Drain {
             halted: None,
             last_read_ms: None,
             reported: HashSet::new(),
+            imported: HashSet::new(),
         }
+    }
+
+    /// Keys handled by the seed prototype: they are recorded, not delivered,
+    /// as the drain reaches them.
+    pub fn import_handled(&mut self, keys: impl IntoIterator<Item = String>) {
+        self.imported.extend(keys);
+    }
+
+    /// Whether imported keys are still being looked for (until the first
+    /// time the drain catches up with the table).
+    pub fn importing(&self) -> bool {
+        !self.imported.is_empty()
     }
 
     pub fn source(&self) -> &TableSource {
@@ -199,6 +217,9 @@ impl Drain {
                         self.admission = Admission::Paused;
                     }
                     let (event, arrival) = self.queue.pop_front().expect("queue is not empty");
+                    if self.imported.contains(&event.key) {
+                        return Step::Record(self.ledger.record(&event, arrival));
+                    }
                     self.delivering = Some((event.clone(), arrival));
                     Step::Deliver(event)
                 }
@@ -209,6 +230,10 @@ impl Drain {
                 ReadKind::Page,
                 self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
             );
+        }
+        if self.last_read_ms.is_some() && !self.watch_only {
+            // Caught up: every imported key has been met, or never will be.
+            self.imported.clear();
         }
         if let (Some(cursor), Some(floor)) = (self.ledger.cursor(), self.ledger.late_floor()) {
             if now_ms >= self.next_late_check_at_ms {
@@ -434,6 +459,7 @@ mod tests {
                     delivered.push(event.key.clone());
                     drain.on_handled();
                 }
+                Step::Record(_) => {}
                 Step::Wait(_) | Step::Halted => return delivered,
             }
         }
@@ -644,6 +670,17 @@ mod tests {
         assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
         drain.on_abandoned();
         assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
+    }
+
+    #[test]
+    fn keys_the_prototype_handled_are_recorded_not_delivered() {
+        let table = Table((1..=6).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        drain.import_handled(["2".to_string(), "3".to_string(), "99".to_string()]);
+        let mut now = 0.0;
+        assert_eq!(run(&mut drain, &table, &mut now), ["1", "4", "5", "6"]);
+        assert_eq!(drain.ledger().handled(), 6);
+        assert!(!drain.importing(), "dropped once caught up");
     }
 
     #[test]

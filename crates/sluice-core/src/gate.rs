@@ -144,11 +144,13 @@ impl GateView {
         self.retry_at_ms = None;
     }
 
-    /// The state the gate shows: while admission is paused, a gate with no
-    /// event in progress says "paused" rather than what happened last.
-    pub fn shown(&self, paused: bool) -> GateState {
+    /// The state the gate shows. An event in progress shows as such; else
+    /// an unreachable or refusing source shows "offline", and paused
+    /// admission "paused", rather than what happened to the last event.
+    pub fn shown(&self, paused: bool, source_offline: bool) -> GateState {
         match self.state {
-            GateState::Processing | GateState::Retrying | GateState::Offline => self.state,
+            GateState::Processing | GateState::Retrying => self.state,
+            _ if source_offline => GateState::Offline,
             _ if paused => GateState::Paused,
             state => state,
         }
@@ -211,17 +213,18 @@ mod tests {
     }
 
     #[test]
-    fn pausing_shows_once_the_gate_is_free() {
+    fn paused_and_offline_show_once_the_gate_is_free() {
         let mut gate = GateView::admit(Badge::of("1", &json!({}), "t"));
         assert_eq!(
-            gate.shown(true),
+            gate.shown(true, true),
             GateState::Processing,
             "the event at the gate finishes first"
         );
         gate.passed();
-        assert_eq!(gate.shown(true), GateState::Paused);
-        assert_eq!(gate.shown(false), GateState::Passed);
-        assert_eq!(GateView::default().shown(true), GateState::Paused);
+        assert_eq!(gate.shown(true, false), GateState::Paused);
+        assert_eq!(gate.shown(false, false), GateState::Passed);
+        assert_eq!(gate.shown(true, true), GateState::Offline);
+        assert_eq!(GateView::default().shown(true, false), GateState::Paused);
     }
 
     #[test]

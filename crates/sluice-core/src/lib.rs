@@ -9,6 +9,7 @@ pub mod dead_letters;
 pub mod drain;
 pub mod gate;
 pub mod ledger;
+pub mod legacy;
 pub mod rate;
 pub mod runtime_config;
 pub mod source;

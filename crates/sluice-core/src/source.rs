@@ -90,6 +90,19 @@ pub fn quote(value: &str) -> String {
 }
 
 impl TableSource {
+    /// Checks the three names an operator types to add a table; the
+    /// message names the field that is wrong.
+    pub fn parse(table: &str, timestamp_column: &str, key_column: &str) -> Result<Self, String> {
+        let field = |what: &str, name: &str| {
+            Identifier::parse(name.trim()).map_err(|_| format!("The {what} {:?} is not a valid name (letters, digits and _, starting with a letter or _).", name.trim()))
+        };
+        Ok(Self {
+            table: field("table", table)?,
+            timestamp_column: field("timestamp column", timestamp_column)?,
+            key_column: field("key column", key_column)?,
+        })
+    }
+
     fn ordered(&self) -> String {
         format!(
             "order={ts}.asc,{key}.asc",
@@ -273,6 +286,21 @@ mod tests {
         ] {
             assert!(Identifier::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn added_tables_name_the_field_that_is_wrong() {
+        let ok = TableSource::parse(" audit_log ", "logged_at", "uuid").unwrap();
+        assert_eq!(ok.table.as_str(), "audit_log");
+        assert!(TableSource::parse("audit log", "t", "k")
+            .unwrap_err()
+            .starts_with("The table"));
+        assert!(TableSource::parse("a", "t;", "k")
+            .unwrap_err()
+            .starts_with("The timestamp column"));
+        assert!(TableSource::parse("a", "t", "")
+            .unwrap_err()
+            .starts_with("The key column"));
     }
 
     #[test]

@@ -30,6 +30,16 @@ pub fn ledger_slot(project_url: &str, table: &str, slot: usize) -> String {
     format!("{}{slot}", ledger_prefix(project_url, table))
 }
 
+/// Set once the seed prototype's keys for a table were imported.
+pub fn prototype_imported(project_url: &str, table: &str) -> String {
+    format!("{NAMESPACE}imported:{project_url}|{table}")
+}
+
+/// Tables the operator added in the source dialog.
+pub fn added_tables() -> String {
+    format!("{NAMESPACE}tables")
+}
+
 /// The table chosen in the source dialog.
 pub fn selected_table() -> String {
     format!("{NAMESPACE}selected-table")
