@@ -15,12 +15,12 @@ export async function rotateSecret(secret) {
 let counter = 0;
 
 /** Creates an empty event table nobody else writes to; returns its name. */
-export async function freshTable(label, keyType = 'bigint') {
+export async function freshTable(label, keyType = 'bigint', timestampType = 'timestamptz') {
   const name = `e2e_${label}_${process.pid}_${Date.now() % 1e8}_${counter++}`.toLowerCase();
   const r = await fetch(`${GATEWAY}/_admin/tables`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name, key_type: keyType }),
+    body: JSON.stringify({ name, key_type: keyType, timestamp_type: timestampType }),
   });
   if (r.status !== 201) throw new Error(`create table: ${r.status} ${await r.text()}`);
   return name;

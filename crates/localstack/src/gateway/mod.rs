@@ -296,6 +296,13 @@ struct NewTable {
     /// `bigint` (identity), `uuid` or `text`.
     #[serde(default = "default_key_type")]
     key_type: String,
+    /// `timestamptz`, or `text` to hold values that are not timestamps.
+    #[serde(default = "default_timestamp_type")]
+    timestamp_type: String,
+}
+
+fn default_timestamp_type() -> String {
+    "timestamptz".into()
 }
 
 fn default_timestamp_column() -> String {
@@ -327,6 +334,15 @@ async fn create_table(
         "text" => "id text PRIMARY KEY",
         _ => return Err(ApiError::bad_body("key_type must be bigint, uuid or text")),
     };
+    let timestamp = match new.timestamp_type.as_str() {
+        "timestamptz" => "timestamptz NOT NULL DEFAULT now()",
+        "text" => "text",
+        _ => {
+            return Err(ApiError::bad_body(
+                "timestamp_type must be timestamptz or text",
+            ))
+        }
+    };
     if !valid(&new.name) || !valid(&new.timestamp_column) {
         return Err(ApiError::bad_body(
             "table and column names must be lowercase identifiers",
@@ -334,7 +350,7 @@ async fn create_table(
     }
     let (table, ts) = (sql::quote(&new.name), sql::quote(&new.timestamp_column));
     let ddl = format!(
-        "CREATE TABLE IF NOT EXISTS public.{table} ({key}, {ts} timestamptz NOT NULL DEFAULT now(), type text NOT NULL DEFAULT 'test.event', \
+        "CREATE TABLE IF NOT EXISTS public.{table} ({key}, {ts} {timestamp}, type text NOT NULL DEFAULT 'test.event', \
          source text NOT NULL DEFAULT 'e2e', payload jsonb NOT NULL DEFAULT '{{}}', metadata jsonb); \
          GRANT SELECT ON public.{table} TO anon, authenticated; GRANT ALL ON public.{table} TO service_role;"
     );
