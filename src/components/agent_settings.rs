@@ -43,7 +43,7 @@ pub fn AgentSettingsForm(
         }
     };
     view! {
-        <form class="agent" aria-label="Agent settings" on:submit=save>
+        <form class="agent" aria-label="Agent settings" novalidate on:submit=save>
             <label class="agent__url">
                 "Agent URL"
                 <input type="url" name="agent-url" placeholder="empty: pass-through" bind:value=url />

@@ -34,7 +34,12 @@ pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
                 .map(|p| (p * 100.0).round() as u32)
         })
     };
+    let announcement = Memo::new(move |_| {
+        gate.with(|g| g.announcement(view.queued.get() > 0))
+            .unwrap_or_default()
+    });
     view! {
+        <p class="visually-hidden" aria-live="polite" aria-atomic="true">{move || announcement.get()}</p>
         <div class="rail">
             <section class="node node--source" aria-label="Source">
                 <h2 class="node__title">"Source"</h2>
@@ -73,7 +78,7 @@ pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
                 <p class="node__detail node__count">
                     {move || match view.dead_letters.get() {
                         0 => String::new(),
-                        n => format!("{n} dead-lettered"),
+                        n => format!("(of which {n} dead-lettered)"),
                     }}
                 </p>
             </section>
@@ -82,7 +87,14 @@ pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
                     .map(|event| {
                         let name = format!("Event {} ({})", event.key, event.label);
                         view! {
-                            <div class="pill" role="img" aria-label=name data-at=pill_at data-key=event.key.clone()>
+                            <div
+                                class="pill"
+                                role="img"
+                                aria-label=name
+                                data-at=pill_at
+                                data-state=move || gate.with(|g| g.state.name())
+                                data-key=event.key.clone()
+                            >
                                 {event.initials.clone()}
                             </div>
                         }

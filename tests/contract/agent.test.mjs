@@ -80,6 +80,14 @@ test('an agent dying mid-event cuts the ndjson reply before its final signal', a
   assert.equal((await tally()).done['events:k6'], undefined);
 });
 
+test('a garbage reply is a 200 with an HTML page', async () => {
+  await configure({ latency_ms: 0, mode: 'json', garbage_rate: 1 });
+  const r = await deliver('k10');
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /text\/html/);
+  assert.match(await r.text(), /<html>/);
+});
+
 test('a delivery that is never answered keeps the connection open', async () => {
   await configure({ latency_ms: 0, mode: 'json', timeout_rate: 1 });
   const controller = new AbortController();

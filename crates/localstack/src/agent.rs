@@ -83,6 +83,15 @@ pub struct AgentConfig {
         default_value_t = 0.0
     )]
     pub midstream_fail_rate: f64,
+    /// Share of deliveries answered 200 with an HTML page instead of a
+    /// signal, as a misconfigured proxy would (the caller should retry).
+    #[arg(
+        id = "agent-garbage-rate",
+        long = "agent-garbage-rate",
+        env = "SLUICE_AGENT_GARBAGE_RATE",
+        default_value_t = 0.0
+    )]
+    pub garbage_rate: f64,
     /// Seconds put in Retry-After on 503s.
     #[arg(
         id = "agent-retry-after-s",
@@ -103,6 +112,7 @@ impl Default for AgentConfig {
             error_rate: 0.0,
             timeout_rate: 0.0,
             midstream_fail_rate: 0.0,
+            garbage_rate: 0.0,
             retry_after_s: 1,
         }
     }
@@ -236,6 +246,19 @@ async fn deliver(
     }
     let fail_midstream =
         roll < config.error_rate + config.timeout_rate + config.midstream_fail_rate;
+    if !fail_midstream
+        && roll
+            < config.error_rate
+                + config.timeout_rate
+                + config.midstream_fail_rate
+                + config.garbage_rate
+    {
+        return (
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        )
+            .into_response();
+    }
     match config.mode {
         ReplyMode::Json => {
             tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;

@@ -156,6 +156,25 @@ impl GateView {
         }
     }
 
+    /// What screen readers hear (politely) about this view. While a backlog
+    /// drains only trouble is announced, so a fast drain does not flood them;
+    /// progress is never announced.
+    pub fn announcement(&self, backlog: bool) -> Option<String> {
+        let event = self.event.as_ref()?;
+        let what = format!("Event {} ({})", event.key, event.label);
+        let reason = self.message.clone().unwrap_or_default();
+        match self.state {
+            GateState::Processing if !backlog => Some(format!("{what} is at the gate")),
+            GateState::Passed if !backlog => Some(format!("{what} passed")),
+            GateState::Retrying => Some(format!(
+                "{what}: attempt {} failed ({reason}); retrying",
+                self.attempt - 1
+            )),
+            GateState::Rejected => Some(format!("{what} was rejected: {reason}")),
+            _ => None,
+        }
+    }
+
     pub fn rejected(&mut self, reason: String) {
         self.state = GateState::Rejected;
         self.message = Some(reason);
@@ -210,6 +229,29 @@ mod tests {
         );
         gate.rejected("no such order".into());
         assert_eq!(gate.state.name(), "rejected");
+    }
+
+    #[test]
+    fn announcements_are_kept_for_what_matters_during_a_drain() {
+        let mut gate = GateView::admit(Badge::of("7", &json!({"type": "order.created"}), "events"));
+        assert_eq!(
+            gate.announcement(false).as_deref(),
+            Some("Event 7 (order.created) is at the gate")
+        );
+        assert_eq!(gate.announcement(true), None);
+        gate.processing(Some(0.5), None);
+        assert_eq!(gate.announcement(true), None, "progress is not announced");
+        gate.retrying("HTTP 503".into(), 2, 0.0);
+        assert_eq!(
+            gate.announcement(true).as_deref(),
+            Some("Event 7 (order.created): attempt 1 failed (HTTP 503); retrying")
+        );
+        gate.rejected("no such order".into());
+        assert!(gate
+            .announcement(true)
+            .unwrap()
+            .contains("rejected: no such order"));
+        assert_eq!(GateView::default().announcement(false), None);
     }
 
     #[test]
