@@ -1,27 +1,32 @@
 //! Reads a Supabase table through PostgREST.
 
-use gloo_net::http::Request;
+use gloo_net::http::{Method, RequestBuilder};
 use sluice_core::credentials::Session;
+use sluice_core::login_check::{verdict, LoginRefused};
+use sluice_core::source::content_range_total;
 use sluice_core::source_error::{parse_retry_after, SourceError};
 use std::time::Duration;
+use web_sys::RequestMode;
 
 use super::http::{self, Deadline, Failure};
 
 /// How long one read may take before it counts as a network failure.
 const READ_DEADLINE: Duration = Duration::from_secs(20);
 
-/// GETs `path` (relative to `{project}/rest/v1/`) and returns its rows.
-pub async fn read_rows(
-    session: &Session,
-    table: &str,
-    path: &str,
-) -> Result<Vec<serde_json::Value>, SourceError> {
+/// A request to `{project}/rest/v1/{path}` with the key's headers.
+fn request(session: &Session, method: Method, path: &str) -> RequestBuilder {
     let url = format!("{}/rest/v1/{path}", session.project.as_str());
-    let mut request = Request::get(&url).header("Accept", "application/json");
+    let mut request = RequestBuilder::new(&url)
+        .method(method)
+        .header("Accept", "application/json");
     for (name, value) in session.key.request_headers() {
         request = request.header(name, &value);
     }
-    let explain = |failure: Failure| match failure {
+    request
+}
+
+fn explain(failure: Failure) -> SourceError {
+    match failure {
         Failure::TimedOut => SourceError::Network(format!(
             "no complete answer within {} s",
             READ_DEADLINE.as_secs()
@@ -29,9 +34,17 @@ pub async fn read_rows(
         Failure::Network => SourceError::Network(
             "the request failed: offline, refused, dropped, or blocked by CORS".into(),
         ),
-    };
+    }
+}
+
+/// GETs `path` (relative to `{project}/rest/v1/`) and returns its rows.
+pub async fn read_rows(
+    session: &Session,
+    table: &str,
+    path: &str,
+) -> Result<Vec<serde_json::Value>, SourceError> {
     let deadline = Deadline::new(READ_DEADLINE).map_err(explain)?;
-    let response = http::send(request, None, &deadline)
+    let response = http::send(request(session, Method::GET, path), None, &deadline)
         .await
         .map_err(explain)?;
     let status = response.status();
@@ -44,4 +57,48 @@ pub async fn read_rows(
         table: table.to_string(),
         detail: format!("not a JSON array of rows: {error}"),
     })
+}
+
+/// How many rows `path` matches (`Prefer: count=exact`, no rows sent back).
+pub async fn count(session: &Session, table: &str, path: &str) -> Result<Option<u64>, SourceError> {
+    let deadline = Deadline::new(READ_DEADLINE).map_err(explain)?;
+    let counted = request(session, Method::GET, path)
+        .header("Prefer", "count=exact")
+        .header("Range", "0-0");
+    let response = http::send(counted, None, &deadline)
+        .await
+        .map_err(explain)?;
+    let status = response.status();
+    let body = http::text(&response, &deadline).await.map_err(explain)?;
+    if !(200..300).contains(&status) {
+        return Err(SourceError::from_reply(table, status, &body, None));
+    }
+    Ok(response
+        .headers()
+        .get("content-range")
+        .as_deref()
+        .and_then(content_range_total))
+}
+
+/// Checks a key with one small request before it is accepted.
+pub async fn check_login(session: &Session, table: &str) -> Result<(), LoginRefused> {
+    let deadline = Deadline::new(Duration::from_secs(10)).map_err(|_| LoginRefused::Unreachable)?;
+    let path = format!("{table}?select=*&limit=0");
+    match http::send(request(session, Method::GET, &path), None, &deadline).await {
+        Ok(response) => {
+            let body = http::text(&response, &deadline).await.unwrap_or_default();
+            verdict(response.status(), &body)
+        }
+        Err(Failure::TimedOut) => Err(LoginRefused::Unreachable),
+        Err(Failure::Network) => {
+            // The browser hides why a request failed. An opaque (no-cors)
+            // request still succeeds when only CORS was in the way.
+            let url = format!("{}/rest/v1/", session.project.as_str());
+            let probe = RequestBuilder::new(&url).mode(RequestMode::NoCors);
+            match http::send(probe, None, &deadline).await {
+                Ok(_) => Err(LoginRefused::CorsBlocked),
+                Err(_) => Err(LoginRefused::Unreachable),
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ use super::login::{remembered_session, LoginArea};
 use super::rail::Rail;
 use super::source_dialog::{SourceChoice, SourceDialog};
 use crate::browser::storage::{self, Store};
-use crate::browser::{ledger_store, runtime_config};
+use crate::browser::{ledger_store, rest, runtime_config};
 use crate::runner::{DrainView, Runner};
 
 /// Reads a remembered value; damaged data gives a message and the default.
@@ -29,6 +29,15 @@ fn remember<T: serde::Serialize>(key: &str, value: &T, alerts: Alerts) {
     if let Err(error) = storage::save(Store::Local, key, value) {
         alerts.show(error);
     }
+}
+
+/// The names of the tables the operator added.
+fn added_table_names(alerts: Alerts) -> Vec<String> {
+    remembered::<Vec<TableSource>>(&storage_keys::added_tables(), alerts)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.table.as_str().to_string())
+        .collect()
 }
 
 /// `?table=name` in the page's address.
@@ -174,21 +183,82 @@ pub fn App() -> impl IntoView {
     };
     let project =
         move || session.with_untracked(|s| s.as_ref().map(|s| s.project.as_str().to_string()));
-    let add_table = Callback::new(move |source: TableSource| {
-        if tables.with_untracked(|t| t.iter().any(|s| s.table == source.table)) {
-            return Err(format!("{} is already in the list.", source.table.as_str()));
-        }
+    let added_names = RwSignal::new(added_table_names(alerts));
+    let add_error = RwSignal::new(None::<String>);
+    let commit_table = move |source: TableSource| {
         let name = source.table.as_str().to_string();
         let mut added = remembered::<Vec<TableSource>>(&storage_keys::added_tables(), alerts)
             .unwrap_or_default();
         added.push(source.clone());
         remember(&storage_keys::added_tables(), &added, alerts);
+        added_names.update(|n| n.push(name.clone()));
         tables.update(|t| t.push(source));
+        add_error.set(None);
         selected.set(Some(name));
-        Ok(())
+    };
+    // A new table is checked against the project first, so that a missing
+    // table or column is named now rather than when it is drained.
+    let add_table = Callback::new(move |source: TableSource| {
+        if tables.with_untracked(|t| t.iter().any(|s| s.table == source.table)) {
+            return add_error.set(Some(format!(
+                "{} is already in the list.",
+                source.table.as_str()
+            )));
+        }
+        let Some(session) = session.get_untracked() else {
+            return commit_table(source);
+        };
+        leptos::task::spawn_local(async move {
+            match rest::read_rows(&session, source.table.as_str(), &source.probe_path()).await {
+                Ok(_) => commit_table(source),
+                Err(error) => add_error.set(Some(error.to_string())),
+            }
+        });
+    });
+    let remove_table = Callback::new(move |name: String| {
+        let mut added = remembered::<Vec<TableSource>>(&storage_keys::added_tables(), alerts)
+            .unwrap_or_default();
+        added.retain(|s| s.table.as_str() != name);
+        remember(&storage_keys::added_tables(), &added, alerts);
+        added_names.update(|n| n.retain(|a| *a != name));
+        tables.update(|t| t.retain(|s| s.table.as_str() != name));
+        if selected.get_untracked().as_deref() == Some(name.as_str()) {
+            selected.set(None);
+        }
+    });
+    // Backlog and reachability of every table, read when the dialog opens.
+    let notes = RwSignal::new(std::collections::HashMap::<String, String>::new());
+    let refresh_notes = Callback::new(move |()| {
+        let (Some(session), Some(project)) = (session.get_untracked(), project()) else {
+            return;
+        };
+        for source in tables.get_untracked() {
+            let (session, project) = (session.clone(), project.clone());
+            leptos::task::spawn_local(async move {
+                let name = source.table.as_str().to_string();
+                let cursor = ledger_store::load(&project, &name)
+                    .ok()
+                    .and_then(|l| l.cursor().cloned());
+                let note = match rest::count(&session, &name, &source.backlog_path(cursor.as_ref()))
+                    .await
+                {
+                    Ok(Some(waiting)) => format!("{waiting} waiting"),
+                    Ok(None) => "reachable".to_string(),
+                    Err(error) => format!("unreachable: {error}"),
+                };
+                notes.update(|n| {
+                    n.insert(name, note);
+                });
+            });
+        }
     });
     let choice = SourceChoice {
         add: add_table,
+        add_error,
+        remove: remove_table,
+        added: added_names,
+        notes,
+        refresh_notes,
         tables,
         selected,
         handled: Callback::new(move |table: String| {
@@ -235,7 +305,14 @@ pub fn App() -> impl IntoView {
                 <h1 class="header__title">"Sluice"</h1>
                 <SourceDialog choice=choice />
             </div>
-            <LoginArea session=session default_project_url=default_project_url.read_only() alerts=alerts />
+            <LoginArea
+                session=session
+                default_project_url=default_project_url.read_only()
+                check_table=Signal::derive(move || {
+                    selected.get().or_else(|| tables.with(|t| t.first().map(|s| s.table.as_str().to_string()))).unwrap_or_else(|| "events".into())
+                })
+                alerts=alerts
+            />
         </header>
         <main class="main">
             <Rail view=view table=Signal::derive(move || selected.get()) />

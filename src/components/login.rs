@@ -4,6 +4,7 @@ use sluice_core::storage_keys;
 
 use super::alerts::Alerts;
 use crate::browser::clock::now_unix;
+use crate::browser::rest;
 use crate::browser::storage::{self, Store};
 
 /// The login form, or once logged in, the project and "Log out".
@@ -11,6 +12,8 @@ use crate::browser::storage::{self, Store};
 pub fn LoginArea(
     session: RwSignal<Option<Session>>,
     default_project_url: ReadSignal<Option<String>>,
+    /// A table to send the key-checking request to (whether it exists does not matter).
+    check_table: Signal<String>,
     alerts: Alerts,
 ) -> impl IntoView {
     let project_url = RwSignal::new(String::new());
@@ -25,26 +28,34 @@ pub fn LoginArea(
     let api_key = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
 
+    let checking = RwSignal::new(false);
     let log_in = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match Session::from_form(&project_url.get(), &api_key.get(), now_unix()) {
-            Ok(checked) => {
-                let store = if remember.get() {
-                    Store::Local
-                } else {
-                    Store::Session
-                };
-                if let Err(error) =
-                    storage::save(store, &storage_keys::session(), &checked.to_stored())
-                {
-                    alerts.show(error);
-                }
-                api_key.set(String::new());
-                alerts.clear();
-                session.set(Some(checked));
+        let checked = match Session::from_form(&project_url.get(), &api_key.get(), now_unix()) {
+            Ok(checked) => checked,
+            Err(error) => return alerts.show(error),
+        };
+        checking.set(true);
+        let table = check_table.get_untracked();
+        leptos::task::spawn_local(async move {
+            let verdict = rest::check_login(&checked, &table).await;
+            checking.set(false);
+            if let Err(refused) = verdict {
+                return alerts.show(refused);
             }
-            Err(error) => alerts.show(error),
-        }
+            let store = if remember.get_untracked() {
+                Store::Local
+            } else {
+                Store::Session
+            };
+            if let Err(error) = storage::save(store, &storage_keys::session(), &checked.to_stored())
+            {
+                alerts.show(error);
+            }
+            api_key.set(String::new());
+            alerts.clear();
+            session.set(Some(checked));
+        });
     };
 
     let log_out = move |_| {
@@ -77,7 +88,14 @@ pub fn LoginArea(
                             <input type="checkbox" bind:checked=remember />
                             "Remember me"
                         </label>
-                        <button type="submit" class="button button--primary">"Log in"</button>
+                        <button
+                            type="submit"
+                            class="button button--primary"
+                            disabled=move || checking.get()
+                            aria-busy=move || checking.get().to_string()
+                        >
+                            "Log in"
+                        </button>
                     </form>
                 }
             }

@@ -10,8 +10,15 @@ pub struct SourceChoice {
     /// Events handled per table, read when the dialog opens.
     pub handled: Callback<String, u64>,
     pub clear: Callback<Option<String>>,
-    /// Adds (and selects) a table; returns why it was refused.
-    pub add: Callback<TableSource, Result<(), String>>,
+    /// Checks, adds and selects a table; problems land in `add_error`.
+    pub add: Callback<TableSource>,
+    pub add_error: RwSignal<Option<String>>,
+    /// Tables the operator added (only those can be removed).
+    pub added: RwSignal<Vec<String>>,
+    pub remove: Callback<String>,
+    /// Per table: its backlog, or why it cannot be read.
+    pub notes: RwSignal<std::collections::HashMap<String, String>>,
+    pub refresh_notes: Callback<()>,
 }
 
 fn confirm(question: &str) -> bool {
@@ -39,8 +46,14 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
                 .collect(),
         );
     };
+    // A table added or removed shows at once.
+    Effect::new(move |_| {
+        choice.tables.track();
+        refresh_counts();
+    });
     let open = move |_| {
         refresh_counts();
+        choice.refresh_notes.run(());
         if let Some(dialog) = dialog.get() {
             let _ = dialog.show_modal();
         }
@@ -73,18 +86,11 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
     let new_table = RwSignal::new(String::new());
     let new_timestamp = RwSignal::new("created_at".to_string());
     let new_key = RwSignal::new("id".to_string());
-    let add_error = RwSignal::new(None::<String>);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let added = TableSource::parse(&new_table.get(), &new_timestamp.get(), &new_key.get())
-            .and_then(|source| choice.add.run(source));
-        match added {
-            Ok(()) => {
-                add_error.set(None);
-                new_table.set(String::new());
-                refresh_counts();
-            }
-            Err(message) => add_error.set(Some(message)),
+        match TableSource::parse(&new_table.get(), &new_timestamp.get(), &new_key.get()) {
+            Ok(source) => choice.add.run(source),
+            Err(message) => choice.add_error.set(Some(message)),
         }
     };
     view! {
@@ -98,6 +104,8 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
                         let (name, count) = entry;
                         let value = name.clone();
                         let checked_name = name.clone();
+                        let name_for_note = name.clone();
+                        let name_for_remove = name.clone();
                         view! {
                             <label class="dialog__table">
                                 <input
@@ -109,6 +117,31 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
                                 />
                                 <span class="dialog__name">{name}</span>
                                 <span class="dialog__count">{format!(" — {count} handled")}</span>
+                                <span class="dialog__note">
+                                    {
+                                        let table = name_for_note.clone();
+                                        move || choice.notes.with(|n| n.get(&table).cloned()).map(|note| format!(" · {note}")).unwrap_or_default()
+                                    }
+                                </span>
+                                <Show when={
+                                    let table = name_for_remove.clone();
+                                    move || choice.added.with(|a| a.contains(&table))
+                                }>
+                                    <button
+                                        type="button"
+                                        class="button button--small"
+                                        aria-label=format!("Remove {}", name_for_remove.clone())
+                                        on:click={
+                                            let table = name_for_remove.clone();
+                                            move |_| {
+                                                choice.remove.run(table.clone());
+                                                refresh_counts();
+                                            }
+                                        }
+                                    >
+                                        "Remove"
+                                    </button>
+                                </Show>
                             </label>
                         }
                     }
@@ -119,7 +152,7 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
                 <label>"Timestamp column" <input type="text" name="new-timestamp" bind:value=new_timestamp /></label>
                 <label>"Key column" <input type="text" name="new-key" bind:value=new_key /></label>
                 <button type="submit" class="button">"Add table"</button>
-                <p class="dialog__error" role="alert">{move || add_error.get().unwrap_or_default()}</p>
+                <p class="dialog__error" role="alert">{move || choice.add_error.get().unwrap_or_default()}</p>
             </form>
             <div class="dialog__actions">
                 <button type="button" class="button" disabled=move || choice.selected.get().is_none() on:click=clear_selected>

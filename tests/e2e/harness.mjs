@@ -78,12 +78,6 @@ export async function screenshot(page, name) {
   return path;
 }
 
-/** A JWT-shaped key with the given claims (the signature is not checked here). */
-export function fakeJwt(claims) {
-  const part = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
-  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}.signature`;
-}
-
 /** Opens the app on `table` (a deep link) and logs in with `key`. */
 export async function openTable(context, baseUrl, table, key) {
   const { page, errors } = await openApp(context, `${baseUrl}?table=${table}`);

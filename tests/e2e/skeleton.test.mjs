@@ -2,7 +2,8 @@
 // with a screen reader (or a test) would find it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launchBrowser, openApp, screenshot, fakeJwt } from './harness.mjs';
+import { serveDist, launchBrowser, openApp, screenshot } from './harness.mjs';
+import { ANON } from './backend.mjs';
 
 let server;
 let browser;
@@ -94,7 +95,7 @@ test('a secret key is refused with a reason; an anon key logs in and out', async
   assert.match(await page.getByRole('alert').innerText(), /secret key.*never be used in a browser/s);
   assert.equal(await page.getByRole('button', { name: 'Log out' }).count(), 0);
 
-  await page.getByLabel('API key').fill(fakeJwt({ role: 'anon', exp: 4102444800 }));
+  await page.getByLabel('API key').fill(ANON);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('button', { name: 'Log out' }).waitFor();
   // Without "Remember me" the key lives in this tab's session only.

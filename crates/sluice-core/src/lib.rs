@@ -10,6 +10,7 @@ pub mod drain;
 pub mod gate;
 pub mod ledger;
 pub mod legacy;
+pub mod login_check;
 pub mod rate;
 pub mod runtime_config;
 pub mod source;

@@ -162,6 +162,17 @@ impl TableSource {
         path
     }
 
+    /// One row's timestamp and key: checks that the table and both columns
+    /// exist (PostgREST names what is missing) without reading much.
+    pub fn probe_path(&self) -> String {
+        format!(
+            "{}?select={},{}&limit=1",
+            self.table.as_str(),
+            self.timestamp_column.as_str(),
+            self.key_column.as_str()
+        )
+    }
+
     /// Rows after `cursor`, for a `HEAD` with `Prefer: count=exact`: the backlog.
     pub fn backlog_path(&self, cursor: Option<&Cursor>) -> String {
         let key = self.key_column.as_str();
@@ -240,6 +251,11 @@ impl TableSource {
             row,
         })
     }
+}
+
+/// The total in a `Content-Range` header (`0-9/42`, `*/42`); `None` for `*/*`.
+pub fn content_range_total(header: &str) -> Option<u64> {
+    header.rsplit_once('/')?.1.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -351,6 +367,18 @@ mod tests {
         assert!(events()
             .backlog_path(Some(&cursor()))
             .starts_with("events?select=id&or=(occurred_at.gt."));
+    }
+
+    #[test]
+    fn totals_come_from_content_range() {
+        assert_eq!(content_range_total("0-9/42"), Some(42));
+        assert_eq!(content_range_total("*/0"), Some(0));
+        assert_eq!(content_range_total("0-9/*"), None);
+        assert_eq!(content_range_total("junk"), None);
+        assert_eq!(
+            events().probe_path(),
+            "events?select=occurred_at,id&limit=1"
+        );
     }
 
     #[test]

@@ -1,0 +1,142 @@
+// Logging in and out against the local stack, the source dialog by keyboard,
+// and "Remember me" across a browser restart.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serveDist, launchBrowser, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
+import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually } from './backend.mjs';
+import { SERVICE_ROLE, signJwt } from '../contract/stack.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await serveDist();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await configureAgent({});
+  await browser?.close();
+  await server?.close();
+});
+beforeEach(() => configureAgent({ latency_ms: 20, mode: 'json' }));
+
+async function tryLogin(page, url, key) {
+  await page.getByLabel('Project URL').fill(url);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+test('the local anon key logs in; the key never lands in the URL or localStorage', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openApp(context, server.url);
+  await page.waitForFunction(() => document.querySelector('input[name="project-url"]')?.value !== '');
+  await screenshot(page, 'login');
+  await tryLogin(page, 'http://127.0.0.1:54321', ANON);
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  assert.ok(!page.url().includes(ANON.slice(-12)));
+  const local = await page.evaluate(() => JSON.stringify(localStorage));
+  assert.ok(!local.includes(ANON.slice(-12)), 'not kept beyond the session without "Remember me"');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('each refusal says what is wrong', async () => {
+  const context = await browser.newContext();
+  const { page } = await openApp(context, server.url);
+  const alert = page.getByRole('alert');
+  const cases = [
+    ['wrong-key', 'http://127.0.0.1:54321', signJwt({ role: 'anon', exp: 4102444800 }, 'not-the-project-secret-but-long-enough!'), /refused this API key \(Invalid API key\)/],
+    ['service-role', 'http://127.0.0.1:54321', SERVICE_ROLE, /secret key \(a service_role JWT\).*never be used in a browser/s],
+    ['unreachable', 'http://127.0.0.1:9', ANON, /could not be reached/],
+    ['not-supabase', server.url, ANON, /not like a Supabase project's REST API \(HTTP 404\)/],
+    ['cors', server.url.replace('127.0.0.1', 'localhost'), ANON, /blocked the reply \(CORS\)/],
+  ];
+  for (const [name, url, key, message] of cases) {
+    await tryLogin(page, url, key);
+    await eventually(async () => message.test(await alert.innerText()), 15_000, name);
+    await screenshot(page, `login-${name}`);
+    assert.equal(await page.getByRole('button', { name: 'Log out' }).count(), 0, `${name}: not logged in`);
+    assert.ok(!(await alert.innerText()).includes(key.slice(-12)), `${name}: the key is not echoed`);
+  }
+  await context.close();
+});
+
+test('the source dialog works by keyboard alone, names unknown tables and columns, and returns focus', async () => {
+  const table = await freshTable('dialog');
+  await insertEvents(table, [stamp(-1000), stamp(0)]);
+  const context = await browser.newContext();
+  const { page } = await openTable(context, server.url, 'events', ANON);
+  const dialog = page.getByRole('dialog', { name: 'Select source' });
+  const source = page.getByRole('button', { name: 'Source' });
+  await source.focus();
+  await page.keyboard.press('Enter');
+  await dialog.waitFor();
+  await eventually(async () => /staff_room_events\s*— \d+ handled\s*· \d+ waiting/.test(await dialog.innerText()), 10_000, 'backlog shown');
+  const add = async (name, ts = 'created_at') => {
+    await dialog.getByLabel('Table', { exact: true }).fill(name);
+    await dialog.getByLabel('Timestamp column').fill(ts);
+    await dialog.getByLabel('Timestamp column').press('Enter');
+  };
+  await add('no_such_table');
+  await dialog.getByText('The table no_such_table does not exist').waitFor();
+  await add(table, 'inserted_at');
+  await dialog.getByText(`column ${table}.inserted_at does not exist`).waitFor();
+  await screenshot(page, 'dialog-errors');
+  await add(table);
+  await eventually(async () => dialog.getByRole('radio', { name: new RegExp(`^${table}`) }).isChecked(), 10_000, 'added and selected');
+  await screenshot(page, 'dialog');
+  // Arrow keys move between radios, as in any radio group.
+  await dialog.getByRole('radio', { name: new RegExp(`^${table}`) }).focus();
+  await page.keyboard.press('ArrowUp');
+  assert.ok(await dialog.getByRole('radio', { name: /^trello_events/ }).isChecked());
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Escape');
+  assert.equal(await dialog.isVisible(), false);
+  assert.ok(await source.evaluate((b) => b === document.activeElement), 'focus is back on Source');
+  await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'the added table drains');
+  await context.close();
+});
+
+test('logging out mid-event lets the gate finish; logging in again drains the rest; nothing lost or doubled', async () => {
+  await configureAgent({ latency_ms: 1500, mode: 'ndjson', progress_steps: 3 });
+  const table = await freshTable('logout');
+  const rows = await insertEvents(table, [stamp(-3000), stamp(-2000), stamp(-1000)]);
+  const context = await browser.newContext();
+  const { page } = await openTable(context, server.url, table, ANON);
+  await eventually(async () => (await page.getByRole('region', { name: 'Gate' }).getAttribute('data-state')) === 'processing', 20_000, 'at the gate');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await eventually(async () => Object.keys((await tally(table)).done).length === 1, 10_000, 'the event at the gate finished');
+  await new Promise((ok) => setTimeout(ok, 2500));
+  assert.equal((await tally(table)).order.length, 1, 'nothing else was admitted after logging out');
+  await page.getByLabel('API key').fill(ANON);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await eventually(async () => Object.keys((await tally(table)).done).length === 3, 20_000, 'the rest after logging in');
+  const t = await tally(table);
+  for (const row of rows) assert.equal(t.counts[String(row.id)], 1, `event ${row.id}`);
+  await context.close();
+});
+
+test('"Remember me" keeps the login across a browser restart; without it the login ends with the browser', async () => {
+  for (const remember of [true, false]) {
+    const profile = await mkdtemp(join(tmpdir(), 'sluice-profile-'));
+    const launch = () => chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    let context = await launch();
+    let { page } = await openApp(context, server.url);
+    await page.getByLabel('API key').fill(ANON);
+    if (remember) await page.getByLabel('Remember me').check();
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await context.close();
+    context = await launch();
+    ({ page } = await openApp(context, server.url));
+    await page.getByRole('button', { name: remember ? 'Log out' : 'Log in' }).waitFor({ timeout: 10_000 });
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+});
