@@ -27,17 +27,19 @@ test('an unknown table is named, and the gate says the source is offline', async
   await context.close();
 });
 
-test('an unknown column is named', async () => {
-  const table = await freshTable('column');
+test('an unknown column is named, and the drain waits for the operator', async () => {
+  // A table whose timestamp column is not the default created_at.
+  const name = `e2e_column_${process.pid}_${Date.now() % 1e8}`;
+  const r = await fetch('http://127.0.0.1:54321/_admin/tables', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, timestamp_column: 'logged_at' }),
+  });
+  assert.equal(r.status, 201);
   const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, 'events', ANON);
-  const dialog = page.getByRole('dialog', { name: 'Select source' });
-  await page.getByRole('button', { name: 'Source' }).click();
-  await dialog.getByLabel('Table', { exact: true }).fill(table);
-  await dialog.getByLabel('Timestamp column').fill('inserted_at');
-  await dialog.getByRole('button', { name: 'Add table' }).click();
-  await page.keyboard.press('Escape');
-  await page.getByText(`column ${table}.inserted_at does not exist`).waitFor();
+  const { page } = await openTable(context, server.url, name, ANON);
+  await page.getByText(`column ${name}.created_at does not exist`).waitFor();
+  assert.equal(await page.getByRole('region', { name: 'Gate' }).getAttribute('data-state'), 'offline');
   await screenshot(page, 'source-unknown-column');
   await context.close();
 });
