@@ -201,7 +201,6 @@ impl Drain {
         }
         if self.watch_only {
             if now_ms >= self.next_read_at_ms {
-                self.queue.clear();
                 return Step::Read(
                     ReadKind::Page,
                     self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
@@ -298,6 +297,11 @@ impl Drain {
             } else {
                 LATE_PAGE_SIZE
             };
+        if self.watch_only && kind == ReadKind::Page {
+            // A fresh look replaces the last one, when it arrives: the source
+            // never shows empty while a read is under way.
+            self.queue.clear();
+        }
         let arrival = if kind == ReadKind::Page {
             Arrival::InOrder
         } else {
@@ -657,6 +661,15 @@ mod tests {
         assert_eq!(run(&mut drain, &table, &mut now), Vec::<String>::new());
         assert_eq!(drain.next_event().map(|e| e.key.as_str()), Some("1"));
         assert_eq!(drain.ledger().handled(), 0);
+        // The next look: what waits stays shown while the read is under way,
+        // and is replaced, not doubled, when it returns.
+        let Step::Read(kind, _) = drain.next(now + 1_000.0, SECOND) else {
+            panic!()
+        };
+        assert_eq!(drain.queued(), 3);
+        let rows = table.answer(&drain, kind);
+        drain.on_read(kind, Ok(rows), now + 1_000.0, 0.5);
+        assert_eq!(drain.queued(), 3);
     }
 
     #[test]
