@@ -48,6 +48,7 @@ test('the gate follows the agent\'s progress signals live; the pill names the ev
   }
   assert.ok(seen.size >= 3, `progress moved through several values: ${[...seen]}`);
   assert.equal(await gateState(page), 'passed');
+  assert.equal(await page.locator('[aria-live="polite"].visually-hidden').innerText(), `Event ${row.id} (payment.captured) passed`, 'announced politely');
   await screenshot(page, 'gate-passed');
   const sizes = await page.evaluate(() => ['.pill', '.node--source', '.node--drain'].map((s) => document.querySelector(s).getBoundingClientRect().width));
   assert.equal(sizes[0], sizes[1], 'the pill is as wide as the source node');
@@ -105,6 +106,13 @@ test('an agent that dies mid-event, answers HTML or never answers is retried unt
     await configureAgent({ latency_ms: 50, mode: 'ndjson', progress_steps: 2 });
     await eventually(async () => (await tally(table)).done[String(row.id)] === 1, 30_000, 'passed once the agent recovered');
   }
+  // An agent that is down altogether: retried, then dead-lettered, kept.
+  await saveAgent(page, { url: 'http://127.0.0.1:9/', timeout: '2', attempts: '2' });
+  const [lost] = await insertEvents(table, [stamp(0)]);
+  await eventually(async () => (await gateState(page)) === 'rejected', 30_000, 'dead-lettered');
+  assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /gave up after 2 attempts: the agent could not be reached/);
+  const letters = await page.evaluate((name) => JSON.parse(localStorage.getItem(`sluice:v1:dead:http://127.0.0.1:54321|${name}`)), table);
+  assert.equal(letters.at(-1).key, String(lost.id), 'the event is kept as a dead letter');
   await context.close();
 });
 
