@@ -1,24 +1,13 @@
 // The drain engine end to end: the release build in Chromium, the local
 // gateway over PostgreSQL, and the demo agent, whose tally proves every
 // event was delivered exactly once and in order.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launchBrowser, openTable, drainedCount, fastestRate, screenshot } from './harness.mjs';
+import { suiteWithAgent, openTable, drainedCount, fastestRate, screenshot } from './harness.mjs';
 import { ANON, JWT_SECRET, freshTable, insertEvents, stamp, configureAgent, tally, setFaults, rotateSecret, eventually, sleep } from './backend.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await setFaults({});
-  await configureAgent({});
-  await browser?.close();
-  await server?.close();
-});
-beforeEach(() => configureAgent({ latency_ms: 20, mode: 'json' }));
+const env = suiteWithAgent();
+after(() => setFaults({}));
 
 const ids = (rows) => rows.map((r) => String(r.id));
 const ordered = (rows) => [...rows].sort((a, b) => (a.created_at === b.created_at ? a.id - b.id : Date.parse(a.created_at) - Date.parse(b.created_at)));
@@ -33,8 +22,8 @@ test('drains oldest first, each event exactly once, equal timestamps included', 
   const shared = stamp(-30_000);
   // Inserted out of order, four sharing one timestamp.
   const rows = await insertEvents(table, [stamp(-10_000), shared, stamp(-50_000), shared, shared, stamp(-20_000), shared]);
-  const context = await browser.newContext();
-  const { page, errors } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page, errors } = await openTable(context, env.server.url, table, ANON);
   await eventually(async () => (await drainedCount(page)) === rows.length, 20_000, 'all drained');
   const t = await tally(table);
   assertOnce(t, rows);
@@ -50,8 +39,8 @@ test('a backlog larger than a page drains without stalling; new rows follow', as
   const base = Date.now() - 600_000;
   // 230 rows over three timestamps: pages of 100 end inside runs of equal timestamps.
   const rows = await insertEvents(table, Array.from({ length: 230 }, (_, i) => new Date(base + (i % 3) * 1000).toISOString()));
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await fastestRate(page);
   await eventually(async () => (await drainedCount(page)) === 230, 60_000, '230 drained');
   const more = await insertEvents(table, [stamp(0), stamp(1)]);
@@ -66,8 +55,8 @@ test('a reload mid-event resumes where it stopped, resending only the event at t
   await configureAgent({ latency_ms: 1500, mode: 'ndjson', progress_steps: 3 });
   const table = await freshTable('reload');
   const rows = await insertEvents(table, [stamp(-5000), stamp(-4000), stamp(-3000), stamp(-2000)]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   const gate = page.getByRole('region', { name: 'Gate' });
   // Wait until the second event is at the gate, with progress shown.
   await eventually(async () => (await drainedCount(page)) === 1 && (await gate.getAttribute('data-state')) === 'processing', 20_000, 'second event at the gate');
@@ -88,8 +77,8 @@ test('a reload mid-event resumes where it stopped, resending only the event at t
 test('a late row, older than the cursor, is handled once', async () => {
   const table = await freshTable('late');
   const rows = await insertEvents(table, [stamp(-60_000), stamp(-30_000), stamp(-1_000)]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await fastestRate(page);
   await eventually(async () => (await drainedCount(page)) === 3, 20_000, 'first rows drained');
   // Commits now, stamped between the first two rows: behind the cursor.
@@ -106,10 +95,10 @@ test('two tabs never drain the same table; the second takes over when the first 
   await configureAgent({ latency_ms: 300, mode: 'json' });
   const table = await freshTable('tabs');
   const rows = await insertEvents(table, [stamp(-3000), stamp(-2000)]);
-  const context = await browser.newContext();
-  const first = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const first = await openTable(context, env.server.url, table, ANON);
   await eventually(async () => (await drainedCount(first.page)) === 2, 20_000, 'first tab drained');
-  const second = await openTable(context, server.url, table, ANON);
+  const second = await openTable(context, env.server.url, table, ANON);
   await second.page.getByText('Another tab of this browser is draining this table').waitFor();
   await screenshot(second.page, 'drain-second-tab');
   const more = await insertEvents(table, [stamp(0)]);
@@ -125,8 +114,8 @@ test('two tabs never drain the same table; the second takes over when the first 
 test('the gateway failing and dropping connections: the drain backs off, says so, and recovers', async () => {
   const table = await freshTable('faults');
   const rows = await insertEvents(table, [stamp(-2000)]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await fastestRate(page);
   await eventually(async () => (await drainedCount(page)) === 1, 20_000, 'drained');
   await setFaults({ error_rate: 0.5, drop_rate: 0.5 });
@@ -146,8 +135,8 @@ test('the gateway failing and dropping connections: the drain backs off, says so
 test('a revoked key stops the drain with a clear message; a new login resumes it', async () => {
   const table = await freshTable('revoked');
   const rows = await insertEvents(table, [stamp(-2000)]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await fastestRate(page);
   await eventually(async () => (await drainedCount(page)) === 1, 20_000, 'drained');
   // Rotating the JWT secret revokes the anon key, as in Supabase.
@@ -175,8 +164,8 @@ test('pause finishes the event at the gate; step admits exactly one; watch only 
   await configureAgent({ latency_ms: 600, mode: 'json' });
   const table = await freshTable('pause');
   const rows = await insertEvents(table, [stamp(-5000), stamp(-4000), stamp(-3000), stamp(-2000)]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   const gate = page.getByRole('region', { name: 'Gate' });
   await eventually(async () => (await gate.getAttribute('data-state')) === 'processing', 20_000, 'first at the gate');
   await page.getByRole('button', { name: 'Pause' }).click();

@@ -1,23 +1,12 @@
 // The rail and the gate end to end: the gate follows the demo agent's own
 // signals (progress, retries, rejections), dead letters keep refused events,
 // the pill respects reduced motion, and each gate state is photographed.
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launchBrowser, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await configureAgent({});
-  await browser?.close();
-  await server?.close();
-});
-beforeEach(() => configureAgent({ latency_ms: 20, mode: 'json' }));
+const env = suiteWithAgent();
 
 const gateState = (page) => page.getByRole('region', { name: 'Gate' }).getAttribute('data-state');
 
@@ -33,8 +22,8 @@ test('the gate follows the agent\'s progress signals live; the pill names the ev
   await configureAgent({ latency_ms: 3000, mode: 'ndjson', progress_steps: 4 });
   const table = await freshTable('progress');
   const [row] = await insertEvents(table, [stamp(-1000)], 'payment.captured');
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await eventually(async () => (await gateState(page)) === 'processing', 20_000, 'processing');
   const pill = page.getByRole('img', { name: new RegExp(`^Event ${row.id} \\(payment\\.captured\\)`) });
   assert.equal(await pill.innerText(), 'PC');
@@ -62,8 +51,8 @@ test('transient failures are retried with backoff, then dead-lettered; a refusal
   await configureAgent({ latency_ms: 0, mode: 'json', error_rate: 1, retry_after_s: 1 });
   const table = await freshTable('failures');
   const [busy] = await insertEvents(table, [stamp(-2000)]);
-  const context = await browser.newContext();
-  const { page } = await openApp(context, `${server.url}?table=${table}`);
+  const context = await env.browser.newContext();
+  const { page } = await openApp(context, `${env.server.url}?table=${table}`);
   await saveAgent(page, { attempts: '3' });
   await page.getByLabel('API key').fill(ANON);
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -90,8 +79,8 @@ test('transient failures are retried with backoff, then dead-lettered; a refusal
 
 test('an agent that dies mid-event, answers HTML or never answers is retried until it answers properly', async () => {
   const table = await freshTable('flaky');
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await saveAgent(page, { timeout: '2', attempts: '10' });
   for (const [fault, message] of [
     [{ midstream_fail_rate: 1 }, /broke off before its final signal/],
@@ -118,8 +107,8 @@ test('an agent that dies mid-event, answers HTML or never answers is retried unt
 
 test('with no agent the gate passes events through and says so', async () => {
   const table = await freshTable('passthrough');
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await saveAgent(page, { url: '' });
   assert.ok(await page.getByText('Pass-through: events pass the gate without an agent.').isVisible());
   await insertEvents(table, [stamp(0)]);
@@ -132,8 +121,8 @@ test('with no agent the gate passes events through and says so', async () => {
 });
 
 test('agent settings are validated before they are saved', async () => {
-  const context = await browser.newContext();
-  const { page } = await openApp(context, server.url);
+  const context = await env.browser.newContext();
+  const { page } = await openApp(context, env.server.url);
   await saveAgent(page, { url: 'ftp://agent.example' });
   assert.match(await page.getByRole('alert').innerText(), /http:\/\/ or https:\/\//);
   await saveAgent(page, { attempts: '0' });
@@ -146,8 +135,8 @@ test('the pill slides with one transform transition, and jumps under reduced mot
   const table = await freshTable('motion');
   await insertEvents(table, [stamp(0)]);
   for (const [reducedMotion, expected] of [['no-preference', '0.35s'], ['reduce', '0s']]) {
-    const context = await browser.newContext({ reducedMotion });
-    const { page } = await openTable(context, server.url, table, ANON);
+    const context = await env.browser.newContext({ reducedMotion });
+    const { page } = await openTable(context, env.server.url, table, ANON);
     const pill = page.locator('.pill');
     await pill.waitFor();
     const style = await pill.evaluate((el) => [getComputedStyle(el).transitionProperty, getComputedStyle(el).transitionDuration]);
@@ -157,14 +146,14 @@ test('the pill slides with one transform transition, and jumps under reduced mot
 });
 
 test('the gate in its remaining states: idle, processing, paused, offline', async () => {
-  const context = await browser.newContext();
-  const { page } = await openApp(context, server.url);
+  const context = await env.browser.newContext();
+  const { page } = await openApp(context, env.server.url);
   assert.equal(await gateState(page), 'idle');
   await screenshot(page, 'gate-idle');
   await configureAgent({ latency_ms: 4000, mode: 'ndjson', progress_steps: 4 });
   const table = await freshTable('states');
   await insertEvents(table, [stamp(-1000)]);
-  await page.goto(`${server.url}?table=${table}`);
+  await page.goto(`${env.server.url}?table=${table}`);
   await page.getByLabel('API key').fill(ANON);
   await page.getByRole('button', { name: 'Log in' }).click();
   await eventually(async () => (await gateState(page)) === 'processing', 20_000, 'processing');
@@ -173,7 +162,7 @@ test('the gate in its remaining states: idle, processing, paused, offline', asyn
   await page.getByRole('button', { name: 'Pause' }).click();
   await eventually(async () => (await gateState(page)) === 'paused', 20_000, 'paused once the event finished');
   await screenshot(page, 'gate-paused');
-  await page.goto(`${server.url}?table=no_such_table`);
+  await page.goto(`${env.server.url}?table=no_such_table`);
   await eventually(async () => (await gateState(page)) === 'offline', 20_000, 'offline');
   await screenshot(page, 'gate-offline');
   await context.close();

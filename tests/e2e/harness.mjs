@@ -4,7 +4,9 @@ import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
 import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after, beforeEach } from 'node:test';
 import { chromium } from 'playwright-core';
+import { configureAgent } from './backend.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SCREENSHOTS = join(ROOT, 'target', 'screenshots');
@@ -97,4 +99,24 @@ export async function drainedCount(page) {
 export async function fastestRate(page) {
   await page.getByRole('slider', { name: 'Consumption rate' }).focus();
   await page.keyboard.press('Home');
+}
+
+/**
+ * Registers the hooks most end-to-end files share: the release build served,
+ * one browser, and the demo agent reset to `agent` before each test (and to
+ * its defaults at the end). Returns `{ server, browser }`, filled in by then.
+ */
+export function suiteWithAgent(agent = { latency_ms: 20, mode: 'json' }) {
+  const env = {};
+  before(async () => {
+    env.server = await serveDist();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await configureAgent({});
+    await env.browser?.close();
+    await env.server?.close();
+  });
+  beforeEach(() => configureAgent(agent));
+  return env;
 }

@@ -1,27 +1,16 @@
 // Logging in and out against the local stack, the source dialog by keyboard,
 // and "Remember me" across a browser restart.
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { serveDist, launchBrowser, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually } from './backend.mjs';
 import { SERVICE_ROLE, signJwt } from '../contract/stack.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await configureAgent({});
-  await browser?.close();
-  await server?.close();
-});
-beforeEach(() => configureAgent({ latency_ms: 20, mode: 'json' }));
+const env = suiteWithAgent();
 
 async function tryLogin(page, url, key) {
   await page.getByLabel('Project URL').fill(url);
@@ -30,8 +19,8 @@ async function tryLogin(page, url, key) {
 }
 
 test('the local anon key logs in; the key never lands in the URL or localStorage', async () => {
-  const context = await browser.newContext();
-  const { page, errors } = await openApp(context, server.url);
+  const context = await env.browser.newContext();
+  const { page, errors } = await openApp(context, env.server.url);
   await page.waitForFunction(() => document.querySelector('input[name="project-url"]')?.value !== '');
   await screenshot(page, 'login');
   await tryLogin(page, 'http://127.0.0.1:54321', ANON);
@@ -44,15 +33,15 @@ test('the local anon key logs in; the key never lands in the URL or localStorage
 });
 
 test('each refusal says what is wrong', async () => {
-  const context = await browser.newContext();
-  const { page } = await openApp(context, server.url);
+  const context = await env.browser.newContext();
+  const { page } = await openApp(context, env.server.url);
   const alert = page.getByRole('alert');
   const cases = [
     ['wrong-key', 'http://127.0.0.1:54321', signJwt({ role: 'anon', exp: 4102444800 }, 'not-the-project-secret-but-long-enough!'), /refused this API key \(Invalid API key\)/],
     ['service-role', 'http://127.0.0.1:54321', SERVICE_ROLE, /secret key \(a service_role JWT\).*never be used in a browser/s],
     ['unreachable', 'http://127.0.0.1:9', ANON, /could not be reached/],
-    ['not-supabase', server.url, ANON, /not like a Supabase project's REST API \(HTTP 404\)/],
-    ['cors', server.url.replace('127.0.0.1', 'localhost'), ANON, /blocked the reply \(CORS\)/],
+    ['not-supabase', env.server.url, ANON, /not like a Supabase project's REST API \(HTTP 404\)/],
+    ['cors', env.server.url.replace('127.0.0.1', 'localhost'), ANON, /blocked the reply \(CORS\)/],
   ];
   for (const [name, url, key, message] of cases) {
     await tryLogin(page, url, key);
@@ -67,8 +56,8 @@ test('each refusal says what is wrong', async () => {
 test('the source dialog works by keyboard alone, names unknown tables and columns, and returns focus', async () => {
   const table = await freshTable('dialog');
   await insertEvents(table, [stamp(-1000), stamp(0)]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, 'events', ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, 'events', ANON);
   const dialog = page.getByRole('dialog', { name: 'Select source' });
   const source = page.getByRole('button', { name: 'Source' });
   await source.focus();
@@ -104,8 +93,8 @@ test('logging out mid-event lets the gate finish; logging in again drains the re
   await configureAgent({ latency_ms: 1500, mode: 'ndjson', progress_steps: 3 });
   const table = await freshTable('logout');
   const rows = await insertEvents(table, [stamp(-3000), stamp(-2000), stamp(-1000)]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await eventually(async () => (await page.getByRole('region', { name: 'Gate' }).getAttribute('data-state')) === 'processing', 20_000, 'at the gate');
   await page.getByRole('button', { name: 'Log out' }).click();
   await eventually(async () => Object.keys((await tally(table)).done).length === 1, 10_000, 'the event at the gate finished');
@@ -127,14 +116,14 @@ test('"Remember me" keeps the login across a browser restart; without it the log
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     let context = await launch();
-    let { page } = await openApp(context, server.url);
+    let { page } = await openApp(context, env.server.url);
     await page.getByLabel('API key').fill(ANON);
     if (remember) await page.getByLabel('Remember me').check();
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('button', { name: 'Log out' }).waitFor();
     await context.close();
     context = await launch();
-    ({ page } = await openApp(context, server.url));
+    ({ page } = await openApp(context, env.server.url));
     await page.getByRole('button', { name: remember ? 'Log out' : 'Log in' }).waitFor({ timeout: 10_000 });
     await context.close();
     await rm(profile, { recursive: true, force: true });

@@ -1,27 +1,16 @@
 // What the operator sees when the source is not what Sluice expects: an
 // unknown table, an unknown column, a row that cannot be handled; and the
 // note when the tab is hidden.
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launchBrowser, openTable, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openTable, drainedCount, screenshot } from './harness.mjs';
 import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually } from './backend.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await configureAgent({});
-  await browser?.close();
-  await server?.close();
-});
-beforeEach(() => configureAgent({ latency_ms: 20, mode: 'json' }));
+const env = suiteWithAgent();
 
 test('an unknown table is named, and the gate says the source is offline', async () => {
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, 'no_such_table', ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, 'no_such_table', ANON);
   await page.getByText('The table no_such_table does not exist in this project').waitFor();
   assert.equal(await page.getByRole('region', { name: 'Gate' }).getAttribute('data-state'), 'offline');
   await context.close();
@@ -36,8 +25,8 @@ test('an unknown column is named, and the drain waits for the operator', async (
     body: JSON.stringify({ name, timestamp_column: 'logged_at' }),
   });
   assert.equal(r.status, 201);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, name, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, name, ANON);
   await page.getByText(`column ${name}.created_at does not exist`).waitFor();
   assert.equal(await page.getByRole('region', { name: 'Gate' }).getAttribute('data-state'), 'offline');
   await screenshot(page, 'source-unknown-column');
@@ -51,8 +40,8 @@ test('a malformed row is reported and skipped; its neighbours are handled', asyn
     { created_at: '2024-05-01T10:00:01+00:00 (corrected)', type: 'order.created' },
     { created_at: '2024-05-01T10:00:02+00:00', type: 'order.created' },
   ]);
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await page.getByText(`a row of ${table} was skipped: row ${rows[1].id}`).waitFor();
   await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'neighbours drained');
   assert.deepEqual((await tally(table)).order, [String(rows[0].id), String(rows[2].id)]);
@@ -61,8 +50,8 @@ test('a malformed row is reported and skipped; its neighbours are handled', asyn
 
 test('a hidden tab says idle polling may slow down, and keeps draining', async () => {
   const table = await freshTable('hidden');
-  const context = await browser.newContext();
-  const { page } = await openTable(context, server.url, table, ANON);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
   await page.evaluate(() => {
     Object.defineProperty(document, 'hidden', { value: true, configurable: true });
     document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));

@@ -1,23 +1,12 @@
 // Progress in the browser: the prototype's keys imported once, damaged or
 // full storage handled without losing or repeating events, history per
 // table across switches, and "Clear history" behind a confirmation.
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launchBrowser, openApp, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, drainedCount, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await configureAgent({});
-  await browser?.close();
-  await server?.close();
-});
-beforeEach(() => configureAgent({ latency_ms: 20, mode: 'json' }));
+const env = suiteWithAgent();
 
 async function logIn(page) {
   await page.getByLabel('API key').fill(ANON);
@@ -29,8 +18,8 @@ test("the seed prototype's processed keys are imported once and not delivered ag
   const table = await freshTable('prototype');
   const rows = await insertEvents(table, [stamp(-4000), stamp(-3000), stamp(-2000), stamp(-1000)]);
   const [a, b, c, d] = rows.map((r) => String(r.id));
-  const context = await browser.newContext();
-  const { page, errors } = await openApp(context, `${server.url}?table=${table}`);
+  const context = await env.browser.newContext();
+  const { page, errors } = await openApp(context, `${env.server.url}?table=${table}`);
   await page.evaluate(([t, x, y]) => localStorage.setItem('ms-processed-events', JSON.stringify([`${t}:${x}`, `${t}:${y}`, 'other_table:1'])), [table, a, c]);
   await logIn(page);
   await eventually(async () => (await drainedCount(page)) === 4, 20_000, 'all four handled');
@@ -44,8 +33,8 @@ test("the seed prototype's processed keys are imported once and not delivered ag
 test('damaged progress halts the table with a message instead of starting over; Clear history restarts it', async () => {
   const table = await freshTable('damaged');
   const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
-  const context = await browser.newContext();
-  const { page } = await openApp(context, `${server.url}?table=${table}`);
+  const context = await env.browser.newContext();
+  const { page } = await openApp(context, `${env.server.url}?table=${table}`);
   await page.evaluate((t) => localStorage.setItem(`sluice:v1:ledger:http://127.0.0.1:54321|${t}:head`, '{"cursor": 12'), table);
   await logIn(page);
   await page.getByText(`The saved progress of ${table} cannot be read`).waitFor();
@@ -65,8 +54,8 @@ test('switching tables keeps each one\'s place; coming back resumes without repe
   const second = await freshTable('switch_b');
   const rowsA = await insertEvents(first, [stamp(-2000), stamp(-1000)]);
   const rowsB = await insertEvents(second, [stamp(-2000)]);
-  const context = await browser.newContext();
-  const { page } = await openApp(context, `${server.url}?table=${first}`);
+  const context = await env.browser.newContext();
+  const { page } = await openApp(context, `${env.server.url}?table=${first}`);
   await logIn(page);
   await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'first table drained');
   const dialog = page.getByRole('dialog', { name: 'Select source' });
@@ -93,8 +82,8 @@ test('switching tables keeps each one\'s place; coming back resumes without repe
 
 test('a full storage quota pauses the drain with a message rather than risk handling events twice', async () => {
   const table = await freshTable('quota');
-  const context = await browser.newContext();
-  const { page } = await openApp(context, `${server.url}?table=${table}`);
+  const context = await env.browser.newContext();
+  const { page } = await openApp(context, `${env.server.url}?table=${table}`);
   await page.getByRole('button', { name: 'Pause' }).click();
   await logIn(page);
   // Fill localStorage to the last character.

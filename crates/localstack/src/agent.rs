@@ -139,6 +139,19 @@ pub struct Agent {
     pub tally: Mutex<Tally>,
 }
 
+impl Agent {
+    /// A delivery ended with `done`.
+    fn record_done(&self, key: String) {
+        *self
+            .tally
+            .lock()
+            .expect("tally lock")
+            .done
+            .entry(key)
+            .or_default() += 1;
+    }
+}
+
 pub fn router(agent: Arc<Agent>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -262,14 +275,7 @@ async fn deliver(
     match config.mode {
         ReplyMode::Json => {
             tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
-            agent
-                .tally
-                .lock()
-                .expect("tally lock")
-                .done
-                .entry(key)
-                .and_modify(|n| *n += 1)
-                .or_insert(1);
+            agent.record_done(key);
             Json(json!({"status": "done"})).into_response()
         }
         ReplyMode::Ndjson => ndjson(agent, key, config, fail_midstream),
@@ -299,14 +305,7 @@ fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: b
                     step + 1,
                 ));
             } else {
-                agent
-                    .tally
-                    .lock()
-                    .expect("tally lock")
-                    .done
-                    .entry(key)
-                    .and_modify(|n| *n += 1)
-                    .or_insert(1);
+                agent.record_done(key);
                 json!({"status": "done"})
             };
             Some((Ok::<_, std::io::Error>(format!("{line}\n")), step + 1))

@@ -167,13 +167,7 @@ async fn read(
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let table = describe(&client, &table).await?;
     let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| ApiError::database(&e, role))?;
-    tx.batch_execute(&format!("SET LOCAL ROLE {}", role.db_role()))
-        .await
-        .map_err(|e| ApiError::database(&e, role))?;
+    let tx = begin_as(&mut client, role).await?;
     let total = if want_count {
         let row = tx
             .query_one(&count_sql.sql, &params(&count_sql))
@@ -200,6 +194,22 @@ async fn read(
         .map_or(0, |rows| rows.len() as u64);
     let (status, content_range) = paging::content_range(window.offset, returned, total);
     Ok(json_response(status, &content_range, body))
+}
+
+/// A transaction running as the key's database role, so that privileges
+/// and row-level security apply as in Supabase.
+async fn begin_as(
+    client: &mut deadpool_postgres::Object,
+    role: Role,
+) -> Result<deadpool_postgres::Transaction<'_>, ApiError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {}", role.db_role()))
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    Ok(tx)
 }
 
 fn json_response(status: StatusCode, content_range: &str, body: String) -> Response {
@@ -260,13 +270,7 @@ async fn insert(
         )
     })?;
     let payload = Value::Array(rows).to_string();
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| ApiError::database(&e, role))?;
-    tx.batch_execute(&format!("SET LOCAL ROLE {}", role.db_role()))
-        .await
-        .map_err(|e| ApiError::database(&e, role))?;
+    let tx = begin_as(&mut client, role).await?;
     let row = tx
         .query_one(&statement.sql, &[&payload])
         .await
