@@ -236,12 +236,12 @@ mod tests {
         assert!(chars < 16 * 1024, "{chars} characters");
     }
 
-    #[test]
-    fn a_restored_ledger_is_the_same_ledger() {
+    /// Records `n` events and keeps what they wrote, as storage would.
+    fn stored_after(n: i64) -> (Ledger, Head, Vec<Option<Slot>>) {
         let mut ledger = Ledger::default();
         let mut slots = vec![None; RING_SLOTS];
         let mut head = Head::default();
-        for i in 0..150i64 {
+        for i in 0..n {
             for write in ledger.record(&event(&i.to_string(), T0 + i), Arrival::InOrder) {
                 match write {
                     Write::Head(h) => head = h,
@@ -249,22 +249,18 @@ mod tests {
                 }
             }
         }
+        (ledger, head, slots)
+    }
+
+    #[test]
+    fn a_restored_ledger_is_the_same_ledger() {
+        let (ledger, head, slots) = stored_after(150);
         assert_eq!(Ledger::restore(head, slots), ledger);
     }
 
     #[test]
     fn a_lost_slot_narrows_the_look_back_instead_of_risking_a_repeat() {
-        let mut ledger = Ledger::default();
-        let mut slots = vec![None; RING_SLOTS];
-        let mut head = Head::default();
-        for i in 0..3i64 {
-            for write in ledger.record(&event(&i.to_string(), T0 + i), Arrival::InOrder) {
-                match write {
-                    Write::Head(h) => head = h,
-                    Write::Slot(i, slot) => slots[i] = Some(slot),
-                }
-            }
-        }
+        let (ledger, head, mut slots) = stored_after(3);
         slots[1] = None;
         let restored = Ledger::restore(head, slots);
         assert_eq!(restored.late_floor(), Some(T0 + 2));

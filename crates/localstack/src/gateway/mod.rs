@@ -160,12 +160,7 @@ async fn read(
         gateway.max_rows,
     );
 
-    let mut client = gateway
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let table = describe(&client, &table).await?;
+    let (mut client, table) = connect_to(&gateway, &table).await?;
     let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;
     let tx = begin_as(&mut client, role).await?;
     let total = if want_count {
@@ -194,6 +189,20 @@ async fn read(
         .map_or(0, |rows| rows.len() as u64);
     let (status, content_range) = paging::content_range(window.offset, returned, total);
     Ok(json_response(status, &content_range, body))
+}
+
+/// A pooled connection and the named table as the catalogue describes it.
+async fn connect_to(
+    gateway: &Gateway,
+    name: &str,
+) -> Result<(deadpool_postgres::Object, Table), ApiError> {
+    let client = gateway
+        .pool
+        .get()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let table = describe(&client, name).await?;
+    Ok((client, table))
 }
 
 /// A transaction running as the key's database role, so that privileges
@@ -251,12 +260,7 @@ async fn insert(
             }
         }
     }
-    let mut client = gateway
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let table = describe(&client, &table).await?;
+    let (mut client, table) = connect_to(&gateway, &table).await?;
     let statement = sql::insert(&table, &columns).map_err(|missing| {
         ApiError::postgrest(
             StatusCode::BAD_REQUEST,
