@@ -12,7 +12,9 @@ use sluice_core::credentials::Session;
 use sluice_core::dead_letters::{self, DeadLetter};
 use sluice_core::drain::{Admission, Drain, Step};
 use sluice_core::gate::{Badge, GateView};
+use sluice_core::history::{self, Entry, History, Outcome};
 use sluice_core::legacy;
+use sluice_core::metrics::{Backlog, Metrics};
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::source::{Event, TableSource};
 use sluice_core::storage_keys;
@@ -21,7 +23,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::browser::storage::{self, Store};
-use crate::browser::{agent_client, ledger_store, rest, tab_lock};
+use crate::browser::{agent_client, dead_letter_store, ledger_store, rest, tab_lock};
 use crate::components::Alerts;
 
 /// Where a table's drain stands, in the operator's terms.
@@ -38,6 +40,15 @@ pub enum Condition {
     Halted(String),
 }
 
+/// What was handled in this tab: counted per event without waking the
+/// page, and shown once a second (see [`DrainView::publish_journal`]).
+#[derive(Default)]
+pub struct Journal {
+    pub metrics: Metrics,
+    pub history: History,
+    changed: bool,
+}
+
 /// What the components show about the drain.
 #[derive(Clone, Copy)]
 pub struct DrainView {
@@ -46,7 +57,13 @@ pub struct DrainView {
     pub next_up: RwSignal<Option<Badge>>,
     pub queued: RwSignal<usize>,
     pub handled: RwSignal<u64>,
-    pub dead_letters: RwSignal<usize>,
+    pub dead_letters: RwSignal<Vec<DeadLetter>>,
+    /// Source timestamp (µs) of the oldest event not yet handled.
+    pub oldest_waiting_micros: RwSignal<Option<i64>>,
+    pub backlog: RwSignal<Backlog>,
+    pub journal: StoredValue<Journal, LocalStorage>,
+    /// Bumped when the journal is published.
+    pub journal_revision: RwSignal<u64>,
     pub last_read_ms: RwSignal<Option<f64>>,
     pub admission: RwSignal<Admission>,
     pub watch_only: RwSignal<bool>,
@@ -60,7 +77,11 @@ impl Default for DrainView {
             next_up: RwSignal::new(None),
             queued: RwSignal::new(0),
             handled: RwSignal::new(0),
-            dead_letters: RwSignal::new(0),
+            dead_letters: RwSignal::new(Vec::new()),
+            oldest_waiting_micros: RwSignal::new(None),
+            backlog: RwSignal::new(Backlog::default()),
+            journal: StoredValue::new_local(Journal::default()),
+            journal_revision: RwSignal::new(0),
             last_read_ms: RwSignal::new(None),
             admission: RwSignal::new(Admission::Open),
             watch_only: RwSignal::new(false),
@@ -76,10 +97,45 @@ impl DrainView {
         self.next_up.set(None);
         self.queued.set(0);
         self.handled.set(0);
-        self.dead_letters.set(0);
+        self.dead_letters.set(Vec::new());
+        self.oldest_waiting_micros.set(None);
+        self.backlog.set(Backlog::default());
+        self.journal.set_value(Journal::default());
+        self.journal_revision.update(|r| *r += 1);
         self.last_read_ms.set(None);
         self.condition.set(Condition::Idle);
     }
+
+    /// Shows what was handled since the last call; a fast drain changes the
+    /// page once per call rather than once per event.
+    pub fn publish_journal(&self) {
+        let changed = self
+            .journal
+            .try_update_value(|j| std::mem::take(&mut j.changed))
+            .unwrap_or(false);
+        if changed {
+            self.journal_revision.update(|r| *r += 1);
+        }
+    }
+
+    fn note(&self, change: impl FnOnce(&mut Journal)) {
+        self.journal.update_value(|j| {
+            change(j);
+            j.changed = true;
+        });
+    }
+}
+
+/// Sets a signal only when the value differs, so that the steps of a fast
+/// drain wake only what they change.
+fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    signal.maybe_update(|current| {
+        let changed = *current != value;
+        if changed {
+            *current = value;
+        }
+        changed
+    });
 }
 
 /// Everything a running drain needs.
@@ -107,6 +163,8 @@ impl Context {
 pub struct Runner {
     /// Empty until this tab holds the table's lock and has read its ledger.
     drain: Rc<RefCell<Option<Drain>>>,
+    /// Dead letters the operator sent back through the gate, by key.
+    redeliveries: Rc<RefCell<std::collections::VecDeque<String>>>,
     wake: UnboundedSender<()>,
     stopped: Rc<Cell<bool>>,
 }
@@ -140,10 +198,12 @@ impl Runner {
             alerts,
             stopped: stopped.clone(),
         };
-        view.dead_letters.set(load_dead_letters(&context).len());
-        leptos::task::spawn_local(run(context, drain.clone(), wakes));
+        view.dead_letters.set(load_dead_letters(&context));
+        let redeliveries = Rc::new(RefCell::new(std::collections::VecDeque::new()));
+        leptos::task::spawn_local(run(context, drain.clone(), redeliveries.clone(), wakes));
         Self {
             drain,
+            redeliveries,
             wake,
             stopped,
         }
@@ -177,6 +237,12 @@ impl Runner {
         self.with(Drain::retry_now);
     }
 
+    /// Sends dead letters back through the gate, with their Idempotency-Key.
+    pub fn redeliver(&self, keys: Vec<String>) {
+        self.redeliveries.borrow_mut().extend(keys);
+        let _ = self.wake.unbounded_send(());
+    }
+
     /// Something the engine waits on changed (the rate): look again.
     pub fn nudge(&self) {
         let _ = self.wake.unbounded_send(());
@@ -206,13 +272,34 @@ async fn pause_for(
 
 fn publish(drain: &Drain, view: &DrainView) {
     let table = drain.source().table.as_str();
-    view.next_up
-        .set(drain.next_event().map(|e| Badge::of(&e.key, &e.row, table)));
-    view.queued.set(drain.queued());
-    view.handled.set(drain.ledger().handled());
-    view.last_read_ms.set(drain.last_read_ms());
-    view.admission.set(drain.admission());
-    view.watch_only.set(drain.watch_only());
+    let next_up = drain.next_event();
+    if view
+        .next_up
+        .with_untracked(|n| n.as_ref().map(|b| &b.key) != next_up.map(|e| &e.key))
+    {
+        view.next_up
+            .set(next_up.map(|e| Badge::of(&e.key, &e.row, table)));
+    }
+    set_if_changed(view.queued, drain.queued());
+    set_if_changed(view.handled, drain.ledger().handled());
+    set_if_changed(view.last_read_ms, drain.last_read_ms());
+    set_if_changed(view.admission, drain.admission());
+    set_if_changed(view.watch_only, drain.watch_only());
+    set_if_changed(view.oldest_waiting_micros, drain.oldest_waiting_micros());
+    let read_all = drain.last_read_ms().is_some()
+        && !drain.more_pages()
+        && drain.queued() < sluice_core::drain::PAGE_SIZE;
+    if read_all {
+        // Everything after the cursor has been read: the backlog is known
+        // exactly, without asking the server.
+        let waiting = (drain.queued() + usize::from(drain.delivering().is_some())) as u64;
+        let handled = drain.ledger().handled();
+        view.backlog.maybe_update(|b| {
+            let before = *b;
+            b.counted(waiting, handled);
+            *b != before
+        });
+    }
     let condition = if let Some(error) = drain.halted() {
         Condition::Halted(error.to_string())
     } else if let Some((error, failures)) = drain.retrying() {
@@ -220,7 +307,7 @@ fn publish(drain: &Drain, view: &DrainView) {
     } else {
         Condition::Draining
     };
-    view.condition.set(condition);
+    set_if_changed(view.condition, condition);
 }
 
 /// Reads the source without draining it, while another tab drains; returns
@@ -274,7 +361,36 @@ async fn take_lock(
     }
 }
 
-async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: UnboundedReceiver<()>) {
+/// While the source holds more than was read, the server counts the backlog
+/// every few seconds (never per event); otherwise `publish` knows it.
+async fn count_backlog(context: Rc<Context>, slot: Rc<RefCell<Option<Drain>>>) {
+    const EVERY_MS: u32 = 5_000;
+    while !context.stopped.get() {
+        let wanted = slot.borrow().as_ref().and_then(|drain| {
+            let unknown = drain.more_pages() || drain.queued() >= sluice_core::drain::PAGE_SIZE;
+            unknown.then(|| {
+                let ledger = drain.ledger();
+                (
+                    context.source.backlog_path(ledger.cursor()),
+                    ledger.handled(),
+                )
+            })
+        });
+        if let Some((path, handled)) = wanted {
+            if let Ok(Some(rows)) = rest::count(&context.session, context.table(), &path).await {
+                context.view.backlog.update(|b| b.counted(rows, handled));
+            }
+        }
+        TimeoutFuture::new(EVERY_MS).await;
+    }
+}
+
+async fn run(
+    context: Context,
+    slot: Rc<RefCell<Option<Drain>>>,
+    redeliveries: Rc<RefCell<std::collections::VecDeque<String>>>,
+    mut wakes: UnboundedReceiver<()>,
+) {
     let view = context.view;
     view.condition.set(Condition::Starting);
     let Ok(_lock) = take_lock(&context, &mut wakes).await else {
@@ -302,10 +418,17 @@ async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: Unbo
     }
     fresh.set_watch_only(view.watch_only.get_untracked());
     *slot.borrow_mut() = Some(fresh);
+    let context = Rc::new(context);
+    leptos::task::spawn_local(count_backlog(context.clone(), slot.clone()));
     let drain = DrainRef(slot);
     loop {
         if context.stopped.get() {
             return;
+        }
+        let redelivery = redeliveries.borrow_mut().pop_front();
+        if let Some(key) = redelivery {
+            redeliver(&context, &key, &mut wakes).await;
+            continue;
         }
         let interval = context.rate.get_untracked().interval();
         let step = drain.get_mut().next(now_ms(), interval);
@@ -319,7 +442,7 @@ async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: Unbo
                 }
             }
             Step::Deliver(event) => match deliver(&context, &event, &mut wakes).await {
-                Delivered::Handled => {
+                Delivered::Handled(_) => {
                     let writes = drain.get_mut().on_handled();
                     persist(&context, &drain, &writes);
                 }
@@ -337,6 +460,52 @@ async fn run(context: Context, slot: Rc<RefCell<Option<Drain>>>, mut wakes: Unbo
                 }
             }
         }
+    }
+}
+
+/// Sends one dead letter through the gate again. Its letter stays stored
+/// until the agent's final signal: passed removes it, rejected replaces it.
+async fn redeliver(context: &Context, key: &str, wakes: &mut UnboundedReceiver<()>) {
+    let Some(letter) = load_dead_letters(context)
+        .into_iter()
+        .find(|l| l.key == key)
+    else {
+        return;
+    };
+    // A row too large to keep was stored as a note: read it again.
+    let row = if letter.event.get(dead_letters::NOTE_FIELD).is_some() {
+        let path = context.source.row_path(key);
+        match rest::read_rows(&context.session, context.table(), &path).await {
+            Ok(mut rows) if !rows.is_empty() => rows.swap_remove(0),
+            Ok(_) => {
+                return context.alerts.show(format!(
+                    "Dead letter {key} was not retried: the row is no longer in {}.",
+                    context.table()
+                ))
+            }
+            Err(error) => {
+                return context
+                    .alerts
+                    .show(format!("Dead letter {key} was not retried: {error}"))
+            }
+        }
+    } else {
+        letter.event
+    };
+    let event = match context.source.event(row) {
+        Ok(event) => event,
+        Err(malformed) => {
+            return context
+                .alerts
+                .show(format!("Dead letter {key} was not retried: {malformed}"))
+        }
+    };
+    if let Delivered::Handled(Outcome::Passed | Outcome::PassedThrough) =
+        deliver(context, &event, wakes).await
+    {
+        let mut list = load_dead_letters(context);
+        list.retain(|l| l.key != key);
+        save_dead_letters(context, &list);
     }
 }
 
@@ -406,55 +575,107 @@ fn import_prototype_keys(context: &Context, drain: &mut Drain) {
 
 enum Delivered {
     /// The agent's final signal arrived (passed, or dead-lettered).
-    Handled,
+    Handled(Outcome),
     /// Stopped before the agent finished: the event stays unhandled.
     Abandoned,
 }
 
 async fn deliver(context: &Context, event: &Event, wakes: &mut UnboundedReceiver<()>) -> Delivered {
     let gate = context.view.gate;
-    gate.set(GateView::admit(Badge::of(
-        &event.key,
-        &event.row,
-        context.table(),
-    )));
+    let badge = Badge::of(&event.key, &event.row, context.table());
+    gate.set(GateView::admit(badge.clone()));
+    let started_ms = now_ms();
+    let signals = RefCell::new(Vec::new());
     let settings = context.agent.get_untracked();
-    if settings.pass_through() {
+    let (outcome, attempts) = if settings.pass_through() {
         gate.update(|g| {
             g.message = Some("pass-through: no agent configured".into());
             g.passed();
         });
-        return Delivered::Handled;
-    }
+        (Outcome::PassedThrough, 1)
+    } else {
+        match attempt_delivery(context, event, &settings, &signals, wakes).await {
+            Some(done) => done,
+            None => return Delivered::Abandoned,
+        }
+    };
+    let (row, row_bytes) = history::kept_row(&event.row);
+    let entry = Entry {
+        serial: 0,
+        badge,
+        timestamp: event.timestamp.clone(),
+        outcome: outcome.clone(),
+        attempts,
+        duration_ms: now_ms() - started_ms,
+        handled_at_ms: now_ms(),
+        row,
+        row_bytes,
+        signals: signals.into_inner(),
+    };
+    context.view.note(|journal| {
+        journal
+            .metrics
+            .record_handled(entry.handled_at_ms, event.timestamp_micros);
+        journal.history.push(entry);
+    });
+    Delivered::Handled(outcome)
+}
+
+/// Hands the event to the agent until it passes, is refused, or attempts
+/// run out; `None` if the runner stopped first.
+async fn attempt_delivery(
+    context: &Context,
+    event: &Event,
+    settings: &AgentSettings,
+    signals: &RefCell<Vec<String>>,
+    wakes: &mut UnboundedReceiver<()>,
+) -> Option<(Outcome, u32)> {
+    let gate = context.view.gate;
+    let count_attempt = |ok: bool| {
+        context
+            .view
+            .note(|journal| journal.metrics.record_attempt(now_ms(), ok))
+    };
     let mut backoff = DELIVERY_BACKOFF;
     for attempt in 1..=settings.attempts {
         gate.update(|g| g.attempting(attempt));
         let on_signal = |signal: AgentSignal| {
             if let AgentSignal::Processing { progress, message } = signal {
+                let said = match (&message, progress) {
+                    (Some(m), _) => m.clone(),
+                    (None, Some(p)) => format!("{:.0} %", p * 100.0),
+                    (None, None) => "processing".into(),
+                };
+                history::push_signal(&mut signals.borrow_mut(), said);
                 gate.update(|g| g.processing(progress, message));
             }
         };
-        match agent_client::attempt(&settings, context.table(), event, &on_signal).await {
+        match agent_client::attempt(settings, context.table(), event, &on_signal).await {
             Attempt::Passed => {
+                count_attempt(true);
+                history::push_signal(&mut signals.borrow_mut(), "done".into());
                 gate.update(GateView::passed);
-                return Delivered::Handled;
+                return Some((Outcome::Passed, attempt));
             }
             Attempt::Rejected(reason) => {
-                dead_letter(context, event, reason, attempt);
-                return Delivered::Handled;
+                count_attempt(false);
+                history::push_signal(&mut signals.borrow_mut(), format!("failed: {reason}"));
+                dead_letter(context, event, reason.clone(), attempt);
+                return Some((Outcome::Rejected(reason), attempt));
             }
             Attempt::Failed {
                 reason,
                 retry_after,
             } => {
+                count_attempt(false);
+                history::push_signal(
+                    &mut signals.borrow_mut(),
+                    format!("attempt {attempt}: {reason}"),
+                );
                 if attempt == settings.attempts {
-                    dead_letter(
-                        context,
-                        event,
-                        format!("gave up after {attempt} attempts: {reason}"),
-                        attempt,
-                    );
-                    return Delivered::Handled;
+                    let reason = format!("gave up after {attempt} attempts: {reason}");
+                    dead_letter(context, event, reason.clone(), attempt);
+                    return Some((Outcome::Rejected(reason), attempt));
                 }
                 let wait = backoff.fail(retry_after, random());
                 gate.update(|g| {
@@ -465,25 +686,21 @@ async fn deliver(context: &Context, event: &Event, wakes: &mut UnboundedReceiver
                 while now_ms() < deadline {
                     let left = Duration::from_secs_f64(((deadline - now_ms()) / 1000.0).max(0.0));
                     if !pause_for(left, wakes, &context.stopped).await {
-                        return Delivered::Abandoned;
+                        return None;
                     }
                 }
             }
         }
     }
-    Delivered::Handled
+    // Attempts are validated to be at least one.
+    None
 }
 
 fn load_dead_letters(context: &Context) -> Vec<DeadLetter> {
-    storage::load(
-        Store::Local,
-        &storage_keys::dead_letters(context.project(), context.table()),
-    )
-    .unwrap_or_else(|error| {
+    dead_letter_store::load(context.project(), context.table()).unwrap_or_else(|error| {
         context.alerts.show(error);
-        None
+        Vec::new()
     })
-    .unwrap_or_default()
 }
 
 fn dead_letter(context: &Context, event: &Event, reason: String, attempts: u32) {
@@ -499,12 +716,12 @@ fn dead_letter(context: &Context, event: &Event, reason: String, attempts: u32) 
             context.table()
         ));
     }
-    if let Err(error) = storage::save(
-        Store::Local,
-        &storage_keys::dead_letters(context.project(), context.table()),
-        &list,
-    ) {
+    save_dead_letters(context, &list);
+}
+
+fn save_dead_letters(context: &Context, list: &[DeadLetter]) {
+    if let Err(error) = dead_letter_store::save(context.project(), context.table(), list) {
         context.alerts.show(error);
     }
-    context.view.dead_letters.set(list.len());
+    context.view.dead_letters.set(list.to_vec());
 }

@@ -4,6 +4,8 @@
 
 pub mod agent_client;
 pub mod clock;
+pub mod dead_letter_store;
+pub mod files;
 pub mod http;
 pub mod ledger_store;
 pub mod rest;

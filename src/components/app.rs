@@ -1,20 +1,37 @@
 use gloo_timers::callback::Interval;
+use leptos::html;
 use leptos::prelude::*;
 use sluice_core::agent::AgentSettings;
+use sluice_core::alert_thresholds::AlertThresholds;
+use sluice_core::dead_letters::{self, DeadLetter, NOTE_FIELD};
 use sluice_core::drain::Admission;
+use sluice_core::history::Entry;
+use sluice_core::ledger::LedgerFile;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::runtime_config::{table_for_link, RuntimeConfig};
+use sluice_core::shortcuts::{shortcut_for, Focus, Shortcut};
 use sluice_core::source::TableSource;
+use sluice_core::source_search::SourceSearch;
 use sluice_core::storage_keys;
+use sluice_core::theme::Theme;
+use std::sync::Arc;
+use wasm_bindgen::JsCast;
 
 use super::agent_settings::AgentSettingsForm;
 use super::alerts::{AlertRegion, Alerts};
+use super::confirm;
 use super::controls::{DrainControls, DrainIntents, DrainStatus, RateSlider};
+use super::dead_letter_panel::{DeadLetterIntents, DeadLetterPanel};
+use super::history::{format_duration_ms, HistoryPanel};
+use super::inspector::{Inspection, Inspector, RowState};
 use super::login::{remembered_session, LoginArea};
+use super::metrics_strip::MetricsStrip;
+use super::preferences::{AlertSettings, ShortcutHelp, TableData, ThemeToggle};
 use super::rail::Rail;
 use super::source_dialog::{SourceChoice, SourceDialog};
+use super::source_search::{SearchResult, SourceSearchPanel};
 use crate::browser::storage::{self, Store};
-use crate::browser::{ledger_store, rest, runtime_config};
+use crate::browser::{dead_letter_store, files, ledger_store, rest, runtime_config};
 use crate::runner::{DrainView, Runner};
 
 /// Reads a remembered value; damaged data gives a message and the default.
@@ -252,6 +269,7 @@ pub fn App() -> impl IntoView {
             });
         }
     });
+    let source_requests = RwSignal::new(0u32);
     let choice = SourceChoice {
         add: add_table,
         add_error,
@@ -259,6 +277,7 @@ pub fn App() -> impl IntoView {
         added: added_names,
         notes,
         refresh_notes,
+        open_requests: source_requests,
         tables,
         selected,
         handled: Callback::new(move |table: String| {
@@ -290,7 +309,12 @@ pub fn App() -> impl IntoView {
 
     let now_ms = RwSignal::new(js_sys::Date::now());
     // A display clock for "updated 3 s ago"; the App lives as long as the page.
-    Interval::new(1_000, move || now_ms.set(js_sys::Date::now())).forget();
+    // It also publishes what the drain handled, once a second.
+    Interval::new(1_000, move || {
+        now_ms.set(js_sys::Date::now());
+        view.publish_journal();
+    })
+    .forget();
     let tab_hidden = RwSignal::new(false);
     let _visibility = window_event_listener(leptos::ev::visibilitychange, move |_| {
         let hidden = web_sys::window()
@@ -299,11 +323,92 @@ pub fn App() -> impl IntoView {
         tab_hidden.set(hidden);
     });
 
+    let operator = operator_view(OperatorInputs {
+        session,
+        source,
+        view,
+        runner,
+        alerts,
+        restart,
+    });
+    let theme =
+        RwSignal::new(remembered::<Theme>(&storage_keys::theme(), alerts).unwrap_or_default());
+    Effect::new(move |_| {
+        let chosen = theme.get();
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = match chosen.attribute() {
+                Some(name) => root.set_attribute("data-theme", name),
+                None => root.remove_attribute("data-theme"),
+            };
+        }
+    });
+    let choose_theme = RwSignal::new(theme.get_untracked());
+    Effect::new(move |_| {
+        let chosen = choose_theme.get();
+        theme.set(chosen);
+        remember(&storage_keys::theme(), &chosen, alerts);
+    });
+    let help = NodeRef::<html::Dialog>::new();
+    let filter = RwSignal::new(String::new());
+    let filter_input = NodeRef::<html::Input>::new();
+    let _keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        let target = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let inside = |selector: &str| {
+            target
+                .as_ref()
+                .is_some_and(|el| el.closest(selector).ok().flatten().is_some())
+        };
+        let focus = if inside("input, select, textarea, [contenteditable], dialog[open]") {
+            Focus::TextEntry
+        } else if inside("button, summary, a") {
+            Focus::Control
+        } else {
+            Focus::Page
+        };
+        let modified = ev.ctrl_key() || ev.meta_key() || ev.alt_key();
+        let Some(shortcut) = shortcut_for(&ev.key(), modified, focus) else {
+            return;
+        };
+        ev.prevent_default();
+        match shortcut {
+            Shortcut::TogglePause => {
+                if view.admission.get_untracked() == Admission::Open {
+                    intents.pause.run(());
+                } else {
+                    intents.resume.run(());
+                }
+            }
+            Shortcut::OpenSource => source_requests.update(|n| *n += 1),
+            Shortcut::FocusFilter => {
+                if let Some(input) = filter_input.get() {
+                    let _ = input.focus();
+                }
+            }
+            Shortcut::Help => {
+                if let Some(dialog) = help.get() {
+                    let _ = dialog.show_modal();
+                }
+            }
+        }
+    });
+
     view! {
         <header class="header">
             <div class="header__start">
                 <h1 class="header__title">"Sluice"</h1>
                 <SourceDialog choice=choice />
+                <ThemeToggle theme=choose_theme />
+                <button type="button" class="button" aria-keyshortcuts="?" on:click=move |_| {
+                    if let Some(dialog) = help.get() {
+                        let _ = dialog.show_modal();
+                    }
+                }>"Shortcuts"</button>
+                <ShortcutHelp dialog=help />
             </div>
             <LoginArea
                 session=session
@@ -315,14 +420,337 @@ pub fn App() -> impl IntoView {
             />
         </header>
         <main class="main">
-            <Rail view=view table=Signal::derive(move || selected.get()) />
+            <Rail view=view table=Signal::derive(move || selected.get()) on_inspect_gate=operator.inspect_gate />
             <section class="controls" aria-label="Controls">
                 <RateSlider rate=rate.read_only() on_change=choose_rate />
                 <DrainControls view=view intents=intents />
             </section>
             <DrainStatus view=view now_ms=now_ms.read_only() tab_hidden=tab_hidden.read_only() />
-            <AgentSettingsForm settings=agent on_save=save_agent alerts=alerts />
+            <MetricsStrip view=view now_ms=now_ms.read_only() agent=agent.into() thresholds=operator.thresholds.into() />
             <AlertRegion alerts=alerts />
+            <div class="workspace">
+                <div class="workspace__lists">
+                    <label class="filter">
+                        "Filter history and dead letters"
+                        <input type="search" node_ref=filter_input aria-keyshortcuts="/" bind:value=filter placeholder="key, type, outcome or reason" />
+                    </label>
+                    <HistoryPanel view=view filter=filter.into() on_inspect=operator.inspect_entry />
+                    <DeadLetterPanel letters=view.dead_letters filter=filter.into() intents=operator.dead_letter_intents />
+                    <SourceSearchPanel search=operator.search results=operator.search_results key_of=operator.key_of inspect=operator.inspect_row />
+                </div>
+                <Inspector inspection=operator.inspection />
+            </div>
+            <section class="settings" aria-label="Settings">
+                <AgentSettingsForm settings=agent on_save=save_agent alerts=alerts />
+                <AlertSettings thresholds=operator.thresholds.into() on_save=operator.save_thresholds />
+                <TableData export=operator.export_history import=operator.import_history />
+            </section>
         </main>
+    }
+}
+
+/// What the operator views need from the page.
+struct OperatorInputs {
+    session: RwSignal<Option<sluice_core::credentials::Session>>,
+    source: Memo<Option<TableSource>>,
+    view: DrainView,
+    runner: StoredValue<Option<Runner>, LocalStorage>,
+    alerts: Alerts,
+    restart: RwSignal<u32>,
+}
+
+/// The intents and state of the history, inspector, dead letters, search,
+/// alert limits and history files.
+struct OperatorView {
+    inspection: RwSignal<Option<Inspection>>,
+    inspect_entry: Callback<Arc<Entry>>,
+    inspect_gate: Callback<()>,
+    inspect_row: Callback<serde_json::Value>,
+    key_of: Callback<serde_json::Value, String>,
+    dead_letter_intents: DeadLetterIntents,
+    search: Callback<SourceSearch>,
+    search_results: RwSignal<Option<SearchResult>>,
+    thresholds: Memo<AlertThresholds>,
+    save_thresholds: Callback<AlertThresholds>,
+    export_history: Callback<()>,
+    import_history: Callback<String>,
+}
+
+fn operator_view(inputs: OperatorInputs) -> OperatorView {
+    let OperatorInputs {
+        session,
+        source,
+        view,
+        runner,
+        alerts,
+        restart,
+    } = inputs;
+    let project =
+        move || session.with_untracked(|s| s.as_ref().map(|s| s.project.as_str().to_string()));
+    let table = move || source.with_untracked(|s| s.as_ref().map(|s| s.table.as_str().to_string()));
+    let inspection = RwSignal::new(None::<Inspection>);
+    let search_results = RwSignal::new(None::<SearchResult>);
+    // Another table or login: what was inspected or found belongs to the old one.
+    Effect::new(move |_| {
+        source.track();
+        session.track();
+        inspection.set(None);
+        search_results.set(None);
+    });
+
+    // Shows `inspection`, reading its row by key first if it is not at hand.
+    let show = move |mut shown: Inspection, row: Option<Arc<serde_json::Value>>| {
+        if let Some(row) = row {
+            let bytes = row.to_string().len();
+            shown.row = RowState::Loaded { row, bytes };
+            return inspection.set(Some(shown));
+        }
+        let (Some(session), Some(source)) = (session.get_untracked(), source.get_untracked())
+        else {
+            shown.row = RowState::Failed("Log in to read the row.".into());
+            return inspection.set(Some(shown));
+        };
+        let key = shown.key.clone();
+        shown.row = RowState::Loading;
+        inspection.set(Some(shown));
+        leptos::task::spawn_local(async move {
+            let read =
+                rest::read_rows(&session, source.table.as_str(), &source.row_path(&key)).await;
+            let state = match read {
+                Ok(mut rows) if !rows.is_empty() => {
+                    let row = rows.swap_remove(0);
+                    let bytes = row.to_string().len();
+                    RowState::Loaded {
+                        row: Arc::new(row),
+                        bytes,
+                    }
+                }
+                Ok(_) => RowState::Failed(format!("Row {key} is no longer in the table.")),
+                Err(error) => RowState::Failed(error.to_string()),
+            };
+            inspection.update(|i| {
+                if let Some(i) = i.as_mut().filter(|i| i.key == key) {
+                    i.row = state;
+                }
+            });
+        });
+    };
+
+    let inspect_entry = Callback::new(move |entry: Arc<Entry>| {
+        let mut facts = vec![
+            ("Type", entry.badge.label.clone()),
+            ("Outcome", entry.outcome.describe(entry.attempts)),
+            ("Attempts", entry.attempts.to_string()),
+            ("At the gate", format_duration_ms(entry.duration_ms)),
+            ("Timestamp", entry.timestamp.clone()),
+        ];
+        if let sluice_core::history::Outcome::Rejected(reason) = &entry.outcome {
+            facts.push(("Reason", reason.clone()));
+        }
+        show(
+            Inspection {
+                key: entry.badge.key.clone(),
+                place: "history",
+                facts,
+                signals: entry.signals.clone(),
+                row: RowState::Loading,
+            },
+            entry.row.clone(),
+        );
+    });
+    let inspect_gate = Callback::new(move |()| {
+        let Some((key, label, state)) = view.gate.with_untracked(|g| {
+            g.event
+                .as_ref()
+                .map(|e| (e.key.clone(), e.label.clone(), g.state.name()))
+        }) else {
+            return;
+        };
+        let message = view
+            .gate
+            .with_untracked(|g| g.message.clone())
+            .unwrap_or_default();
+        show(
+            Inspection {
+                key,
+                place: "gate",
+                facts: vec![
+                    ("Type", label),
+                    ("State", state.to_string()),
+                    ("Agent says", message),
+                ],
+                signals: Vec::new(),
+                row: RowState::Loading,
+            },
+            None,
+        );
+    });
+    let key_of = Callback::new(move |row: serde_json::Value| {
+        source.with_untracked(|s| {
+            s.as_ref()
+                .and_then(|s| s.event(row).ok())
+                .map(|e| e.key)
+                .unwrap_or_else(|| "?".into())
+        })
+    });
+    let inspect_row = Callback::new(move |row: serde_json::Value| {
+        let key = key_of.run(row.clone());
+        show(
+            Inspection {
+                key,
+                place: "search",
+                facts: Vec::new(),
+                signals: Vec::new(),
+                row: RowState::Loading,
+            },
+            Some(Arc::new(row)),
+        );
+    });
+
+    let save_letters = move |list: Vec<DeadLetter>| {
+        let (Some(project), Some(table)) = (project(), table()) else {
+            return;
+        };
+        if let Err(error) = dead_letter_store::save(&project, &table, &list) {
+            alerts.show(error);
+        }
+        view.dead_letters.set(list);
+    };
+    let dead_letter_intents = DeadLetterIntents {
+        retry: Callback::new(move |keys: Vec<String>| {
+            runner.with_value(|r| r.iter().for_each(|r| r.redeliver(keys.clone())));
+        }),
+        discard: Callback::new(move |keys: Vec<String>| {
+            let (Some(project), Some(table)) = (project(), table()) else {
+                return;
+            };
+            // Read afresh: the drain may have added a letter since the list was drawn.
+            let mut list = dead_letter_store::load(&project, &table).unwrap_or_default();
+            dead_letters::take(&mut list, &keys);
+            save_letters(list);
+        }),
+        export: Callback::new(move |()| {
+            let Some(table) = table() else { return };
+            let text = view
+                .dead_letters
+                .with_untracked(|l| dead_letters::export(&table, l));
+            if let Err(message) = files::download(&format!("{table}-dead-letters.json"), &text) {
+                alerts.show(message);
+            }
+        }),
+        inspect: Callback::new(move |letter: DeadLetter| {
+            let stored_whole = letter.event.get(NOTE_FIELD).is_none();
+            show(
+                Inspection {
+                    key: letter.key.clone(),
+                    place: "dead letter",
+                    facts: vec![
+                        ("Reason", letter.reason.clone()),
+                        ("Attempts", letter.attempts.to_string()),
+                    ],
+                    signals: Vec::new(),
+                    row: RowState::Loading,
+                },
+                stored_whole.then(|| Arc::new(letter.event.clone())),
+            );
+        }),
+    };
+
+    let search = Callback::new(move |search: SourceSearch| {
+        let (Some(session), Some(source)) = (session.get_untracked(), source.get_untracked())
+        else {
+            return search_results.set(Some(Err("Log in and choose a table to search it.".into())));
+        };
+        if search.is_empty() {
+            return search_results.set(Some(Err(
+                "Fill in a type, a source or words to look for.".into()
+            )));
+        }
+        leptos::task::spawn_local(async move {
+            let found =
+                rest::read_rows(&session, source.table.as_str(), &search.path(&source)).await;
+            search_results.set(Some(found.map_err(|e| e.to_string())));
+        });
+    });
+
+    let thresholds_revision = RwSignal::new(0u32);
+    let thresholds = Memo::new(move |_| {
+        thresholds_revision.track();
+        session.track();
+        let (Some(project), Some(table)) = (
+            project(),
+            source.get().map(|s| s.table.as_str().to_string()),
+        ) else {
+            return AlertThresholds::default();
+        };
+        remembered(&storage_keys::alert_thresholds(&project, &table), alerts).unwrap_or_default()
+    });
+    let save_thresholds = Callback::new(move |chosen: AlertThresholds| {
+        let (Some(project), Some(table)) = (project(), table()) else {
+            return alerts
+                .show("Log in and choose a table first: alert limits are kept per table.");
+        };
+        remember(
+            &storage_keys::alert_thresholds(&project, &table),
+            &chosen,
+            alerts,
+        );
+        thresholds_revision.update(|n| *n += 1);
+    });
+
+    let export_history = Callback::new(move |()| {
+        let (Some(project), Some(table)) = (project(), table()) else {
+            return alerts.show("Log in and choose a table first.");
+        };
+        match ledger_store::load(&project, &table) {
+            Ok(ledger) => {
+                let text = serde_json::to_string_pretty(&LedgerFile::of(&table, &ledger))
+                    .unwrap_or_default();
+                if let Err(message) = files::download(&format!("{table}-history.json"), &text) {
+                    alerts.show(message);
+                }
+            }
+            Err(error) => alerts.show(error),
+        }
+    });
+    let import_history = Callback::new(move |text: String| {
+        let (Some(project), Some(table)) = (project(), table()) else {
+            return alerts.show("Log in and choose a table first.");
+        };
+        let file = match LedgerFile::parse(&text, &table) {
+            Ok(file) => file,
+            Err(message) => return alerts.show(message),
+        };
+        let current = ledger_store::load(&project, &table)
+            .map(|l| l.handled())
+            .unwrap_or(0);
+        if !confirm(&format!(
+            "Replace the history of {table} ({current} handled) with the file's ({} handled)?",
+            file.head.handled
+        )) {
+            return;
+        }
+        // Stop the drain first, so it does not write over the imported ledger.
+        runner.set_value(None);
+        ledger_store::clear(&project, &table);
+        if let Err(error) = ledger_store::save(&project, &table, &file.writes()) {
+            alerts.show(error);
+        }
+        restart.update(|n| *n += 1);
+    });
+
+    OperatorView {
+        inspection,
+        inspect_entry,
+        inspect_gate,
+        inspect_row,
+        key_of,
+        dead_letter_intents,
+        search,
+        search_results,
+        thresholds,
+        save_thresholds,
+        export_history,
+        import_history,
     }
 }

@@ -10,7 +10,11 @@ use crate::runner::{Condition, DrainView};
 /// the gate while the agent works, and moves to the drain when the agent is
 /// done. Its position follows the gate's state; no timer moves it.
 #[component]
-pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
+pub fn Rail(
+    view: DrainView,
+    table: Signal<Option<String>>,
+    on_inspect_gate: Callback<()>,
+) -> impl IntoView {
     let gate = view.gate;
     let paused = move || view.admission.get() != Admission::Open;
     let offline = move || {
@@ -58,6 +62,10 @@ pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
                 <Show when=move || percent().is_some()>
                     <progress class="gate__progress" max="100" value=move || percent().unwrap_or(0)></progress>
                 </Show>
+                <Show when=move || gate.with(|g| g.event.is_some())>
+                    <button type="button" class="button button--small gate__inspect" aria-label="Inspect the event at the gate"
+                        on:click=move |_| on_inspect_gate.run(())>"Inspect"</button>
+                </Show>
                 <p class="node__detail gate__message">
                     {move || gate.with(|g| {
                         let mut parts = Vec::new();
@@ -76,7 +84,7 @@ pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
                 <h2 class="node__title">"Drain"</h2>
                 <p class="node__detail">{move || format!("{} drained", view.handled.get())}</p>
                 <p class="node__detail node__count">
-                    {move || match view.dead_letters.get() {
+                    {move || match view.dead_letters.with(Vec::len) {
                         0 => String::new(),
                         n => format!("(of which {n} dead-lettered)"),
                     }}
@@ -94,6 +102,7 @@ pub fn Rail(view: DrainView, table: Signal<Option<String>>) -> impl IntoView {
                                 data-at=pill_at
                                 data-state=move || gate.with(|g| g.state.name())
                                 data-key=event.key.clone()
+                                on:click=move |_| on_inspect_gate.run(())
                             >
                                 {event.initials.clone()}
                             </div>

@@ -2,6 +2,8 @@ use leptos::html;
 use leptos::prelude::*;
 use sluice_core::source::TableSource;
 
+use super::confirm;
+
 /// What the dialog needs from the page.
 #[derive(Clone, Copy)]
 pub struct SourceChoice {
@@ -19,12 +21,8 @@ pub struct SourceChoice {
     /// Per table: its backlog, or why it cannot be read.
     pub notes: RwSignal<std::collections::HashMap<String, String>>,
     pub refresh_notes: Callback<()>,
-}
-
-fn confirm(question: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(question).ok())
-        .unwrap_or(false)
+    /// Bumped to open the dialog (the keyboard shortcut).
+    pub open_requests: RwSignal<u32>,
 }
 
 /// The "Source" button and the "Select source" dialog: a native modal
@@ -51,13 +49,18 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
         choice.tables.track();
         refresh_counts();
     });
-    let open = move |_| {
+    let open = move |_: ()| {
         refresh_counts();
         choice.refresh_notes.run(());
         if let Some(dialog) = dialog.get() {
             let _ = dialog.show_modal();
         }
     };
+    Effect::new(move |_| {
+        if choice.open_requests.get() > 0 {
+            open(());
+        }
+    });
     let close = move |_| {
         if let Some(dialog) = dialog.get() {
             dialog.close();
@@ -94,7 +97,7 @@ pub fn SourceDialog(choice: SourceChoice) -> impl IntoView {
         }
     };
     view! {
-        <button type="button" class="button" node_ref=opener on:click=open>"Source"</button>
+        <button type="button" class="button" node_ref=opener aria-keyshortcuts="S" on:click=move |_| open(())>"Source"</button>
         <dialog class="dialog" node_ref=dialog aria-labelledby="source-title" on:close=return_focus>
             <h2 id="source-title">"Select source"</h2>
             <fieldset class="dialog__tables">

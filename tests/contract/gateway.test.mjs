@@ -179,6 +179,21 @@ describe('filters (PostgREST docs: "Horizontal Filtering", "Logical operators")'
     assert.deepEqual(types(r), ['say "hi"', 'd)e']);
   });
 
+  test('full-text search on a json column: wfts and plfts ("Full-Text Search", automatic tsvector conversion)', async () => {
+    const own = uniqueSource('fts');
+    const words = await insert('temp_events', [
+      { created_at: at(4), type: 'fts', source: own, payload: { note: 'refund issued late' } },
+      { created_at: at(5), type: 'fts', source: own, payload: { note: 'order shipped' } },
+    ]);
+    assert.equal(words.length, 2);
+    const q = (...params) => rest('temp_events', [['source', `eq.${own}`], ['order', 'created_at.asc'], ...params]);
+    const wfts = await q(['payload', 'wfts.refund late']);
+    assert.equal(wfts.status, 200, JSON.stringify(wfts.body));
+    assert.deepEqual(wfts.body.map((r) => r.payload.note), ['refund issued late']);
+    assert.deepEqual((await q(['payload', 'plfts.shipped'])).body.map((r) => r.payload.note), ['order shipped']);
+    assert.equal((await q(['payload', 'wfts.refund -late'])).body.length, 0);
+  });
+
   test('keyset pagination on (timestamp, id) visits every row once, ties included', async () => {
     const seen = [];
     let cursor = null;

@@ -168,6 +168,9 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/reset", post(reset))
         .route("/config", get(config).put(set_config))
         .with_state(agent)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::gateway::BODY_LIMIT,
+        ))
         .layer(cors)
 }
 

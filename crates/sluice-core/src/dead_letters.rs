@@ -8,6 +8,8 @@ pub const MAX_DEAD_LETTERS: usize = 100;
 /// Rows larger than this (as JSON) are kept as a note, not whole, so one
 /// huge row cannot fill the browser's storage.
 pub const MAX_STORED_ROW_BYTES: usize = 4 * 1024;
+/// The field of the note that stands in for a row too large to keep.
+pub const NOTE_FIELD: &str = "_sluice_note";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -29,7 +31,7 @@ impl DeadLetter {
     ) -> Self {
         let size = row.to_string().len();
         let event = if size > MAX_STORED_ROW_BYTES {
-            serde_json::json!({ "_sluice_note": format!("row of {size} bytes not stored; read it from the table by its key") })
+            serde_json::json!({ NOTE_FIELD: format!("row of {size} bytes not stored; read it from the table by its key") })
         } else {
             row.clone()
         };
@@ -44,11 +46,31 @@ impl DeadLetter {
 }
 
 /// Adds a dead letter; returns how many old ones were dropped to make room.
+/// A key dead-lettered again (after a retry) replaces its earlier letter.
 pub fn push(list: &mut Vec<DeadLetter>, letter: DeadLetter) -> usize {
+    list.retain(|l| l.key != letter.key);
     list.push(letter);
     let excess = list.len().saturating_sub(MAX_DEAD_LETTERS);
     list.drain(..excess);
     excess
+}
+
+/// The letters whose key is in `keys`, taken out of the list.
+pub fn take(list: &mut Vec<DeadLetter>, keys: &[String]) -> Vec<DeadLetter> {
+    let (taken, kept) = list.drain(..).partition(|l| keys.contains(&l.key));
+    *list = kept;
+    taken
+}
+
+/// The export file: the table's name and its letters, as pretty JSON.
+pub fn export(table: &str, list: &[DeadLetter]) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({
+        "format": "sluice-dead-letters",
+        "version": 1,
+        "table": table,
+        "dead_letters": list,
+    }))
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -90,5 +112,42 @@ mod tests {
             .contains("bytes not stored"));
         let small = DeadLetter::new("2", &json!({"a": 1}), "r".into(), 1, 0.0);
         assert_eq!(small.event, json!({"a": 1}));
+    }
+
+    #[test]
+    fn a_letter_dead_again_replaces_its_earlier_one() {
+        let mut list = Vec::new();
+        push(
+            &mut list,
+            DeadLetter::new("1", &json!({}), "first".into(), 1, 0.0),
+        );
+        push(
+            &mut list,
+            DeadLetter::new("2", &json!({}), "r".into(), 1, 0.0),
+        );
+        push(
+            &mut list,
+            DeadLetter::new("1", &json!({}), "again".into(), 3, 1.0),
+        );
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            (list[1].key.as_str(), list[1].reason.as_str()),
+            ("1", "again")
+        );
+    }
+
+    #[test]
+    fn letters_are_taken_by_key_and_exported_with_their_table() {
+        let mut list: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|k| DeadLetter::new(k, &json!({"k": k}), "r".into(), 1, 0.0))
+            .collect();
+        let taken = take(&mut list, &["a".into(), "c".into()]);
+        assert_eq!(taken.len(), 2);
+        assert_eq!(list.len(), 1);
+        let file: serde_json::Value = serde_json::from_str(&export("events", &list)).unwrap();
+        assert_eq!(file["table"], "events");
+        assert_eq!(file["dead_letters"][0]["key"], "b");
+        assert_eq!(file["dead_letters"][0]["event"]["k"], "b");
     }
 }

@@ -149,6 +149,22 @@ impl Drain {
         self.delivering.as_ref().map(|(event, _)| event)
     }
 
+    /// The source timestamp (µs) of the oldest event not yet handled: the
+    /// one at the gate, else the first waiting. Its age is the lag.
+    pub fn oldest_waiting_micros(&self) -> Option<i64> {
+        self.delivering
+            .iter()
+            .chain(self.queue.iter())
+            .map(|(event, _)| event.timestamp_micros)
+            .min()
+    }
+
+    /// The last page came back full: the source holds more than was read,
+    /// so only the server can count the backlog.
+    pub fn more_pages(&self) -> bool {
+        self.more_pages
+    }
+
     pub fn admission(&self) -> Admission {
         self.admission
     }

@@ -150,6 +150,69 @@ impl Ledger {
     }
 }
 
+/// A table's ledger as a file, for moving it to another browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerFile {
+    pub format: String,
+    pub version: u32,
+    pub table: String,
+    pub head: Head,
+    pub slots: Vec<Option<Slot>>,
+}
+
+const LEDGER_FORMAT: &str = "sluice-ledger";
+
+impl LedgerFile {
+    pub fn of(table: &str, ledger: &Ledger) -> Self {
+        Self {
+            format: LEDGER_FORMAT.into(),
+            version: 1,
+            table: table.into(),
+            head: ledger.head.clone(),
+            slots: ledger.slots.clone(),
+        }
+    }
+
+    /// Reads an exported file for `table`; the message says what is wrong.
+    pub fn parse(text: &str, table: &str) -> Result<Self, String> {
+        let file: Self = serde_json::from_str(text)
+            .map_err(|e| format!("This is not a Sluice history file ({e})."))?;
+        if file.format != LEDGER_FORMAT || file.version != 1 {
+            return Err(format!(
+                "This file is {} version {}, not a Sluice history file version 1.",
+                file.format, file.version
+            ));
+        }
+        if file.table != table {
+            return Err(format!(
+                "This file holds the history of {}, not of {table}.",
+                file.table
+            ));
+        }
+        if file.slots.len() > RING_SLOTS {
+            return Err(format!(
+                "This file has {} slots; at most {RING_SLOTS} are expected.",
+                file.slots.len()
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Every storage item the imported ledger consists of.
+    pub fn writes(&self) -> Vec<Write> {
+        let ledger = Ledger::restore(self.head.clone(), self.slots.clone());
+        std::iter::once(Write::Head(ledger.head.clone()))
+            .chain(
+                ledger
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.clone().map(|s| Write::Slot(i, s))),
+            )
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +328,35 @@ mod tests {
         let restored = Ledger::restore(head, slots);
         assert_eq!(restored.late_floor(), Some(T0 + 2));
         assert_eq!(restored.cursor(), ledger.cursor());
+    }
+
+    #[test]
+    fn an_exported_ledger_imports_as_the_same_ledger() {
+        let (ledger, _, _) = stored_after(130);
+        let text = serde_json::to_string(&LedgerFile::of("events", &ledger)).unwrap();
+        let file = LedgerFile::parse(&text, "events").unwrap();
+        let mut head = Head::default();
+        let mut slots = vec![None; RING_SLOTS];
+        for write in file.writes() {
+            match write {
+                Write::Head(h) => head = h,
+                Write::Slot(i, slot) => slots[i] = Some(slot),
+            }
+        }
+        assert_eq!(Ledger::restore(head, slots), ledger);
+    }
+
+    #[test]
+    fn a_foreign_or_mismatched_file_is_refused_with_the_reason() {
+        let (ledger, _, _) = stored_after(3);
+        let text = serde_json::to_string(&LedgerFile::of("events", &ledger)).unwrap();
+        assert!(LedgerFile::parse(&text, "temp_events")
+            .unwrap_err()
+            .contains("history of events, not of temp_events"));
+        assert!(LedgerFile::parse("[1,2]", "events")
+            .unwrap_err()
+            .contains("not a Sluice history file"));
+        let other = text.replace("sluice-ledger", "something-else");
+        assert!(LedgerFile::parse(&other, "events").is_err());
     }
 }

@@ -3,17 +3,24 @@
 //! Nothing in this crate may depend on web-sys, gloo or Leptos.
 
 pub mod agent;
+pub mod alert_thresholds;
 pub mod backoff;
 pub mod credentials;
 pub mod dead_letters;
 pub mod drain;
 pub mod gate;
+pub mod history;
+pub mod inspect;
 pub mod ledger;
 pub mod legacy;
 pub mod login_check;
+pub mod metrics;
 pub mod rate;
 pub mod runtime_config;
+pub mod shortcuts;
 pub mod source;
 pub mod source_error;
+pub mod source_search;
 pub mod storage_keys;
+pub mod theme;
 pub mod timestamp;

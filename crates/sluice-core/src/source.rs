@@ -80,7 +80,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'(')
     .remove(b')');
 
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
@@ -170,6 +170,16 @@ impl TableSource {
             self.table.as_str(),
             self.timestamp_column.as_str(),
             self.key_column.as_str()
+        )
+    }
+
+    /// The one row with this key: the inspector reads large rows again
+    /// rather than keep them in memory.
+    pub fn row_path(&self, key: &str) -> String {
+        format!(
+            "{}?select=*&or={}",
+            self.table.as_str(),
+            encode(&format!("({}.eq.{})", self.key_column.as_str(), quote(key)))
         )
     }
 
@@ -276,6 +286,14 @@ mod tests {
             timestamp: "2024-05-01T10:00:00.123456+00:00".into(),
             key: "41".into(),
         }
+    }
+
+    #[test]
+    fn one_row_is_read_by_its_quoted_key() {
+        assert_eq!(
+            events().row_path("a,b)\"c"),
+            "events?select=*&or=(id.eq.%22a,b)%5C%22c%22)"
+        );
     }
 
     #[test]

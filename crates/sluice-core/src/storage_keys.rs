@@ -55,6 +55,16 @@ pub fn dead_letters(project_url: &str, table: &str) -> String {
     format!("{NAMESPACE}dead:{project_url}|{table}")
 }
 
+/// A table's lag and error-rate alert limits.
+pub fn alert_thresholds(project_url: &str, table: &str) -> String {
+    format!("{NAMESPACE}alerts:{project_url}|{table}")
+}
+
+/// Light, dark or system.
+pub fn theme() -> String {
+    format!("{NAMESPACE}theme")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,9 @@ use faults::SharedFaults;
 use keys::{Keys, Role};
 use sql::{Statement, Table};
 
+/// The largest request body accepted (rows of several megabytes are legal).
+pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
 pub struct Gateway {
     pub pool: Pool,
     /// Replaced when a test rotates the JWT secret (revoking every key signed with the old one).
@@ -41,6 +44,8 @@ pub fn router(
     let rest = Router::new()
         .route("/rest/v1/{table}", get(read).post(insert))
         .with_state(gateway.clone())
+        // PostgREST sets no body limit; axum's 2 MB default would refuse large rows.
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             faults.clone(),
             faults::inject,

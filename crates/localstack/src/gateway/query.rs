@@ -34,6 +34,28 @@ pub enum Op {
     Ilike,
     In,
     Is,
+    /// Full-text search: `fts`, `plfts`, `phfts`, `wfts` (no language option).
+    Fts(TsQuery),
+}
+
+/// Which PostgreSQL function turns the search text into a `tsquery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsQuery {
+    Plain,
+    PlainWords,
+    Phrase,
+    Web,
+}
+
+impl TsQuery {
+    pub fn function(self) -> &'static str {
+        match self {
+            Self::Plain => "to_tsquery",
+            Self::PlainWords => "plainto_tsquery",
+            Self::Phrase => "phraseto_tsquery",
+            Self::Web => "websearch_to_tsquery",
+        }
+    }
 }
 
 impl Op {
@@ -49,6 +71,10 @@ impl Op {
             "ilike" => Self::Ilike,
             "in" => Self::In,
             "is" => Self::Is,
+            "fts" => Self::Fts(TsQuery::Plain),
+            "plfts" => Self::Fts(TsQuery::PlainWords),
+            "phfts" => Self::Fts(TsQuery::Phrase),
+            "wfts" => Self::Fts(TsQuery::Web),
             _ => return None,
         })
     }

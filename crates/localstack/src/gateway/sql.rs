@@ -104,6 +104,16 @@ impl Builder<'_> {
                         let verb = if *op == Op::Like { "LIKE" } else { "ILIKE" };
                         format!("{col}::text {verb} {param}")
                     }
+                    // PostgREST 13 applies to_tsvector to text and json columns.
+                    (Op::Fts(query), Operand::Value(text)) => {
+                        let param = self.bind(text.clone());
+                        let document = if ty == "tsvector" {
+                            col.clone()
+                        } else {
+                            format!("to_tsvector({col})")
+                        };
+                        format!("{document} @@ {}({param})", query.function())
+                    }
                     (_, Operand::Value(value)) => {
                         let param = self.bind(value.clone());
                         let symbol = match op {
