@@ -12,7 +12,8 @@ const SPARK_HEIGHT: f64 = 28.0;
 
 /// Is it moving, how far behind, is anything failing: the table's numbers,
 /// refreshed once a second with fixed-width figures so nothing jumps.
-/// Crossing an operator's alert limit shows (and announces) a warning.
+/// Crossing an operator's alert limit shows a warning, announced at once
+/// (`aria-live="assertive"`; `role="alert"` stays for errors alone).
 #[component]
 pub fn MetricsStrip(
     view: DrainView,
@@ -86,7 +87,7 @@ pub fn MetricsStrip(
                     <dd>{gate_text}</dd>
                 </div>
             </dl>
-            <div class="threshold-alert" role="alert" class:threshold-alert--on=move || warnings.with(|w| !w.is_empty())>
+            <div class="threshold-alert" aria-live="assertive" aria-atomic="true" class:threshold-alert--on=move || warnings.with(|w| !w.is_empty())>
                 {move || warnings.get().into_iter().map(|w| view! { <p>{w}</p> }).collect_view()}
             </div>
         </section>
