@@ -8,6 +8,7 @@
 #   scripts/backend.sh            # in the foreground
 #   scripts/backend.sh --detach   # in the background; returns once it is ready
 #   scripts/backend.sh --stop     # stops a detached back end
+#   scripts/backend.sh --restart-stack  # restarts sluice-stack, keeping the database
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -24,6 +25,11 @@ if [[ ${1:-} == --stop ]]; then
     kill "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   fi
+  exit 0
+fi
+
+if [[ ${1:-} == --restart-stack ]]; then
+  kill -HUP "$(cat "$PIDFILE")"
   exit 0
 fi
 
@@ -87,6 +93,21 @@ as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -o "-p $PG_PORT -
 as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres sluice
 
 export SLUICE_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/sluice"
-"$STACK_BIN" "$@" &
-stack_pid=$!
-wait "$stack_pid"
+# SIGHUP restarts the stack on the same database, as a gateway restart would.
+restart=0
+trap 'restart=1; kill "$stack_pid" 2>/dev/null' HUP
+while true; do
+  "$STACK_BIN" "$@" &
+  stack_pid=$!
+  set +e
+  wait "$stack_pid"
+  status=$?
+  set -e
+  if [[ $restart == 1 ]]; then
+    wait "$stack_pid" 2>/dev/null || true
+    restart=0
+    log "restarting sluice-stack"
+    continue
+  fi
+  exit "$status"
+done

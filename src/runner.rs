@@ -361,6 +361,9 @@ async fn take_lock(
     }
 }
 
+/// Longest run of the drain loop without yielding to the page (ms).
+const SLICE_MS: f64 = 20.0;
+
 /// While the source holds more than was read, the server counts the backlog
 /// every few seconds (never per event); otherwise `publish` knows it.
 async fn count_backlog(context: Rc<Context>, slot: Rc<RefCell<Option<Drain>>>) {
@@ -421,9 +424,16 @@ async fn run(
     let context = Rc::new(context);
     leptos::task::spawn_local(count_backlog(context.clone(), slot.clone()));
     let drain = DrainRef(slot);
+    let mut slice_started = now_ms();
     loop {
         if context.stopped.get() {
             return;
+        }
+        // A backlog passes through without waiting on the network; give the
+        // page its turn every few milliseconds so it never freezes.
+        if now_ms() - slice_started > SLICE_MS {
+            TimeoutFuture::new(0).await;
+            slice_started = now_ms();
         }
         let redelivery = redeliveries.borrow_mut().pop_front();
         if let Some(key) = redelivery {

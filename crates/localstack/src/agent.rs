@@ -131,6 +131,10 @@ pub struct Tally {
     pub done: BTreeMap<String, u32>,
     /// Keys refused for good.
     pub rejected: BTreeMap<String, u32>,
+    /// What each delivery of a key met, in order: `done`, `rejected`,
+    /// `503`, `timeout`, `cut` (stream broken off) or `garbage` (HTML), so
+    /// a soak can say why a key was delivered more than once.
+    pub outcomes: BTreeMap<String, Vec<&'static str>>,
 }
 
 #[derive(Default)]
@@ -142,13 +146,19 @@ pub struct Agent {
 impl Agent {
     /// A delivery ended with `done`.
     fn record_done(&self, key: String) {
-        *self
-            .tally
-            .lock()
-            .expect("tally lock")
-            .done
-            .entry(key)
-            .or_default() += 1;
+        let mut tally = self.tally.lock().expect("tally lock");
+        tally.outcomes.entry(key.clone()).or_default().push("done");
+        *tally.done.entry(key).or_default() += 1;
+    }
+
+    /// A delivery met an injected fault or a refusal.
+    fn record_outcome(&self, key: &str, outcome: &'static str) {
+        let mut tally = self.tally.lock().expect("tally lock");
+        tally
+            .outcomes
+            .entry(key.to_string())
+            .or_default()
+            .push(outcome);
     }
 }
 
@@ -233,6 +243,7 @@ async fn deliver(
         tally.order.push(key.clone());
     }
     if designed_reject(&key, config.reject_rate) {
+        agent.record_outcome(&key, "rejected");
         *agent
             .tally
             .lock()
@@ -247,6 +258,7 @@ async fn deliver(
     }
     let roll: f64 = rand::rng().random();
     if roll < config.error_rate {
+        agent.record_outcome(&key, "503");
         let mut response = problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "demo agent is busy (injected 503)",
@@ -257,6 +269,7 @@ async fn deliver(
         return response;
     }
     if roll < config.error_rate + config.timeout_rate {
+        agent.record_outcome(&key, "timeout");
         tokio::time::sleep(Duration::from_secs(3600)).await;
         return problem(StatusCode::GATEWAY_TIMEOUT, "demo agent never finished");
     }
@@ -269,6 +282,7 @@ async fn deliver(
                 + config.midstream_fail_rate
                 + config.garbage_rate
     {
+        agent.record_outcome(&key, "garbage");
         return (
             [(header::CONTENT_TYPE, "text/html")],
             "<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -277,7 +291,10 @@ async fn deliver(
     }
     match config.mode {
         ReplyMode::Json => {
-            tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
+            // Even a zero sleep waits for the timer's next millisecond tick.
+            if config.latency_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
+            }
             agent.record_done(key);
             Json(json!({"status": "done"})).into_response()
         }
@@ -301,6 +318,7 @@ fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: b
                 let progress = f64::from(step + 1) / f64::from(steps + 1);
                 json!({"status": "processing", "progress": progress, "message": format!("step {} of {steps}", step + 1)})
             } else if fail_midstream {
+                agent.record_outcome(&key, "cut");
                 return Some((
                     Err(std::io::Error::other(
                         "demo agent died mid-event (injected)",

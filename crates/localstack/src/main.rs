@@ -7,6 +7,7 @@ mod agent;
 mod events;
 mod gateway;
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::net::SocketAddr;
@@ -18,9 +19,13 @@ use tokio::net::TcpListener;
     about = "Sluice's local stack: Supabase-compatible gateway, demo agent and event generator"
 )]
 struct Args {
-    /// PostgreSQL connection string.
-    #[arg(long, env = "SLUICE_DATABASE_URL")]
+    /// PostgreSQL connection string (not needed with `--serve agent`).
+    #[arg(long, env = "SLUICE_DATABASE_URL", default_value = "")]
     database_url: String,
+    /// What this process serves: the soak runs the agent in a process of its
+    /// own, so that restarting the gateway keeps the agent's tally.
+    #[arg(long, env = "SLUICE_SERVE", value_enum, default_value_t = Serve::All)]
+    serve: Serve,
     /// Where the gateway listens (Supabase CLI's API port by default).
     #[arg(long, env = "SLUICE_GATEWAY_ADDR", default_value = "127.0.0.1:54321")]
     gateway_addr: SocketAddr,
@@ -49,6 +54,13 @@ struct Args {
     agent: agent::AgentConfig,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Serve {
+    All,
+    Gateway,
+    Agent,
+}
+
 async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
@@ -62,7 +74,63 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Er
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    let gateway = match args.serve {
+        Serve::Agent => None,
+        Serve::All | Serve::Gateway => Some(start_gateway(&args).await?),
+    };
+    let agent = match args.serve {
+        Serve::Gateway => None,
+        Serve::All | Serve::Agent => {
+            let listener = TcpListener::bind(args.agent_addr).await?;
+            println!("  agent URL        http://{}/", args.agent_addr);
+            let agent = Arc::new(agent::Agent {
+                config: Mutex::new(args.agent),
+                tally: Mutex::default(),
+            });
+            Some((listener, agent::router(agent)))
+        }
+    };
+    println!("sluice-stack ready");
+    // Replies go out at once rather than wait on Nagle's algorithm for the
+    // peer's delayed ACK (a streamed or split reply would stall ~40 ms).
+    let no_delay = |stream: &mut tokio::net::TcpStream| {
+        let _ = stream.set_nodelay(true);
+    };
+    let gateway = async {
+        match gateway {
+            Some((listener, app)) => axum::serve(listener.tap_io(no_delay), app).await,
+            None => std::future::pending().await,
+        }
+    };
+    let agent = async {
+        match agent {
+            Some((listener, app)) => axum::serve(listener.tap_io(no_delay), app).await,
+            None => std::future::pending().await,
+        }
+    };
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    tokio::select! {
+        result = gateway => result?,
+        result = agent => result?,
+        () = shutdown => println!("sluice-stack stopping"),
+    }
+    Ok(())
+}
 
+type GatewayService =
+    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+
+/// Schema, seed, pool, generator and the gateway's listener.
+async fn start_gateway(
+    args: &Args,
+) -> Result<(TcpListener, GatewayService), Box<dyn std::error::Error>> {
     let setup = connect(&args.database_url).await?;
     setup
         .batch_execute("SET client_min_messages = warning")
@@ -87,46 +155,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_rows: args.max_rows,
     });
     let faults = Arc::new(RwLock::new(args.faults));
-    let agent = Arc::new(agent::Agent {
-        config: Mutex::new(args.agent),
-        tally: Mutex::default(),
-    });
-
-    let gateway_listener = TcpListener::bind(args.gateway_addr).await?;
-    let agent_listener = TcpListener::bind(args.agent_addr).await?;
+    let listener = TcpListener::bind(args.gateway_addr).await?;
     let generator_tally = Arc::new(Mutex::new(events::GeneratorTally::default()));
     tokio::spawn(events::generate(
         connect(&args.database_url).await?,
         args.generate_per_second,
         generator_tally.clone(),
     ));
-
-    println!("sluice-stack ready");
     println!("  API URL          http://{}", args.gateway_addr);
     println!("  anon key         {anon}");
     println!("  publishable key  {}", args.publishable_key);
     println!("  service_role key {service_role}  (server-side only)");
-    println!("  agent URL        http://{}/", args.agent_addr);
     println!(
         "  seeded {seeded} events; generating {} a second",
         args.generate_per_second
     );
-
     let app = gateway::router(gateway, faults, generator_tally)
         .into_make_service_with_connect_info::<SocketAddr>();
-    let agent_app = agent::router(agent);
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
-    tokio::select! {
-        result = axum::serve(gateway_listener, app) => result?,
-        result = axum::serve(agent_listener, agent_app) => result?,
-        () = shutdown => println!("sluice-stack stopping"),
-    }
-    Ok(())
+    Ok((listener, app))
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The fault soak: 10,000 events through the release build with faults in the
+# gateway and the demo agent, reloads, a second tab, a gateway restart and a
+# logout. The agent runs in a process of its own so the restart keeps its
+# tally. Exits non-zero if any event is lost or dead-lettered without cause.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+bash scripts/setup.sh
+
+log "release build"
+trunk build --release --offline
+cargo build --quiet --locked -p localstack
+
+scripts/backend.sh --stop
+scripts/backend.sh --detach --serve gateway --generate-per-second 0
+target/debug/sluice-stack --serve agent > "$ROOT/.stack/agent.log" 2>&1 &
+agent_pid=$!
+trap 'kill $agent_pid 2>/dev/null; scripts/backend.sh --stop' EXIT
+for _ in $(seq 1 50); do
+  curl -sf http://127.0.0.1:54330/tally > /dev/null && break
+  sleep 0.2
+done
+log "soaking (several minutes)"
+node tests/bench/soak.mjs

@@ -1,0 +1,309 @@
+// The benchmark (`scripts/bench.sh`): runs the release build in headless
+// Chromium against the local stack and prints one table of figures, next
+// to the targets. It measures; it asserts nothing. The seed prototype's
+// persistence and fetch are run beside Sluice's in the same run.
+import { createServer } from 'node:http';
+import { readFile, readdir } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { extname, join, normalize } from 'node:path';
+import { ROOT, launchBrowser } from '../e2e/harness.mjs';
+import { ANON, freshTable, insert, configureAgent, eventually, sleep } from '../e2e/backend.mjs';
+import { REST, anonHeaders } from '../contract/stack.mjs';
+
+const AGENT_URL = 'http://127.0.0.1:54330/';
+const PROJECT = 'http://127.0.0.1:54321';
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
+const BENCH_PAGE = `<!doctype html><meta charset="utf-8"><title>persistence probe</title>
+<script type="module">
+import init, * as probe from './persistence_bench.js';
+await init();
+window.probe = probe;
+</script>`;
+
+/** dist/ at /, the persistence probe at /bench/. */
+async function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (path === '/bench/' || path === '/bench/index.html') {
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end(BENCH_PAGE);
+      return;
+    }
+    const file = path.startsWith('/bench/')
+      ? join(ROOT, 'target', 'bench-pkg', path.slice('/bench/'.length))
+      : join(ROOT, 'dist', path.endsWith('/') ? 'index.html' : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+}
+
+const rows = [];
+const section = (name) => rows.push({ section: name });
+const row = (measure, value, target = '', met = null) => rows.push({ measure, value, target, met });
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const ms = (x) => `${x.toFixed(x < 1 ? 3 : x < 10 ? 2 : 0)} ms`;
+const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
+
+/** Every row a fresh table gets: `n` events a millisecond apart, an hour old. */
+async function tableWith(label, n) {
+  const table = await freshTable(label);
+  const base = Date.now() - 3_600_000;
+  for (let start = 0; start < n; start += 1000) {
+    const count = Math.min(1000, n - start);
+    await insert(table, Array.from({ length: count }, (_, i) => ({ created_at: new Date(base + start + i).toISOString(), type: 'order.created' })));
+  }
+  return table;
+}
+
+/** A context whose storage already holds a remembered login and agent settings. */
+async function contextWith(browser, { session, agentUrl }) {
+  const context = await browser.newContext();
+  await context.addInitScript(({ session, agent }) => {
+    if (session) localStorage.setItem('sluice:v1:session', session);
+    localStorage.setItem('sluice:v1:agent', agent);
+    window.__marks = {};
+    window.__longTasks = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
+      .observe({ type: 'longtask' });
+    new MutationObserver(() => {
+      if (!window.__marks.rail && document.querySelector('.rail')) window.__marks.rail = performance.now();
+      if (!window.__marks.admitted && document.querySelector('.pill')) window.__marks.admitted = performance.now();
+    }).observe(document, { childList: true, subtree: true });
+    addEventListener('TrunkApplicationStarted', (e) => { window.__wasmMemory = e.detail.wasm.memory; });
+  }, { session, agent: JSON.stringify({ url: agentUrl, token: '', timeout_s: 30, attempts: 5 }) });
+  return context;
+}
+
+async function bundle() {
+  section('Bundle (release, gzip -9)');
+  const files = await readdir(join(ROOT, 'dist'));
+  let raw = 0; let gz = 0;
+  for (const ext of ['.wasm', '.js', '.css']) {
+    const name = files.find((f) => f.endsWith(ext) && !f.endsWith('.json'));
+    const body = await readFile(join(ROOT, 'dist', name));
+    const zipped = gzipSync(body, { level: 9 }).length;
+    raw += body.length; gz += zipped;
+    row(`${ext.slice(1)} raw / gzip`, `${kb(body.length)} / ${kb(zipped)}`);
+  }
+  row('total raw / gzip', `${kb(raw)} / ${kb(gz)}`, '< 150 KB gzip', gz < 150 * 1024);
+}
+
+/** Logs in once with "Remember me" and returns the stored session. */
+async function rememberedSession(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByLabel('API key').fill(ANON);
+  await page.getByLabel('Remember me').check();
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  const session = await page.evaluate(() => localStorage.getItem('sluice:v1:session'));
+  await context.close();
+  return session;
+}
+
+async function start(browser, url, session) {
+  section('Start (5 cold loads: new context, empty cache; logged in, pass-through)');
+  const rail = []; const admitted = [];
+  for (let i = 0; i < 5; i++) {
+    const table = await tableWith(`start${i}`, 20);
+    const context = await contextWith(browser, { session, agentUrl: '' });
+    const page = await context.newPage();
+    await page.goto(`${url}?table=${table}`);
+    await page.locator('.pill').first().waitFor();
+    const marks = await page.evaluate(() => window.__marks);
+    rail.push(marks.rail); admitted.push(marks.admitted);
+    await context.close();
+  }
+  const spread = (xs) => `median ${ms(median(xs))} (${ms(Math.min(...xs))}–${ms(Math.max(...xs))})`;
+  row('navigation → rail rendered', spread(rail), '< 300 ms', median(rail) < 300);
+  row('navigation → first event admitted', spread(admitted));
+}
+
+/** Drains a 10,000-event backlog; returns events/s and the page's figures. */
+async function drain(browser, url, session, agentUrl) {
+  const table = await tableWith('drain', 10_000);
+  const context = await contextWith(browser, { session: null, agentUrl });
+  const page = await context.newPage();
+  await page.goto(`${url}?table=${table}`);
+  await page.getByRole('region', { name: 'Gate' }).waitFor();
+  const cdp = await context.newCDPSession(page);
+  const measure = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const heap = await cdp.send('Runtime.getHeapUsage');
+    const page_ = await page.evaluate(() => ({ nodes: document.getElementsByTagName('*').length, wasm: window.__wasmMemory?.buffer.byteLength ?? 0 }));
+    return { heap: heap.usedSize, ...page_ };
+  };
+  const before = await measure();
+  await page.evaluate(() => { window.__longTasks = []; });
+  await page.getByLabel('API key').fill(ANON);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  const drained = () => page.evaluate(() => Number(/(\d+) drained/.exec(document.querySelector('.node--drain').innerText)?.[1] ?? 0));
+  await page.locator('.pill').first().waitFor({ timeout: 60_000 });
+  const first = await page.evaluate(() => performance.now());
+  const firstCount = await drained();
+  let last = first;
+  for (;;) {
+    const n = await drained();
+    if (n >= 10_000) { last = await page.evaluate(() => performance.now()); break; }
+    await sleep(50);
+  }
+  const rate = (10_000 - firstCount) / ((last - first) / 1000);
+  const longTasks = await page.evaluate(() => window.__longTasks);
+  await sleep(1500);
+  const after = await measure();
+  await context.close();
+  return { rate, before, after, longTasks };
+}
+
+async function throughput(browser, url, session) {
+  section('Drain throughput (10,000-event backlog)');
+  const pass = await drain(browser, url, session, '');
+  row('pass-through gate', `${pass.rate.toFixed(0)} events/s`, '≥ 2,000 events/s', pass.rate >= 2000);
+  await configureAgent({ latency_ms: 0, mode: 'json' });
+  const agent = await drain(browser, url, session, AGENT_URL);
+  row('demo agent, zero latency (one HTTP POST per event)', `${agent.rate.toFixed(0)} events/s`);
+
+  section('Memory and smoothness (the pass-through run: before login → after 10,000 events, after GC)');
+  const growth = pass.after.heap - pass.before.heap;
+  row('JS heap', `${kb(pass.before.heap)} → ${kb(pass.after.heap)} (${growth >= 0 ? '+' : ''}${kb(growth)})`, '< 5 MB growth', growth < 5 * 1024 * 1024);
+  row('wasm linear memory', `${kb(pass.before.wasm)} → ${kb(pass.after.wasm)}`);
+  row('DOM elements', `${pass.before.nodes} → ${pass.after.nodes}`);
+  const worst = (runs) => Math.max(0, ...runs);
+  row('long tasks (> 50 ms) while draining, pass-through', `${pass.longTasks.length}, longest ${ms(worst(pass.longTasks))}`, 'none over 50 ms', pass.longTasks.length === 0);
+  row('long tasks (> 50 ms) while draining, demo agent', `${agent.longTasks.length}, longest ${ms(worst(agent.longTasks))}`, 'none over 50 ms', agent.longTasks.length === 0);
+}
+
+async function persistence(browser, url) {
+  section('Persistence: recording the k-th processed event (mean over 200 records for Sluice, 20 for the seed, each batch timed whole), same browser, same run');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${url}bench/`);
+  await page.waitForFunction(() => window.probe);
+  for (const k of [1_000, 10_000, 100_000]) {
+    const sluice = await page.evaluate(({ k }) => {
+      localStorage.clear();
+      const perRecord = window.probe.sluice_record_ms('bench_events', k, 200);
+      let chars = 0;
+      for (let i = 0; i < localStorage.length; i++) {
+        const key = localStorage.key(i);
+        chars += key.length + localStorage.getItem(key).length;
+      }
+      const load = window.probe.sluice_load_ms('bench_events');
+      return { perRecord, chars, load };
+    }, { k });
+    // The seed prototype, as its research notes give it: one Set of
+    // "{table}:{id}", written whole as a JSON array after every event.
+    const seed = await page.evaluate(({ k }) => {
+      localStorage.clear();
+      const KEY = 'ms-processed-events';
+      const processed = new Set();
+      for (let i = 1; i < k; i++) processed.add(`bench_events:${i}`);
+      localStorage.setItem(KEY, JSON.stringify(Array.from(processed)));
+      let perRecord;
+      try {
+        const started = performance.now();
+        for (let i = k; i < k + 20; i++) {
+          processed.add(`bench_events:${i}`);
+          localStorage.setItem(KEY, JSON.stringify(Array.from(processed)));
+        }
+        perRecord = (performance.now() - started) / 20;
+      } catch (error) {
+        return { error: error.name };
+      }
+      const chars = KEY.length + localStorage.getItem(KEY).length;
+      const started = performance.now();
+      const loaded = new Set(JSON.parse(localStorage.getItem(KEY)));
+      const load = performance.now() - started;
+      return { perRecord, chars, load, size: loaded.size };
+    }, { k });
+    const label = k.toLocaleString('en');
+    if (seed.error) {
+      row(`k = ${label}: Sluice / seed`, `${ms(sluice.perRecord)} / failed (${seed.error})`);
+      continue;
+    }
+    const [a, b] = [sluice.perRecord, seed.perRecord];
+    row(`k = ${label}: time to record, Sluice / seed`, `${ms(a)} / ${ms(b)} (seed ×${(b / a).toFixed(1)})`);
+    row(`k = ${label}: localStorage characters, Sluice / seed`, `${sluice.chars.toLocaleString('en')} / ${seed.chars.toLocaleString('en')} (seed ×${(seed.chars / sluice.chars).toFixed(1)})`,
+      k === 100_000 ? '< 16 KB for Sluice' : '', k === 100_000 ? sluice.chars * 1 < 16 * 1024 : null);
+    row(`k = ${label}: reading it back on load, Sluice / seed`, `${ms(sluice.load)} / ${ms(seed.load)}`);
+  }
+  await context.close();
+}
+
+async function fetchStall() {
+  section('Fetching after the oldest 100 rows are processed (300-row table, 3 polls each)');
+  const table = await tableWith('stall', 300);
+  const get = async (params) => (await (await fetch(`${REST}/${table}?${new URLSearchParams(params)}`, { headers: anonHeaders })).json());
+  const all = await get({ select: 'id,created_at', order: 'created_at.asc,id.asc' });
+  const processed = new Set(all.slice(0, 100).map((r) => `${table}:${r.id}`));
+  const seedNew = [];
+  for (let poll = 0; poll < 3; poll++) {
+    const data = await get({ select: '*', order: 'created_at.asc', limit: '100' });
+    seedNew.push(data.filter((r) => !processed.has(`${table}:${r.id}`)).length);
+  }
+  const sluiceNew = [];
+  let cursor = all[99];
+  for (let poll = 0; poll < 3; poll++) {
+    const data = await get({ select: '*', order: 'created_at.asc,id.asc', limit: '100', or: `(created_at.gt."${cursor.created_at}",and(created_at.eq."${cursor.created_at}",id.gt.${cursor.id}))` });
+    sluiceNew.push(data.length);
+    if (data.length) cursor = data[data.length - 1];
+  }
+  row('seed: oldest 100 ascending, filtered in the browser', `new events per poll: ${seedNew.join(', ')} (stalled)`);
+  row('Sluice: keyset after the cursor', `new events per poll: ${sluiceNew.join(', ')}`);
+}
+
+async function idle(browser, url, session) {
+  section('Idle cost (nothing new, default rate: every 2 s; 30 s observed)');
+  const table = await tableWith('idle', 5);
+  const context = await contextWith(browser, { session, agentUrl: '' });
+  const page = await context.newPage();
+  await page.goto(`${url}?table=${table}`);
+  await eventually(async () => /5 drained/.test(await page.locator('.node--drain').innerText()), 20_000, 'drained');
+  await sleep(3000);
+  const seen = [];
+  page.on('requestfinished', async (request) => {
+    if (!request.url().startsWith(PROJECT)) return;
+    const sizes = await request.sizes();
+    seen.push(sizes.requestHeadersSize + sizes.requestBodySize + sizes.responseHeadersSize + sizes.responseBodySize);
+  });
+  await sleep(30_000);
+  await context.close();
+  row('requests per minute', `${seen.length * 2}`);
+  row('bytes per poll (request + response, headers included)', seen.length ? `${Math.round(seen.reduce((a, b) => a + b, 0) / seen.length)} B` : 'no polls');
+}
+
+function print() {
+  const width = Math.max(...rows.filter((r) => r.measure).map((r) => r.measure.length));
+  const valueWidth = Math.max(...rows.filter((r) => r.value).map((r) => r.value.length));
+  const lines = [];
+  for (const r of rows) {
+    if (r.section) { lines.push('', `## ${r.section}`); continue; }
+    const verdict = r.met === null ? '' : r.met ? '  met' : '  MISSED';
+    lines.push(`${r.measure.padEnd(width)}  ${r.value.padEnd(valueWidth)}  ${r.target}${verdict}`);
+  }
+  console.log(lines.join('\n'));
+}
+
+const server = await serve();
+const browser = await launchBrowser();
+try {
+  const session = await rememberedSession(browser, server.url);
+  await bundle();
+  await start(browser, server.url, session);
+  await throughput(browser, server.url, session);
+  await persistence(browser, server.url);
+  await fetchStall();
+  await idle(browser, server.url, session);
+} finally {
+  await browser.close();
+  server.close();
+  await configureAgent({});
+}
+print();
