@@ -99,6 +99,19 @@ test('a delivery that is never answered keeps the connection open', async () => 
   }), { name: 'AbortError' });
 });
 
+test('the tally records what each delivery of a key met, in order (the soak explains repeats with it)', async () => {
+  await configure({ latency_ms: 0, mode: 'json', error_rate: 1, retry_after_s: 0 });
+  assert.equal((await deliver('o1')).status, 503);
+  await configure({ latency_ms: 0, mode: 'json', garbage_rate: 1 });
+  assert.equal((await (await deliver('o1')).text()).includes('<html>'), true);
+  await configure({ latency_ms: 0, mode: 'json' });
+  assert.equal((await deliver('o1')).status, 200);
+  await configure({ latency_ms: 0, mode: 'json', reject_rate: 1 });
+  assert.equal((await deliver('o2')).status, 422);
+  const t = await tally();
+  assert.deepEqual(t.outcomes, { 'events:o1': ['503', 'garbage', 'done'], 'events:o2': ['rejected'] });
+});
+
 test('requests that break the contract are refused with a reason', async () => {
   const missingKey = await fetch(AGENT, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
   assert.equal(missingKey.status, 400);
