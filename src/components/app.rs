@@ -345,9 +345,7 @@ pub fn App() -> impl IntoView {
             };
         }
     });
-    let choose_theme = RwSignal::new(theme.get_untracked());
-    Effect::new(move |_| {
-        let chosen = choose_theme.get();
+    let choose_theme = Callback::new(move |chosen: Theme| {
         theme.set(chosen);
         remember(&storage_keys::theme(), &chosen, alerts);
     });
@@ -402,7 +400,7 @@ pub fn App() -> impl IntoView {
             <div class="header__start">
                 <h1 class="header__title">"Sluice"</h1>
                 <SourceDialog choice=choice />
-                <ThemeToggle theme=choose_theme />
+                <ThemeToggle theme=theme.read_only() on_choose=choose_theme />
                 <button type="button" class="button" aria-keyshortcuts="?" on:click=move |_| {
                     if let Some(dialog) = help.get() {
                         let _ = dialog.show_modal();

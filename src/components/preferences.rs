@@ -5,13 +5,13 @@ use sluice_core::theme::Theme;
 
 /// "Theme": system, light or dark.
 #[component]
-pub fn ThemeToggle(theme: RwSignal<Theme>) -> impl IntoView {
+pub fn ThemeToggle(theme: ReadSignal<Theme>, on_choose: Callback<Theme>) -> impl IntoView {
     view! {
         <span class="theme">
             <label for="theme">"Theme"</label>
             <select id="theme" on:change=move |ev| {
                 if let Some(chosen) = Theme::from_label(&event_target_value(&ev)) {
-                    theme.set(chosen);
+                    on_choose.run(chosen);
                 }
             }>
                 {Theme::ALL.into_iter().map(|t| view! {
