@@ -451,7 +451,7 @@ async fn run(
                     context.alerts.show(malformed);
                 }
             }
-            Step::Deliver(event) => match deliver(&context, &event, &mut wakes).await {
+            Step::Deliver(event) => match deliver(&context, event, &mut wakes).await {
                 Delivered::Handled(_) => {
                     let writes = drain.get_mut().on_handled();
                     persist(&context, &drain, &writes);
@@ -511,7 +511,7 @@ async fn redeliver(context: &Context, key: &str, wakes: &mut UnboundedReceiver<(
         }
     };
     if let Delivered::Handled(Outcome::Passed | Outcome::PassedThrough) =
-        deliver(context, &event, wakes).await
+        deliver(context, event, wakes).await
     {
         let mut list = load_dead_letters(context);
         list.retain(|l| l.key != key);
@@ -590,7 +590,8 @@ enum Delivered {
     Abandoned,
 }
 
-async fn deliver(context: &Context, event: &Event, wakes: &mut UnboundedReceiver<()>) -> Delivered {
+/// Takes the event: once handled, its row moves into the history.
+async fn deliver(context: &Context, event: Event, wakes: &mut UnboundedReceiver<()>) -> Delivered {
     let gate = context.view.gate;
     let badge = Badge::of(&event.key, &event.row, context.table());
     gate.set(GateView::admit(badge.clone()));
@@ -604,16 +605,16 @@ async fn deliver(context: &Context, event: &Event, wakes: &mut UnboundedReceiver
         });
         (Outcome::PassedThrough, 1)
     } else {
-        match attempt_delivery(context, event, &settings, &signals, wakes).await {
+        match attempt_delivery(context, &event, &settings, &signals, wakes).await {
             Some(done) => done,
             None => return Delivered::Abandoned,
         }
     };
-    let (row, row_bytes) = history::kept_row(&event.row);
+    let (row, row_bytes) = history::kept_row(event.row);
     let entry = Entry {
         serial: 0,
         badge,
-        timestamp: event.timestamp.clone(),
+        timestamp: event.timestamp,
         outcome: outcome.clone(),
         attempts,
         duration_ms: now_ms() - started_ms,

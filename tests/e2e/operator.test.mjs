@@ -192,7 +192,8 @@ test('the lag alert fires, is announced, and clears once the drain catches up', 
   assert.equal(await page.locator('.metric--warn').count(), 0);
   // Limits are kept per table.
   await page.reload();
-  assert.equal(await page.getByLabel('Lag alert (seconds)').inputValue(), '30');
+  // The form fills once the page knows its table (after config.json loads).
+  await eventually(async () => (await page.getByLabel('Lag alert (seconds)').inputValue()) === '30', 10_000, 'limits remembered');
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -274,6 +275,8 @@ test('light, dark and system themes; space pauses, S opens the source dialog, ? 
   assert.equal(await background(), dark);
   await page.getByLabel('Theme', { exact: true }).selectOption('Light');
   await page.reload();
+  // The app applies the theme once it has started.
+  await page.getByRole('region', { name: 'Gate' }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light', 'the choice is remembered');
 
   // Shortcuts act only when focus is not on a control.

@@ -87,9 +87,9 @@ impl Entry {
 }
 
 /// Keeps a row only if it is small enough to hold in memory.
-pub fn kept_row(row: &serde_json::Value) -> (Option<Arc<serde_json::Value>>, usize) {
+pub fn kept_row(row: serde_json::Value) -> (Option<Arc<serde_json::Value>>, usize) {
     let bytes = row.to_string().len();
-    let kept = (bytes <= MAX_KEPT_ROW_BYTES).then(|| Arc::new(row.clone()));
+    let kept = (bytes <= MAX_KEPT_ROW_BYTES).then(|| Arc::new(row));
     (kept, bytes)
 }
 
@@ -147,7 +147,7 @@ mod tests {
 
     fn entry(key: &str, outcome: Outcome, attempts: u32) -> Entry {
         let row = json!({"id": key, "type": "order.created"});
-        let (row, row_bytes) = kept_row(&row);
+        let (row, row_bytes) = kept_row(row);
         Entry {
             serial: 0,
             badge: Badge::of(key, row.as_deref().unwrap(), "events"),
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn large_rows_are_not_kept_and_signals_are_bounded() {
-        let (kept, bytes) = kept_row(&json!({"blob": "x".repeat(MAX_KEPT_ROW_BYTES)}));
+        let (kept, bytes) = kept_row(json!({"blob": "x".repeat(MAX_KEPT_ROW_BYTES)}));
         assert!(kept.is_none() && bytes > MAX_KEPT_ROW_BYTES);
         let mut signals = Vec::new();
         for i in 0..MAX_SIGNALS + 5 {
