@@ -5,21 +5,20 @@
 
 #[cfg(target_arch = "wasm32")]
 mod probe {
-    use sluice::browser::ledger_store;
+    use sluice::browser::table_store::TableStore;
     use sluice_core::ledger::{Arrival, Ledger, LedgerFile};
-    use sluice_core::source::Event;
+    use sluice_core::source::Position;
     use wasm_bindgen::prelude::*;
 
     const PROJECT: &str = "http://127.0.0.1:54321";
     const T0: i64 = 1_700_000_000_000_000;
 
-    fn event(i: u32) -> Event {
+    fn event(i: u32) -> Position {
         let micros = T0 + i64::from(i) * 1000;
-        Event {
+        Position {
             key: i.to_string(),
             timestamp: sluice_core::timestamp::format_micros(micros),
             timestamp_micros: micros,
-            row: serde_json::Value::Null,
         }
     }
 
@@ -35,17 +34,18 @@ mod probe {
     /// timed whole: browsers round `performance.now()` to 0.1 ms.
     #[wasm_bindgen]
     pub fn sluice_record_ms(table: &str, k: u32, samples: u32) -> Result<f64, JsValue> {
-        ledger_store::clear(PROJECT, table);
+        let store = TableStore::new(PROJECT, table);
+        store.clear_ledger();
         let mut ledger = Ledger::default();
         for i in 1..k {
             ledger.record(&event(i), Arrival::InOrder);
         }
         let stored = LedgerFile::of(table, &ledger).writes();
-        ledger_store::save(PROJECT, table, &stored).map_err(|e| e.to_string())?;
+        store.record(&stored).map_err(|e| e.to_string())?;
         let started = now();
         for i in k..k + samples {
             let writes = ledger.record(&event(i), Arrival::InOrder);
-            ledger_store::save(PROJECT, table, &writes).map_err(|e| e.to_string())?;
+            store.record(&writes).map_err(|e| e.to_string())?;
         }
         Ok((now() - started) / f64::from(samples.max(1)))
     }
@@ -54,7 +54,9 @@ mod probe {
     #[wasm_bindgen]
     pub fn sluice_load_ms(table: &str) -> Result<f64, JsValue> {
         let started = now();
-        let ledger = ledger_store::load(PROJECT, table).map_err(|e| e.to_string())?;
+        let ledger = TableStore::new(PROJECT, table)
+            .ledger()
+            .map_err(|e| e.to_string())?;
         let elapsed = now() - started;
         if ledger.handled() == 0 {
             return Err("nothing was stored".into());

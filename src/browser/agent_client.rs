@@ -26,6 +26,14 @@ fn explain(failure: Failure, settings: &AgentSettings) -> Attempt {
     }
 }
 
+/// The webhook's body, serialised from borrowed parts (the row is not copied).
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    key: &'a str,
+    table: &'a str,
+    event: &'a serde_json::Value,
+}
+
 /// Posts `event` once and follows the reply; progress goes to `on_signal`.
 pub async fn attempt(
     settings: &AgentSettings,
@@ -33,8 +41,12 @@ pub async fn attempt(
     event: &Event,
     on_signal: &dyn Fn(Signal),
 ) -> Attempt {
-    let body =
-        serde_json::json!({ "key": event.key, "table": table, "event": event.row }).to_string();
+    let body = serde_json::to_string(&Body {
+        key: &event.key,
+        table,
+        event: &event.row,
+    })
+    .unwrap_or_default();
     let mut request = Request::post(&settings.url)
         .header("Content-Type", "application/json")
         .header("Accept", "application/x-ndjson, application/json")

@@ -1,13 +1,12 @@
 //! Requests with a deadline: the browser's fetch has none, so an
 //! AbortController is fired by a timer. The deadline covers the body too.
 
+use futures::StreamExt;
 use gloo_net::http::{RequestBuilder, Response};
 use gloo_timers::callback::Timeout;
-use js_sys::{Reflect, Uint8Array};
+use js_sys::Uint8Array;
 use std::time::Duration;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader};
+use web_sys::{AbortController, AbortSignal};
 
 /// Why a request produced no (complete) response.
 #[derive(Debug)]
@@ -78,20 +77,10 @@ pub async fn stream(
     let Some(body) = response.body() else {
         return Ok(());
     };
-    let reader: ReadableStreamDefaultReader =
-        body.get_reader().dyn_into().map_err(|_| Failure::Network)?;
-    loop {
-        let result = JsFuture::from(reader.read())
-            .await
-            .map_err(|_| deadline.failure())?;
-        let done = Reflect::get(&result, &"done".into())
-            .map(|d| d.is_truthy())
-            .unwrap_or(true);
-        if done {
-            return Ok(());
-        }
-        if let Ok(value) = Reflect::get(&result, &"value".into()) {
-            on_chunk(&Uint8Array::new(&value).to_vec());
-        }
+    let mut chunks = wasm_streams::ReadableStream::from_raw(body).into_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| deadline.failure())?;
+        on_chunk(&Uint8Array::new(&chunk).to_vec());
     }
+    Ok(())
 }

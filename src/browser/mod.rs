@@ -4,11 +4,10 @@
 
 pub mod agent_client;
 pub mod clock;
-pub mod dead_letter_store;
 pub mod files;
 pub mod http;
-pub mod ledger_store;
 pub mod rest;
 pub mod runtime_config;
 pub mod storage;
 pub mod tab_lock;
+pub mod table_store;

@@ -1,27 +1,29 @@
 use leptos::prelude::*;
 use sluice_core::agent::AgentSettings;
+use sluice_core::storage_keys;
+use std::num::NonZeroU32;
 
-use super::alerts::Alerts;
+use super::state::{remember, DrainHandle};
+use crate::alerts::Alerts;
 
 /// Where the gate sends events: "Agent URL" (empty: pass-through), token,
-/// timeout and attempts. Saved only when valid.
+/// timeout and attempts. The form is built afresh from the settings each
+/// time they change, so it always starts from what is in force.
 #[component]
-pub fn AgentSettingsForm(
-    settings: RwSignal<AgentSettings>,
-    on_save: Callback<AgentSettings>,
-    alerts: Alerts,
-) -> impl IntoView {
-    let url = RwSignal::new(String::new());
-    let token = RwSignal::new(String::new());
-    let timeout = RwSignal::new(String::new());
-    let attempts = RwSignal::new(String::new());
-    Effect::new(move |_| {
-        let current = settings.get();
-        url.set(current.url);
-        token.set(current.token);
-        timeout.set(current.timeout_s.to_string());
-        attempts.set(current.attempts.to_string());
-    });
+pub fn AgentSettingsForm() -> impl IntoView {
+    let agent = expect_context::<DrainHandle>().agent;
+    move || view! { <AgentForm current=agent.get() /> }
+}
+
+#[component]
+fn AgentForm(current: AgentSettings) -> impl IntoView {
+    let agent = expect_context::<DrainHandle>().agent;
+    let alerts = expect_context::<Alerts>();
+    let pass_through = current.pass_through();
+    let url = RwSignal::new(current.url);
+    let token = RwSignal::new(current.token);
+    let timeout = RwSignal::new(current.timeout_s.to_string());
+    let attempts = RwSignal::new(current.attempts.to_string());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let number = |text: String, what: &str| {
@@ -30,15 +32,20 @@ pub fn AgentSettingsForm(
                 .map_err(|_| format!("{what} must be a whole number."))
         };
         let typed = number(timeout.get(), "The agent timeout").and_then(|timeout_s| {
+            let attempts = NonZeroU32::new(number(attempts.get(), "Attempts")?)
+                .ok_or("Attempts must be between 1 and 20.")?;
             Ok(AgentSettings {
                 url: url.get(),
                 token: token.get(),
                 timeout_s,
-                attempts: number(attempts.get(), "Attempts")?,
+                attempts,
             })
         });
         match typed.and_then(AgentSettings::validate) {
-            Ok(valid) => on_save.run(valid),
+            Ok(valid) => {
+                remember(&storage_keys::agent_settings(), &valid, alerts);
+                agent.set(valid);
+            }
             Err(message) => alerts.show(message),
         }
     };
@@ -62,7 +69,7 @@ pub fn AgentSettingsForm(
             </label>
             <button type="submit" class="button">"Save agent"</button>
             <span class="agent__mode">
-                {move || if settings.with(AgentSettings::pass_through) { "Pass-through: events pass the gate without an agent." } else { "" }}
+                {if pass_through { "Pass-through: events pass the gate without an agent." } else { "" }}
             </span>
         </form>
     }

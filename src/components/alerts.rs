@@ -1,32 +1,16 @@
 use leptos::prelude::*;
 
-/// Errors the operator must see. The region exists from the first render so
-/// that screen readers are already listening when its text changes.
-#[derive(Clone, Copy)]
-pub struct Alerts(RwSignal<Option<String>>);
+use crate::alerts::Alerts;
 
-impl Default for Alerts {
-    fn default() -> Self {
-        Self(RwSignal::new(None))
-    }
-}
-
-impl Alerts {
-    pub fn show(self, message: impl ToString) {
-        self.0.set(Some(message.to_string()));
-    }
-
-    pub fn clear(self) {
-        self.0.set(None);
-    }
-}
-
+/// The region exists from the first render so that screen readers are
+/// already listening when its text changes.
 #[component]
-pub fn AlertRegion(alerts: Alerts) -> impl IntoView {
+pub fn AlertRegion() -> impl IntoView {
+    let alerts = expect_context::<Alerts>();
     view! {
-        <div class="alert" role="alert" class:alert--empty=move || alerts.0.with(Option::is_none)>
-            <span>{move || alerts.0.get().unwrap_or_default()}</span>
-            <Show when=move || alerts.0.with(Option::is_some)>
+        <div class="alert" role="alert" class:alert--empty=move || alerts.is_empty()>
+            <span>{move || alerts.message().unwrap_or_default()}</span>
+            <Show when=move || !alerts.is_empty()>
                 <button type="button" class="alert__dismiss" on:click=move |_| alerts.clear()>
                     "Dismiss"
                 </button>

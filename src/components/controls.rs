@@ -1,15 +1,19 @@
 use leptos::prelude::*;
-use sluice_core::drain::Admission;
+use leptos_use::use_document_visibility;
+use sluice_core::metrics::updated_ago;
 use sluice_core::rate::ConsumptionRate;
+use sluice_core::storage_keys;
 
-use crate::runner::{Condition, DrainView};
+use super::state::{remember, Clock, DrainHandle};
+use crate::alerts::Alerts;
+use crate::runner::{Condition, Intent};
 
 /// The "Consumption rate" slider, with its value in words beside it.
 #[component]
-pub fn RateSlider(
-    rate: ReadSignal<ConsumptionRate>,
-    on_change: impl Fn(ConsumptionRate) + 'static,
-) -> impl IntoView {
+pub fn RateSlider() -> impl IntoView {
+    let drain = expect_context::<DrainHandle>();
+    let alerts = expect_context::<Alerts>();
+    let rate = drain.rate;
     let words = move || rate.get().in_words();
     view! {
         <div class="rate">
@@ -25,7 +29,8 @@ pub fn RateSlider(
                 on:input=move |ev| {
                     let chosen = event_target_value(&ev).parse().ok().and_then(ConsumptionRate::from_position);
                     if let Some(chosen) = chosen {
-                        on_change(chosen);
+                        rate.set(chosen);
+                        remember(&storage_keys::consumption_rate(), &chosen, alerts);
                     }
                 }
             />
@@ -34,37 +39,25 @@ pub fn RateSlider(
     }
 }
 
-/// What the operator can do to the drain.
-#[derive(Clone, Copy)]
-pub struct DrainIntents {
-    pub pause: Callback<()>,
-    pub resume: Callback<()>,
-    pub step: Callback<()>,
-    pub watch_only: Callback<bool>,
-}
-
 /// "Pause" lets the event at the gate finish and admits no more; "Step"
 /// admits exactly one while paused; "Watch only" reads without draining.
 #[component]
-pub fn DrainControls(view: DrainView, intents: DrainIntents) -> impl IntoView {
-    let paused = move || view.admission.get() != Admission::Open;
+pub fn DrainControls() -> impl IntoView {
+    let drain = expect_context::<DrainHandle>();
+    let paused = move || drain.paused();
     view! {
         <div class="drain-controls">
-            <button
-                type="button"
-                class="button"
-                on:click=move |_| if paused() { intents.resume.run(()) } else { intents.pause.run(()) }
-            >
+            <button type="button" class="button" on:click=move |_| drain.set_paused(!paused())>
                 {move || if paused() { "Resume" } else { "Pause" }}
             </button>
-            <button type="button" class="button" disabled=move || !paused() on:click=move |_| intents.step.run(())>
+            <button type="button" class="button" disabled=move || !paused() on:click=move |_| drain.send(Intent::Step)>
                 "Step"
             </button>
             <label class="check">
                 <input
                     type="checkbox"
-                    prop:checked=move || view.watch_only.get()
-                    on:change=move |ev| intents.watch_only.run(event_target_checked(&ev))
+                    prop:checked=move || drain.view.watch_only.get()
+                    on:change=move |ev| drain.set_watch_only(event_target_checked(&ev))
                 />
                 "Watch only"
             </label>
@@ -74,22 +67,11 @@ pub fn DrainControls(view: DrainView, intents: DrainIntents) -> impl IntoView {
 
 /// When the source was last read, and anything holding the drain back.
 #[component]
-pub fn DrainStatus(
-    view: DrainView,
-    now_ms: ReadSignal<f64>,
-    tab_hidden: ReadSignal<bool>,
-) -> impl IntoView {
-    let updated = move || match view.last_read_ms.get() {
-        None => "not read yet".to_string(),
-        Some(at) => {
-            let seconds = ((now_ms.get() - at) / 1000.0).max(0.0).round() as u64;
-            if seconds == 0 {
-                "updated just now".into()
-            } else {
-                format!("updated {seconds} s ago")
-            }
-        }
-    };
+pub fn DrainStatus() -> impl IntoView {
+    let view = expect_context::<DrainHandle>().view;
+    let clock = expect_context::<Clock>();
+    let tab_hidden = use_document_visibility();
+    let updated = move || updated_ago(view.last_read_ms.get(), clock.now_ms());
     let condition = move || {
         match view.condition.get() {
         Condition::Idle => "Log in and choose a source to start.".to_string(),
@@ -106,7 +88,7 @@ pub fn DrainStatus(
         <p class="status" role="status" aria-live="polite">
             <span class="status__updated">{updated}</span>
             <span class="status__condition">{condition}</span>
-            <Show when=move || tab_hidden.get()>
+            <Show when=move || tab_hidden.get() == web_sys::VisibilityState::Hidden>
                 <span class="status__hidden">
                     "This tab is hidden: the browser may slow idle polling to once a minute (a backlog keeps draining)."
                 </span>

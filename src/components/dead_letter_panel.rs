@@ -1,41 +1,59 @@
 use leptos::prelude::*;
-use sluice_core::dead_letters::DeadLetter;
+use sluice_core::dead_letters::{self, DeadLetter};
 
 use super::confirm;
-use super::history::clock_time;
+use super::format::clock_time;
+use super::history::Filter;
+use super::inspector::{Inspected, Inspection};
+use super::state::{DrainHandle, Sources};
+use crate::alerts::Alerts;
+use crate::browser::files;
+use crate::runner::Intent;
 
-/// What the operator can do with dead letters; each takes the keys it touches.
-#[derive(Clone, Copy)]
-pub struct DeadLetterIntents {
-    /// Back through the gate, with the same Idempotency-Key.
-    pub retry: Callback<Vec<String>>,
-    pub discard: Callback<Vec<String>>,
-    pub export: Callback<()>,
-    pub inspect: Callback<DeadLetter>,
+/// What the inspector shows for a dead letter (the row is read again by
+/// key when it was too large to store).
+fn inspection_of(table: String, letter: &DeadLetter) -> Inspection {
+    Inspection {
+        table,
+        key: letter.key.clone(),
+        place: "dead letter",
+        facts: vec![
+            ("Reason", letter.reason.clone()),
+            ("Attempts", letter.attempts.to_string()),
+        ],
+        signals: Vec::new(),
+        row: (!letter.row_is_noted()).then(|| std::sync::Arc::new(letter.event.clone())),
+    }
 }
 
 /// The table's dead letters, with per-letter and bulk actions. Bulk actions
 /// act on the letters shown (after the filter), say how many, and ask first.
 #[component]
-pub fn DeadLetterPanel(
-    letters: RwSignal<Vec<DeadLetter>>,
-    filter: Signal<String>,
-    intents: DeadLetterIntents,
-) -> impl IntoView {
-    let shown = Memo::new(move |_| {
-        let filter = filter.get().trim().to_lowercase();
-        letters.with(|list| {
-            list.iter()
-                .rev()
-                .filter(|l| {
-                    filter.is_empty()
-                        || l.key.to_lowercase().contains(&filter)
-                        || l.reason.to_lowercase().contains(&filter)
-                })
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-    });
+pub fn DeadLetterPanel() -> impl IntoView {
+    let drain = expect_context::<DrainHandle>();
+    let letters = drain.view.dead_letters;
+    let filter = expect_context::<Filter>().0;
+    let inspected = expect_context::<Inspected>();
+    let sources = expect_context::<Sources>();
+    let alerts = expect_context::<Alerts>();
+    let shown =
+        Memo::new(move |_| filter.with(|f| letters.with(|list| dead_letters::shown(list, f))));
+    let retry = move |keys: Vec<String>| drain.send(Intent::Redeliver(keys));
+    let discard = move |keys: Vec<String>| drain.send(Intent::Discard(keys));
+    let inspect = move |letter: &DeadLetter| {
+        if let Some(table) = sources.selected.get_untracked() {
+            inspected.show(inspection_of(table, letter));
+        }
+    };
+    let export = move || {
+        let Some(table) = sources.selected.get_untracked() else {
+            return;
+        };
+        let text = letters.with_untracked(|l| dead_letters::export(&table, l));
+        if let Err(message) = files::download(&format!("{table}-dead-letters.json"), &text) {
+            alerts.show(message);
+        }
+    };
     let shown_keys = move || shown.with(|s| s.iter().map(|l| l.key.clone()).collect::<Vec<_>>());
     let count = move || shown.with(Vec::len);
     let retry_all = move |_| {
@@ -44,7 +62,7 @@ pub fn DeadLetterPanel(
             "Send {} dead letters back to the agent?",
             keys.len()
         )) {
-            intents.retry.run(keys);
+            retry(keys);
         }
     };
     let discard_all = move |_| {
@@ -53,7 +71,7 @@ pub fn DeadLetterPanel(
             "Discard {} dead letters? They stay handled and will not be delivered again.",
             keys.len()
         )) {
-            intents.discard.run(keys);
+            discard(keys);
         }
     };
     view! {
@@ -68,7 +86,7 @@ pub fn DeadLetterPanel(
                         {move || format!("Discard all {}", count())}
                     </button>
                     <button type="button" class="button button--small" disabled=move || letters.with(Vec::is_empty)
-                        on:click=move |_| intents.export.run(())>
+                        on:click=move |_| export()>
                         "Export JSON"
                     </button>
                 </div>
@@ -81,7 +99,7 @@ pub fn DeadLetterPanel(
                     {
                         let key = letter.key.clone();
                         let (retry_key, discard_key) = (key.clone(), key.clone());
-                        let inspected = letter.clone();
+                        let letter_shown = letter.clone();
                         view! {
                             <li class="dead-letter">
                                 <span class="dead-letter__key">{key.clone()}</span>
@@ -91,12 +109,12 @@ pub fn DeadLetterPanel(
                                 </span>
                                 <span class="dead-letter__actions">
                                     <button type="button" class="button button--small" aria-label=format!("Inspect dead letter {key}")
-                                        on:click=move |_| intents.inspect.run(inspected.clone())>"Inspect"</button>
+                                        on:click=move |_| inspect(&letter_shown)>"Inspect"</button>
                                     <button type="button" class="button button--small" aria-label=format!("Retry {key}")
-                                        on:click=move |_| intents.retry.run(vec![retry_key.clone()])>"Retry"</button>
+                                        on:click=move |_| retry(vec![retry_key.clone()])>"Retry"</button>
                                     <button type="button" class="button button--small" aria-label=format!("Discard {key}")
                                         on:click=move |_| if confirm(&format!("Discard dead letter {discard_key}? It will not be delivered again.")) {
-                                            intents.discard.run(vec![discard_key.clone()]);
+                                            discard(vec![discard_key.clone()]);
                                         }>"Discard"</button>
                                 </span>
                             </li>

@@ -1,20 +1,48 @@
 use leptos::html;
 use leptos::prelude::*;
-use sluice_core::history::Entry;
-use sluice_core::metrics::format_duration;
+use sluice_core::history::{Entry, Outcome};
 use std::sync::Arc;
 
-use crate::runner::DrainView;
+use super::format::{clock_time, format_duration_ms};
+use super::inspector::{Inspected, Inspection};
+use super::state::{DrainHandle, Sources};
 
-/// Time of day of a page-clock instant, "14:03:27".
-pub fn clock_time(ms: f64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
-    format!(
-        "{:02}:{:02}:{:02}",
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
+/// The text that narrows the history and the dead letters.
+#[derive(Clone, Copy)]
+pub struct Filter(pub RwSignal<String>);
+
+/// The one filter field above both lists ("/" focuses it).
+#[component]
+pub fn FilterField() -> impl IntoView {
+    let filter = expect_context::<Filter>().0;
+    view! {
+        <label class="filter">
+            "Filter history and dead letters"
+            <input type="search" id="filter" aria-keyshortcuts="/" bind:value=filter placeholder="key, type, outcome or reason" />
+        </label>
+    }
+}
+
+/// What the inspector shows for a history entry.
+fn inspection_of(table: String, entry: &Entry) -> Inspection {
+    let mut facts = vec![
+        ("Type", entry.badge.label.clone()),
+        ("Outcome", entry.outcome.describe(entry.attempts)),
+        ("Attempts", entry.attempts.to_string()),
+        ("At the gate", format_duration_ms(entry.duration_ms)),
+        ("Timestamp", entry.timestamp.clone()),
+    ];
+    if let Outcome::Rejected(reason) = &entry.outcome {
+        facts.push(("Reason", reason.clone()));
+    }
+    Inspection {
+        table,
+        key: entry.badge.key.clone(),
+        place: "history",
+        facts,
+        signals: entry.signals.clone(),
+        row: entry.row.clone(),
+    }
 }
 
 /// Height of one history row in pixels (fixed in the stylesheet too), and
@@ -28,57 +56,61 @@ const VISIBLE_ROWS: usize = 10;
 /// arrived; at the top it follows the drain. Only the rows in view (and a
 /// few around them) are in the page: spacers stand in for the rest.
 #[component]
-pub fn HistoryPanel(
-    view: DrainView,
-    filter: Signal<String>,
-    on_inspect: Callback<Arc<Entry>>,
-) -> impl IntoView {
-    let scroller = NodeRef::<html::Div>::new();
-    let following = RwSignal::new(true);
-    let seen = RwSignal::new(0u64);
-    let shown = RwSignal::new(Vec::<Arc<Entry>>::new());
-    let show_latest = move || {
-        view.journal.with_value(|j| {
-            shown.set(j.history.entries().cloned().collect());
-            seen.set(j.history.added());
-        });
-    };
-    Effect::new(move |_| {
-        view.journal_revision.track();
-        if following.get_untracked() {
-            show_latest();
+pub fn HistoryPanel() -> impl IntoView {
+    let view = expect_context::<DrainHandle>().view;
+    let filter = expect_context::<Filter>().0;
+    let inspected = expect_context::<Inspected>();
+    let sources = expect_context::<Sources>();
+    let on_inspect = move |entry: &Entry| {
+        if let Some(table) = sources.selected.get_untracked() {
+            inspected.show(inspection_of(table, entry));
         }
+    };
+    let scroller = NodeRef::<html::Div>::new();
+    // The journal as last published: its entries and how many were ever added.
+    let latest = Memo::new(move |_| {
+        view.journal_published.track();
+        view.journal.with_value(|j| {
+            let entries: Vec<Arc<Entry>> = j.history.entries().cloned().collect();
+            (entries, j.history.added())
+        })
     });
+    // While the operator reads further down, the list holds still.
+    let held = RwSignal::new(None::<(Vec<Arc<Entry>>, u64)>);
+    let shown = move || held.get().unwrap_or_else(|| latest.get()).0;
     let unseen = move || {
-        view.journal_revision.track();
-        view.journal.with_value(|j| j.history.new_since(seen.get()))
+        let seen = held.with(|h| h.as_ref().map(|(_, added)| *added));
+        seen.map_or(0, |seen| {
+            view.journal.with_value(|j| {
+                latest.track();
+                j.history.new_since(seen)
+            })
+        })
     };
     let scroll_top = RwSignal::new(0.0);
     let on_scroll = move |_| {
         let top = scroller.get().map_or(0, |s| s.scroll_top());
         scroll_top.set(f64::from(top));
         let at_top = top <= 4;
-        if at_top && !following.get_untracked() {
-            show_latest();
+        match (at_top, held.with_untracked(Option::is_some)) {
+            (true, true) => held.set(None),
+            (false, false) => held.set(Some(latest.get_untracked())),
+            _ => {}
         }
-        following.set(at_top);
     };
     let jump_to_top = move |_| {
         if let Some(s) = scroller.get() {
             s.set_scroll_top(0);
         }
         scroll_top.set(0.0);
-        following.set(true);
-        show_latest();
+        held.set(None);
     };
     let listed = Memo::new(move |_| {
         let filter = filter.get();
-        shown.with(|all| {
-            all.iter()
-                .filter(|e| e.matches(&filter))
-                .cloned()
-                .collect::<Vec<_>>()
-        })
+        shown()
+            .into_iter()
+            .filter(|e| e.matches(&filter))
+            .collect::<Vec<_>>()
     });
     let window = Memo::new(move |_| {
         let total = listed.with(Vec::len);
@@ -101,14 +133,14 @@ pub fn HistoryPanel(
         <section class="panel history" aria-label="History">
             <div class="panel__head">
                 <h2 class="panel__title">{move || format!("History ({})", listed.with(Vec::len))}</h2>
-                <Show when=move || { !following.get() && unseen() > 0 }>
+                <Show when=move || { unseen() > 0 }>
                     <button type="button" class="button button--small button--new" on:click=jump_to_top>
                         {move || format!("{} new", unseen())}
                     </button>
                 </Show>
             </div>
             <div class="history__scroll" node_ref=scroller on:scroll=on_scroll>
-                <Show when=move || shown.with(Vec::is_empty)>
+                <Show when=move || latest.with(|(entries, _)| entries.is_empty())>
                     <p class="panel__empty">"Events handled in this tab appear here, newest first."</p>
                 </Show>
                 <ol class="history__list" style:padding-top=move || format!("{}px", window.get().0 as f64 * ROW_PX)
@@ -121,7 +153,7 @@ pub fn HistoryPanel(
                             view! {
                                 <li aria-posinset=position aria-setsize=total>
                                     <button type="button" class="history__row" class:history__row--rejected=rejected
-                                        on:click=move |_| on_inspect.run(inspect.clone())>
+                                        on:click=move |_| on_inspect(&inspect)>
                                         <span class="history__initials" aria-hidden="true">{entry.badge.initials.clone()}</span>
                                         <span class="history__key">{entry.badge.key.clone()}</span>
                                         <span class="history__type">{entry.badge.label.clone()}</span>
@@ -136,14 +168,5 @@ pub fn HistoryPanel(
                 </ol>
             </div>
         </section>
-    }
-}
-
-/// Time at the gate: milliseconds while short, else as a duration.
-pub fn format_duration_ms(ms: f64) -> String {
-    if ms < 10_000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format_duration(ms / 1000.0)
     }
 }

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_use::{use_clipboard, UseClipboardReturn};
 use serde_json::Value;
 use sluice_core::inspect::{
     format_bytes, kind, linked_ids, preview, scalar, summary, LARGE_ROW_BYTES, PREVIEW_CHARS,
@@ -6,23 +7,14 @@ use sluice_core::inspect::{
 };
 use std::sync::Arc;
 
-use crate::browser::files;
-
-/// An event's row, as far as it is known.
-#[derive(Clone)]
-pub enum RowState {
-    Loaded {
-        row: Arc<Value>,
-        bytes: usize,
-    },
-    /// Read again from the table (it was too large to keep).
-    Loading,
-    Failed(String),
-}
+use super::state::Sources;
+use crate::browser::rest;
 
 /// What the inspector shows: one event, from wherever it was selected.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Inspection {
+    /// The table it belongs to: on another table it is no longer shown.
+    pub table: String,
     pub key: String,
     /// Where it was selected: "history", "gate", "dead letter", "search".
     pub place: &'static str,
@@ -30,24 +22,73 @@ pub struct Inspection {
     pub facts: Vec<(&'static str, String)>,
     /// The agent's signals for it, in order.
     pub signals: Vec<String>,
-    pub row: RowState,
+    /// The row when at hand; `None`: read it from the table by its key
+    /// (it was too large to keep, or it is at the gate).
+    pub row: Option<Arc<Value>>,
 }
+
+/// The event the inspector shows, chosen by any panel.
+#[derive(Clone, Copy, Default)]
+pub struct Inspected(RwSignal<Option<Inspection>>);
+
+impl Inspected {
+    pub fn show(self, inspection: Inspection) {
+        self.0.set(Some(inspection));
+    }
+}
+
+/// A row read (or at hand), for the inspection of `key`.
+type RowRead = (String, Result<(Arc<Value>, usize), String>);
 
 /// The selected event: its facts, linked ids, the agent's signals and its
 /// row as collapsible JSON. Every value is a text node: HTML or script in
 /// a row is shown, never run. Long strings and lists show a preview first.
 #[component]
-pub fn Inspector(inspection: RwSignal<Option<Inspection>>) -> impl IntoView {
-    let copy_note = RwSignal::new(String::new());
+pub fn Inspector() -> impl IntoView {
+    let inspected = expect_context::<Inspected>().0;
+    let sources = expect_context::<Sources>();
+    // Shown only while its table is the chosen one.
+    let inspection = Memo::new(move |_| {
+        let table = sources.selected.get()?;
+        inspected.get().filter(|i| i.table == table)
+    });
+    let row = LocalResource::new(move || {
+        let wanted = inspection.with(|i| i.as_ref().map(|i| (i.key.clone(), i.row.clone())));
+        let (session, source) = (
+            sources.session.get_untracked(),
+            sources.source.get_untracked(),
+        );
+        async move {
+            let (key, known) = wanted?;
+            let read = match (known, session, source) {
+                (Some(row), _, _) => Ok(row),
+                (None, Some(session), Some(source)) => {
+                    let path = source.row_path(&key);
+                    match rest::read_rows(&session, source.table.as_str(), &path).await {
+                        Ok(mut rows) if !rows.is_empty() => Ok(Arc::new(rows.swap_remove(0))),
+                        Ok(_) => Err(format!("Row {key} is no longer in the table.")),
+                        Err(error) => Err(error.to_string()),
+                    }
+                }
+                (None, _, _) => Err("Log in to read the row.".to_string()),
+            };
+            Some::<RowRead>((
+                key,
+                read.map(|row| {
+                    let bytes = row.to_string().len();
+                    (row, bytes)
+                }),
+            ))
+        }
+    });
+    let UseClipboardReturn { copied, copy, .. } = use_clipboard();
     view! {
         <aside class="panel inspector" aria-label="Inspector">
             <div class="panel__head">
                 <h2 class="panel__title">"Inspector"</h2>
                 <Show when=move || inspection.with(Option::is_some)>
-                    <button type="button" class="button button--small" aria-label="Close the inspector" on:click=move |_| {
-                        inspection.set(None);
-                        copy_note.set(String::new());
-                    }>"Close"</button>
+                    <button type="button" class="button button--small" aria-label="Close the inspector"
+                        on:click=move |_| inspected.set(None)>"Close"</button>
                 </Show>
             </div>
             {move || match inspection.get() {
@@ -55,18 +96,24 @@ pub fn Inspector(inspection: RwSignal<Option<Inspection>>) -> impl IntoView {
                     <p class="panel__empty">"Select an event in the history, the dead letters or a search, or the event at the gate."</p>
                 }.into_any(),
                 Some(inspection) => {
-                    let ids = match &inspection.row {
-                        RowState::Loaded { row, .. } => linked_ids(row),
-                        _ => Vec::new(),
+                    let key = inspection.key.clone();
+                    // The row read for this key, once it is there.
+                    let read = move || row.get().flatten().filter(|(k, _)| *k == key).map(|(_, read)| read);
+                    let ids = {
+                        let read = read.clone();
+                        move || match read() {
+                            Some(Ok((row, _))) => linked_ids(&row),
+                            _ => Vec::new(),
+                        }
                     };
-                    let copy = match &inspection.row {
-                        RowState::Loaded { row, .. } => Some(row.clone()),
-                        _ => None,
-                    };
+                    let copy = copy.clone();
                     view! {
                         <h3 class="inspector__title">{format!("Event {} ({})", inspection.key, inspection.place)}</h3>
                         <dl class="facts">
-                            {inspection.facts.into_iter().chain(ids).map(|(label, value)| view! {
+                            {inspection.facts.into_iter().map(|(label, value)| view! {
+                                <dt>{label}</dt><dd>{value}</dd>
+                            }).collect_view()}
+                            {move || ids().into_iter().map(|(label, value)| view! {
                                 <dt>{label}</dt><dd>{value}</dd>
                             }).collect_view()}
                         </dl>
@@ -76,25 +123,17 @@ pub fn Inspector(inspection: RwSignal<Option<Inspection>>) -> impl IntoView {
                         <ol class="signals">
                             {inspection.signals.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}
                         </ol>
-                        {match inspection.row {
-                            RowState::Loading => view! { <p class="panel__empty">"Reading the row from the table…"</p> }.into_any(),
-                            RowState::Failed(message) => view! { <p class="inspector__error">{message}</p> }.into_any(),
-                            RowState::Loaded { row, bytes } => {
+                        {move || match read() {
+                            None => view! { <p class="panel__empty">"Reading the row from the table…"</p> }.into_any(),
+                            Some(Err(message)) => view! { <p class="inspector__error">{message}</p> }.into_any(),
+                            Some(Ok((row, bytes))) => {
                                 let open_levels = if bytes > LARGE_ROW_BYTES { 1 } else { 2 };
+                                let (copy, copied_row) = (copy.clone(), row.clone());
                                 view! {
                                     <div class="inspector__row-head">
                                         <h4 class="inspector__subtitle">{format!("Row ({})", format_bytes(bytes))}</h4>
-                                        <button type="button" class="button button--small" on:click=move |_| {
-                                            let Some(row) = copy.clone() else { return };
-                                            leptos::task::spawn_local(async move {
-                                                let text = serde_json::to_string_pretty(&*row).unwrap_or_default();
-                                                copy_note.set(match files::copy(&text).await {
-                                                    Ok(()) => "Copied.".into(),
-                                                    Err(message) => message,
-                                                });
-                                            });
-                                        }>"Copy as JSON"</button>
-                                        <span class="inspector__note" aria-live="polite">{move || copy_note.get()}</span>
+                                        <button type="button" class="button button--small" on:click=move |_| copy(&serde_json::to_string_pretty(&*copied_row).unwrap_or_default())>"Copy as JSON"</button>
+                                        <span class="inspector__note" aria-live="polite">{move || if copied.get() { "Copied." } else { "" }}</span>
                                     </div>
                                     <ul class="json json--root">{members(row, String::new(), 0, open_levels)}</ul>
                                 }.into_any()

@@ -2,28 +2,37 @@ use leptos::prelude::*;
 use sluice_core::credentials::{Session, StoredSession};
 use sluice_core::storage_keys;
 
-use super::alerts::Alerts;
+use super::state::Sources;
+use crate::alerts::Alerts;
 use crate::browser::clock::now_unix;
 use crate::browser::rest;
 use crate::browser::storage::{self, Store};
 
 /// The login form, or once logged in, the project and "Log out".
 #[component]
-pub fn LoginArea(
-    session: RwSignal<Option<Session>>,
-    default_project_url: ReadSignal<Option<String>>,
-    /// A table to send the key-checking request to (whether it exists does not matter).
-    check_table: Signal<String>,
-    alerts: Alerts,
-) -> impl IntoView {
-    let project_url = RwSignal::new(String::new());
-    // The deployed default fills the field unless the operator typed first.
-    Effect::new(move |_| {
-        if let Some(url) = default_project_url.get() {
-            if project_url.with_untracked(String::is_empty) {
-                project_url.set(url);
-            }
-        }
+pub fn LoginArea(default_project_url: ReadSignal<Option<String>>) -> impl IntoView {
+    let sources = expect_context::<Sources>();
+    let alerts = expect_context::<Alerts>();
+    let session = sources.session;
+    // A table to send the key-checking request to (whether it exists does not matter).
+    let check_table = move || {
+        sources
+            .selected
+            .get_untracked()
+            .or_else(|| {
+                sources
+                    .tables
+                    .with_untracked(|t| t.first().map(|s| s.table.as_str().to_string()))
+            })
+            .unwrap_or_else(|| "events".into())
+    };
+    // What the operator typed; until then, the deployed default.
+    let typed_url = RwSignal::new(None::<String>);
+    let project_url = Signal::derive(move || {
+        typed_url
+            .get()
+            .or_else(|| default_project_url.get())
+            .unwrap_or_default()
     });
     let api_key = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
@@ -36,7 +45,7 @@ pub fn LoginArea(
             Err(error) => return alerts.show(error),
         };
         checking.set(true);
-        let table = check_table.get_untracked();
+        let table = check_table();
         leptos::task::spawn_local(async move {
             let verdict = rest::check_login(&checked, &table).await;
             checking.set(false);
@@ -77,7 +86,8 @@ pub fn LoginArea(
                                 type="url"
                                 name="project-url"
                                 placeholder="https://abcd.supabase.co"
-                                bind:value=project_url
+                                prop:value=project_url
+                                on:input=move |ev| typed_url.set(Some(event_target_value(&ev)))
                             />
                         </label>
                         <label>

@@ -2,7 +2,9 @@ use leptos::prelude::*;
 use sluice_core::drain::Admission;
 use sluice_core::gate::GateState;
 
-use crate::runner::{Condition, DrainView};
+use super::inspector::{Inspected, Inspection};
+use super::state::{DrainHandle, Sources};
+use crate::runner::Condition;
 
 /// Source → Gate → Drain. Each node is a named region, so a screen reader
 /// and a browser test find the same three places. One pill carries the
@@ -10,12 +12,33 @@ use crate::runner::{Condition, DrainView};
 /// the gate while the agent works, and moves to the drain when the agent is
 /// done. Its position follows the gate's state; no timer moves it.
 #[component]
-pub fn Rail(
-    view: DrainView,
-    table: Signal<Option<String>>,
-    on_inspect_gate: Callback<()>,
-) -> impl IntoView {
+pub fn Rail() -> impl IntoView {
+    let view = expect_context::<DrainHandle>().view;
+    let sources = expect_context::<Sources>();
+    let inspected = expect_context::<Inspected>();
+    let table = move || sources.selected.get();
     let gate = view.gate;
+    let inspect_gate = move || {
+        let Some(table) = sources.selected.get_untracked() else {
+            return;
+        };
+        gate.with_untracked(|g| {
+            if let Some(event) = &g.event {
+                inspected.show(Inspection {
+                    table,
+                    key: event.key.clone(),
+                    place: "gate",
+                    facts: vec![
+                        ("Type", event.label.clone()),
+                        ("State", g.state.name().to_string()),
+                        ("Agent says", g.message.clone().unwrap_or_default()),
+                    ],
+                    signals: Vec::new(),
+                    row: None,
+                });
+            }
+        });
+    };
     let paused = move || view.admission.get() != Admission::Open;
     let offline = move || {
         matches!(
@@ -47,7 +70,12 @@ pub fn Rail(
         <div class="rail">
             <section class="node node--source" aria-label="Source">
                 <h2 class="node__title">"Source"</h2>
-                <p class="node__detail">{move || table.get().unwrap_or_else(|| "No table selected".into())}</p>
+                <p class="node__detail node__table" title=table>{move || match table() {
+                    // A break opportunity after each underscore, so long
+                    // names wrap between words ("staff_room_" / "events").
+                    Some(name) => name.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr /> }).collect_view().into_any(),
+                    None => "No table selected".into_any(),
+                }}</p>
                 <p class="node__detail node__count">
                     {move || match view.next_up.get() {
                         Some(next) => format!("next: {} ({} waiting)", next.initials, view.queued.get()),
@@ -64,7 +92,7 @@ pub fn Rail(
                 </Show>
                 <Show when=move || gate.with(|g| g.event.is_some())>
                     <button type="button" class="button button--small gate__inspect" aria-label="Inspect the event at the gate"
-                        on:click=move |_| on_inspect_gate.run(())>"Inspect"</button>
+                        on:click=move |_| inspect_gate()>"Inspect"</button>
                 </Show>
                 <p class="node__detail gate__message">
                     {move || gate.with(|g| {
@@ -102,7 +130,7 @@ pub fn Rail(
                                 data-at=pill_at
                                 data-state=move || gate.with(|g| g.state.name())
                                 data-key=event.key.clone()
-                                on:click=move |_| on_inspect_gate.run(())
+                                on:click=move |_| inspect_gate()
                             >
                                 {event.initials.clone()}
                             </div>

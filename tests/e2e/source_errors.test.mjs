@@ -53,7 +53,9 @@ test('a hidden tab says idle polling may slow down, and keeps draining', async (
   const context = await env.browser.newContext();
   const { page } = await openTable(context, env.server.url, table, ANON);
   await page.evaluate(() => {
+    // A hidden tab, as browsers report it: both properties change.
     Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
     document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
   });
   await page.getByText('This tab is hidden').waitFor();

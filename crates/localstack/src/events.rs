@@ -175,14 +175,13 @@ pub struct GeneratorTally {
     pub same_timestamp: u64,
 }
 
+/// The tally, shared between the generator and the gateway that reports it.
+pub type SharedGeneratorTally = std::sync::Arc<std::sync::Mutex<GeneratorTally>>;
+
 /// Adds `per_second` events a second across the tables until the process
 /// ends. About one in ten commits "late", with a timestamp up to 20 s in the
 /// past; about one in ten reuses the previous timestamp.
-pub async fn generate(
-    client: Client,
-    per_second: f64,
-    tally: crate::gateway::SharedGeneratorTally,
-) {
+pub async fn generate(client: Client, per_second: f64, tally: SharedGeneratorTally) {
     if per_second <= 0.0 {
         return;
     }

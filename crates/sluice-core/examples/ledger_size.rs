@@ -3,7 +3,7 @@
 //! key names, serde_json values). Run: `cargo run -p sluice-core --example ledger_size`.
 
 use sluice_core::ledger::{Arrival, Ledger, Write};
-use sluice_core::source::Event;
+use sluice_core::source::Position;
 use sluice_core::storage_keys;
 use sluice_core::timestamp::format_micros;
 use std::collections::BTreeMap;
@@ -28,11 +28,10 @@ fn main() {
                 } else {
                     (i + 1).to_string()
                 };
-                let event = Event {
+                let event = Position {
                     key,
                     timestamp: format_micros(micros),
                     timestamp_micros: micros,
-                    row: serde_json::Value::Null,
                 };
                 for write in ledger.record(&event, Arrival::InOrder) {
                     let (name, value) = match write {

@@ -2,6 +2,7 @@
 //! reply means, how a stream of ndjson signals is read, when to retry.
 
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::backoff::Backoff;
@@ -16,8 +17,9 @@ pub struct AgentSettings {
     pub token: String,
     /// How long one attempt may take, in seconds.
     pub timeout_s: u32,
-    /// Attempts before an event is dead-lettered.
-    pub attempts: u32,
+    /// Attempts before an event is dead-lettered; never zero, so a stored
+    /// 0 is refused as damaged rather than retried for ever.
+    pub attempts: NonZeroU32,
 }
 
 impl Default for AgentSettings {
@@ -26,7 +28,7 @@ impl Default for AgentSettings {
             url: String::new(),
             token: String::new(),
             timeout_s: 30,
-            attempts: 5,
+            attempts: NonZeroU32::new(5).expect("five is not zero"),
         }
     }
 }
@@ -46,7 +48,7 @@ impl AgentSettings {
         if !(1..=600).contains(&self.timeout_s) {
             return Err("The agent timeout must be between 1 and 600 seconds.".into());
         }
-        if !(1..=20).contains(&self.attempts) {
+        if self.attempts.get() > 20 {
             return Err("Attempts must be between 1 and 20.".into());
         }
         Ok(Self { url, ..self })
@@ -214,12 +216,21 @@ mod tests {
                 ..Default::default()
             },
             AgentSettings {
-                attempts: 0,
+                attempts: NonZeroU32::new(21).unwrap(),
                 ..Default::default()
             },
         ] {
             assert!(bad.validate().is_err());
         }
+    }
+
+    #[test]
+    fn stored_settings_with_zero_attempts_are_refused_not_looped_on() {
+        let stored = r#"{"url":"http://agent","token":"","timeout_s":30,"attempts":0}"#;
+        assert!(serde_json::from_str::<AgentSettings>(stored).is_err());
+        let fine = stored.replace(":0}", ":3}");
+        let settings: AgentSettings = serde_json::from_str(&fine).unwrap();
+        assert_eq!(settings.attempts.get(), 3);
     }
 
     #[test]

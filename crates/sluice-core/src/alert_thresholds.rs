@@ -33,26 +33,65 @@ impl AlertThresholds {
     }
 
     /// The warnings for the current lag (s) and error rate (0–1).
-    pub fn warnings(&self, lag_seconds: Option<f64>, error_rate: Option<f64>) -> Vec<String> {
+    pub fn warnings(&self, lag_seconds: Option<f64>, error_rate: Option<f64>) -> Vec<Warning> {
         let mut warnings = Vec::new();
         if let (Some(limit), Some(lag)) = (self.max_lag_seconds, lag_seconds) {
             if lag > f64::from(limit) {
-                warnings.push(format!(
-                    "Lag is {} — over the {} limit.",
-                    crate::metrics::format_duration(lag),
-                    crate::metrics::format_duration(f64::from(limit))
-                ));
+                warnings.push(Warning::Lag {
+                    seconds: lag,
+                    limit,
+                });
             }
         }
         if let (Some(limit), Some(rate)) = (self.max_error_percent, error_rate) {
             if rate * 100.0 > f64::from(limit) {
-                warnings.push(format!(
-                    "Error rate is {:.0} % over the last minute — over the {limit} % limit.",
-                    rate * 100.0
-                ));
+                warnings.push(Warning::ErrorRate { rate, limit });
             }
         }
         warnings
+    }
+}
+
+/// A limit crossed: which figure, by how much.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Warning {
+    Lag {
+        seconds: f64,
+        limit: u32,
+    },
+    /// `rate` in 0–1, `limit` in percent.
+    ErrorRate {
+        rate: f64,
+        limit: u32,
+    },
+}
+
+impl Warning {
+    pub fn is_lag(&self) -> bool {
+        matches!(self, Self::Lag { .. })
+    }
+
+    pub fn is_error_rate(&self) -> bool {
+        matches!(self, Self::ErrorRate { .. })
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::metrics::format_duration;
+        match *self {
+            Self::Lag { seconds, limit } => write!(
+                f,
+                "Lag is {} — over the {} limit.",
+                format_duration(seconds),
+                format_duration(f64::from(limit))
+            ),
+            Self::ErrorRate { rate, limit } => write!(
+                f,
+                "Error rate is {:.0} % over the last minute — over the {limit} % limit.",
+                rate * 100.0
+            ),
+        }
     }
 }
 
@@ -84,8 +123,10 @@ mod tests {
         assert!(set.warnings(None, None).is_empty());
         let both = set.warnings(Some(95.0), Some(0.25));
         assert_eq!(both.len(), 2);
-        assert!(both[0].contains("1 min 35 s"));
-        assert!(both[1].contains("25 %"));
+        assert!(both[0].is_lag() && !both[0].is_error_rate());
+        assert!(both[0].to_string().contains("1 min 35 s"));
+        assert!(both[1].is_error_rate());
+        assert!(both[1].to_string().contains("25 %"));
         assert!(AlertThresholds::default()
             .warnings(Some(1e9), Some(1.0))
             .is_empty());

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::Event;
+
 /// At most this many dead letters are kept per table; the oldest go first.
 pub const MAX_DEAD_LETTERS: usize = 100;
 /// Rows larger than this (as JSON) are kept as a note, not whole, so one
@@ -22,27 +24,45 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    pub fn new(
-        key: &str,
-        row: &serde_json::Value,
-        reason: String,
-        attempts: u32,
-        at_ms: f64,
-    ) -> Self {
-        let size = row.to_string().len();
-        let event = if size > MAX_STORED_ROW_BYTES {
+    /// The letter for `event`, refused for `reason` after `attempts`.
+    pub fn of(event: &Event, reason: String, attempts: u32, at_ms: f64) -> Self {
+        let size = event.row_bytes;
+        let stored = if size > MAX_STORED_ROW_BYTES {
             serde_json::json!({ NOTE_FIELD: format!("row of {size} bytes not stored; read it from the table by its key") })
         } else {
-            row.clone()
+            event.row.clone()
         };
         Self {
-            key: key.to_string(),
-            event,
+            key: event.key.clone(),
+            event: stored,
             reason,
             attempts,
             at_ms,
         }
     }
+
+    /// Whether the row was too large to store and must be read again by key.
+    pub fn row_is_noted(&self) -> bool {
+        self.event.get(NOTE_FIELD).is_some()
+    }
+
+    /// Whether a filter's text appears in the key or the reason
+    /// (case-insensitive). An empty filter matches everything.
+    pub fn matches(&self, filter: &str) -> bool {
+        let filter = filter.trim().to_lowercase();
+        filter.is_empty()
+            || self.key.to_lowercase().contains(&filter)
+            || self.reason.to_lowercase().contains(&filter)
+    }
+}
+
+/// The letters a filter shows, newest first.
+pub fn shown(list: &[DeadLetter], filter: &str) -> Vec<DeadLetter> {
+    list.iter()
+        .rev()
+        .filter(|l| l.matches(filter))
+        .cloned()
+        .collect()
 }
 
 /// Adds a dead letter; returns how many old ones were dropped to make room.
@@ -76,27 +96,32 @@ pub fn export(table: &str, list: &[DeadLetter]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::source::{Identifier, TableSource};
+    use serde_json::{json, Value};
+
+    fn letter(key: &str, row: Value, reason: &str, attempts: u32, at_ms: f64) -> DeadLetter {
+        let source = TableSource {
+            table: Identifier::parse("events").unwrap(),
+            timestamp_column: Identifier::parse("created_at").unwrap(),
+            key_column: Identifier::parse("id").unwrap(),
+        };
+        let mut row = row;
+        row["id"] = json!(key);
+        row["created_at"] = json!("2026-01-01T00:00:00+00:00");
+        let event = source.event(row).unwrap();
+        DeadLetter::of(&event, reason.into(), attempts, at_ms)
+    }
 
     #[test]
     fn the_list_is_bounded_and_drops_the_oldest() {
         let mut list = Vec::new();
         for i in 0..MAX_DEAD_LETTERS {
             assert_eq!(
-                push(
-                    &mut list,
-                    DeadLetter::new(&i.to_string(), &json!({}), "r".into(), 1, 0.0)
-                ),
+                push(&mut list, letter(&i.to_string(), json!({}), "r", 1, 0.0)),
                 0
             );
         }
-        assert_eq!(
-            push(
-                &mut list,
-                DeadLetter::new("new", &json!({}), "r".into(), 1, 0.0)
-            ),
-            1
-        );
+        assert_eq!(push(&mut list, letter("new", json!({}), "r", 1, 0.0)), 1);
         assert_eq!(list.len(), MAX_DEAD_LETTERS);
         assert_eq!(list[0].key, "1");
         assert_eq!(list.last().unwrap().key, "new");
@@ -105,30 +130,23 @@ mod tests {
     #[test]
     fn huge_rows_are_noted_not_stored() {
         let big = json!({"blob": "x".repeat(MAX_STORED_ROW_BYTES)});
-        let letter = DeadLetter::new("1", &big, "too big".into(), 3, 0.0);
-        assert!(letter.event["_sluice_note"]
+        let noted = letter("1", big, "too big", 3, 0.0);
+        assert!(noted.event["_sluice_note"]
             .as_str()
             .unwrap()
             .contains("bytes not stored"));
-        let small = DeadLetter::new("2", &json!({"a": 1}), "r".into(), 1, 0.0);
-        assert_eq!(small.event, json!({"a": 1}));
+        assert!(noted.row_is_noted());
+        let small = letter("2", json!({"a": 1}), "r", 1, 0.0);
+        assert_eq!(small.event["a"], 1);
+        assert!(!small.row_is_noted());
     }
 
     #[test]
     fn a_letter_dead_again_replaces_its_earlier_one() {
         let mut list = Vec::new();
-        push(
-            &mut list,
-            DeadLetter::new("1", &json!({}), "first".into(), 1, 0.0),
-        );
-        push(
-            &mut list,
-            DeadLetter::new("2", &json!({}), "r".into(), 1, 0.0),
-        );
-        push(
-            &mut list,
-            DeadLetter::new("1", &json!({}), "again".into(), 3, 1.0),
-        );
+        push(&mut list, letter("1", json!({}), "first", 1, 0.0));
+        push(&mut list, letter("2", json!({}), "r", 1, 0.0));
+        push(&mut list, letter("1", json!({}), "again", 3, 1.0));
         assert_eq!(list.len(), 2);
         assert_eq!(
             (list[1].key.as_str(), list[1].reason.as_str()),
@@ -140,7 +158,7 @@ mod tests {
     fn letters_are_taken_by_key_and_exported_with_their_table() {
         let mut list: Vec<_> = ["a", "b", "c"]
             .iter()
-            .map(|k| DeadLetter::new(k, &json!({"k": k}), "r".into(), 1, 0.0))
+            .map(|k| letter(k, json!({"k": k}), "r", 1, 0.0))
             .collect();
         let taken = take(&mut list, &["a".into(), "c".into()]);
         assert_eq!(taken.len(), 2);
@@ -149,5 +167,21 @@ mod tests {
         assert_eq!(file["table"], "events");
         assert_eq!(file["dead_letters"][0]["key"], "b");
         assert_eq!(file["dead_letters"][0]["event"]["k"], "b");
+    }
+
+    #[test]
+    fn the_filter_matches_key_and_reason_newest_first() {
+        let list = vec![
+            letter("a-1", json!({}), "HTTP 422: schema mismatch", 1, 0.0),
+            letter("b-2", json!({}), "gave up after 3 attempts", 3, 1.0),
+            letter("c-3", json!({}), "Schema drift", 1, 2.0),
+        ];
+        let keys = |filter: &str| -> Vec<String> {
+            shown(&list, filter).into_iter().map(|l| l.key).collect()
+        };
+        assert_eq!(keys(""), ["c-3", "b-2", "a-1"]);
+        assert_eq!(keys(" SCHEMA "), ["c-3", "a-1"]);
+        assert_eq!(keys("b-2"), ["b-2"]);
+        assert!(keys("nothing").is_empty());
     }
 }

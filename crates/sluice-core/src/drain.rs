@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::ledger::{Arrival, Ledger, Write};
-use crate::source::{Event, MalformedRow, TableSource};
+use crate::source::{Event, MalformedRow, Position, TableSource};
 use crate::source_error::SourceError;
 
 /// Rows asked for per page.
@@ -69,7 +69,8 @@ pub struct Drain {
     source: TableSource,
     ledger: Ledger,
     queue: VecDeque<(Event, Arrival)>,
-    delivering: Option<(Event, Arrival)>,
+    /// The event at the gate: its row went to the shell, only its place stays.
+    delivering: Option<(Position, Arrival)>,
     admission: Admission,
     watch_only: bool,
     /// The last page was full: read the next at once.
@@ -120,12 +121,6 @@ impl Drain {
         self.imported.extend(keys);
     }
 
-    /// Whether imported keys are still being looked for (until the first
-    /// time the drain catches up with the table).
-    pub fn importing(&self) -> bool {
-        !self.imported.is_empty()
-    }
-
     pub fn source(&self) -> &TableSource {
         &self.source
     }
@@ -144,18 +139,19 @@ impl Drain {
         self.queue.front().map(|(event, _)| event)
     }
 
-    /// The event at the gate.
-    pub fn delivering(&self) -> Option<&Event> {
-        self.delivering.as_ref().map(|(event, _)| event)
+    /// Whether an event is at the gate.
+    pub fn delivering(&self) -> bool {
+        self.delivering.is_some()
     }
 
     /// The source timestamp (µs) of the oldest event not yet handled: the
     /// one at the gate, else the first waiting. Its age is the lag.
     pub fn oldest_waiting_micros(&self) -> Option<i64> {
+        let waiting = self.queue.iter().map(|(event, _)| event.timestamp_micros);
         self.delivering
             .iter()
-            .chain(self.queue.iter())
-            .map(|(event, _)| event.timestamp_micros)
+            .map(|(position, _)| position.timestamp_micros)
+            .chain(waiting)
             .min()
     }
 
@@ -233,9 +229,9 @@ impl Drain {
                     }
                     let (event, arrival) = self.queue.pop_front().expect("queue is not empty");
                     if self.imported.contains(&event.key) {
-                        return Step::Record(self.ledger.record(&event, arrival));
+                        return Step::Record(self.ledger.record(&event.position(), arrival));
                     }
-                    self.delivering = Some((event.clone(), arrival));
+                    self.delivering = Some((event.position(), arrival));
                     Step::Deliver(event)
                 }
             };
@@ -364,16 +360,8 @@ impl Drain {
     /// event is handled. Returns the storage items to write.
     pub fn on_handled(&mut self) -> Vec<Write> {
         match self.delivering.take() {
-            Some((event, arrival)) => self.ledger.record(&event, arrival),
+            Some((position, arrival)) => self.ledger.record(&position, arrival),
             None => Vec::new(),
-        }
-    }
-
-    /// The delivery could not finish (logout, table switch): the event goes
-    /// back to the front of the queue, unhandled.
-    pub fn on_abandoned(&mut self) {
-        if let Some(item) = self.delivering.take() {
-            self.queue.push_front(item);
         }
     }
 
@@ -396,13 +384,6 @@ impl Drain {
         self.watch_only = watch_only;
         self.queue.clear();
         self.more_pages = false;
-        self.next_read_at_ms = f64::MIN;
-    }
-
-    /// After a halt (a new key, fixed columns): start reading again.
-    pub fn retry_now(&mut self) {
-        self.halted = None;
-        self.retry_at_ms = None;
         self.next_read_at_ms = f64::MIN;
     }
 }
@@ -614,8 +595,7 @@ mod tests {
             0.5,
         );
         assert_eq!(drain.next(1e9, SECOND), Step::Halted);
-        drain.retry_now();
-        assert!(matches!(drain.next(1e9, SECOND), Step::Read(..)));
+        assert_eq!(drain.next(2e9, SECOND), Step::Halted, "never by itself");
     }
 
     #[test]
@@ -689,19 +669,6 @@ mod tests {
     }
 
     #[test]
-    fn an_abandoned_delivery_is_sent_again_first() {
-        let table = Table((1..=2).map(|i| (i, T0 + i)).collect());
-        let mut drain = Drain::new(source(), Ledger::default());
-        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-            panic!()
-        };
-        drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
-        assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
-        drain.on_abandoned();
-        assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
-    }
-
-    #[test]
     fn keys_the_prototype_handled_are_recorded_not_delivered() {
         let table = Table((1..=6).map(|i| (i, T0 + i)).collect());
         let mut drain = Drain::new(source(), Ledger::default());
@@ -709,7 +676,7 @@ mod tests {
         let mut now = 0.0;
         assert_eq!(run(&mut drain, &table, &mut now), ["1", "4", "5", "6"]);
         assert_eq!(drain.ledger().handled(), 6);
-        assert!(!drain.importing(), "dropped once caught up");
+        assert!(drain.imported.is_empty(), "dropped once caught up");
     }
 
     #[test]

@@ -86,11 +86,9 @@ impl Entry {
     }
 }
 
-/// Keeps a row only if it is small enough to hold in memory.
-pub fn kept_row(row: serde_json::Value) -> (Option<Arc<serde_json::Value>>, usize) {
-    let bytes = row.to_string().len();
-    let kept = (bytes <= MAX_KEPT_ROW_BYTES).then(|| Arc::new(row));
-    (kept, bytes)
+/// Keeps a row of `bytes` (as JSON) only if it is small enough to hold in memory.
+pub fn kept_row(row: serde_json::Value, bytes: usize) -> Option<Arc<serde_json::Value>> {
+    (bytes <= MAX_KEPT_ROW_BYTES).then(|| Arc::new(row))
 }
 
 /// Adds a signal to an event's list, keeping the first ones and the last.
@@ -147,7 +145,8 @@ mod tests {
 
     fn entry(key: &str, outcome: Outcome, attempts: u32) -> Entry {
         let row = json!({"id": key, "type": "order.created"});
-        let (row, row_bytes) = kept_row(row);
+        let row_bytes = row.to_string().len();
+        let row = kept_row(row, row_bytes);
         Entry {
             serial: 0,
             badge: Badge::of(key, row.as_deref().unwrap(), "events"),
@@ -210,8 +209,9 @@ mod tests {
 
     #[test]
     fn large_rows_are_not_kept_and_signals_are_bounded() {
-        let (kept, bytes) = kept_row(json!({"blob": "x".repeat(MAX_KEPT_ROW_BYTES)}));
-        assert!(kept.is_none() && bytes > MAX_KEPT_ROW_BYTES);
+        let big = json!({"blob": "x".repeat(MAX_KEPT_ROW_BYTES)});
+        assert!(kept_row(big.clone(), big.to_string().len()).is_none());
+        assert!(kept_row(big, MAX_KEPT_ROW_BYTES).is_some());
         let mut signals = Vec::new();
         for i in 0..MAX_SIGNALS + 5 {
             push_signal(&mut signals, i.to_string());

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::source::{Cursor, Event};
+use crate::source::{Cursor, Position};
 
 /// Keys remembered for the look-back. With the key names, one table's
 /// ledger stays under 16 KB even with uuid keys.
@@ -123,7 +123,7 @@ impl Ledger {
     }
 
     /// Records a handled event; returns the storage items to write.
-    pub fn record(&mut self, event: &Event, arrival: Arrival) -> Vec<Write> {
+    pub fn record(&mut self, event: &Position, arrival: Arrival) -> Vec<Write> {
         let slot_index = self.head.next_slot;
         if let Some(evicted) = self.slots[slot_index].take() {
             self.head.evicted_up_to = Some(
@@ -217,16 +217,14 @@ impl LedgerFile {
 mod tests {
     use super::*;
     use crate::timestamp::{format_micros, parse_micros};
-    use serde_json::json;
 
     const T0: i64 = 1_714_557_600_000_000;
 
-    fn event(key: &str, micros: i64) -> Event {
-        Event {
+    fn event(key: &str, micros: i64) -> Position {
+        Position {
             key: key.into(),
             timestamp: format_micros(micros),
             timestamp_micros: micros,
-            row: json!({}),
         }
     }
 

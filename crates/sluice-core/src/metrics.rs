@@ -163,6 +163,27 @@ pub fn format_duration(seconds: f64) -> String {
     }
 }
 
+/// Time at the gate: milliseconds while short, else as a duration.
+pub fn format_duration_ms(ms: f64) -> String {
+    if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format_duration(ms / 1000.0)
+    }
+}
+
+/// How fresh the source's figures are: "not read yet", "updated just now",
+/// "updated 3 s ago" (whole seconds, so it changes once a second at most).
+pub fn updated_ago(last_read_ms: Option<f64>, now_ms: f64) -> String {
+    match last_read_ms {
+        None => "not read yet".into(),
+        Some(at) => match ((now_ms - at) / 1000.0).max(0.0).round() as u64 {
+            0 => "updated just now".into(),
+            seconds => format!("updated {seconds} s ago"),
+        },
+    }
+}
+
 /// The points of an SVG polyline drawing `values` in a `width`×`height`
 /// box, highest value at the top.
 pub fn sparkline_points(values: &[u32], width: f64, height: f64) -> String {
@@ -277,5 +298,19 @@ mod tests {
             "0.0,4.0 5.0,0.0 10.0,2.0"
         );
         assert_eq!(sparkline_points(&[0, 0], 10.0, 4.0), "0.0,4.0 10.0,4.0");
+    }
+
+    #[test]
+    fn freshness_and_short_durations_read_in_words() {
+        assert_eq!(updated_ago(None, 5_000.0), "not read yet");
+        assert_eq!(updated_ago(Some(5_000.0), 5_400.0), "updated just now");
+        assert_eq!(updated_ago(Some(5_000.0), 8_200.0), "updated 3 s ago");
+        assert_eq!(
+            updated_ago(Some(9_000.0), 8_000.0),
+            "updated just now",
+            "a clock step back"
+        );
+        assert_eq!(format_duration_ms(42.4), "42 ms");
+        assert_eq!(format_duration_ms(75_000.0), "1 min 15 s");
     }
 }

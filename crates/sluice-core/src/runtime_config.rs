@@ -62,6 +62,19 @@ pub fn table_for_link(
         .unwrap_or_else(|| default_columns(name.as_str())))
 }
 
+/// The tables the source dialog offers: the deployed ones in their order,
+/// then those the operator added, each name once (a deployed table wins,
+/// with its columns).
+pub fn table_list(deployed: &[TableSource], added: &[TableSource]) -> Vec<TableSource> {
+    let mut all = deployed.to_vec();
+    for table in added {
+        if !all.iter().any(|t| t.table == table.table) {
+            all.push(table.clone());
+        }
+    }
+    all
+}
+
 impl RuntimeConfig {
     /// Reads the file's text; an unusable project URL is reported, not used.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -102,5 +115,32 @@ mod tests {
         assert!(RuntimeConfig::parse(r#"{"project_url":"ftp://x"}"#)
             .unwrap_err()
             .contains("project_url"));
+    }
+
+    #[test]
+    fn the_table_list_keeps_deployed_tables_first_and_each_name_once() {
+        let deployed = RuntimeConfig::default().tables;
+        let mut events = default_columns("events");
+        events.key_column = Identifier::parse("event_id").unwrap();
+        let added = vec![default_columns("orders"), events];
+        let names: Vec<_> = table_list(&deployed, &added)
+            .iter()
+            .map(|t| t.table.as_str().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "staff_room_events",
+                "temp_events",
+                "events",
+                "trello_events",
+                "orders"
+            ]
+        );
+        let events = table_list(&deployed, &added)
+            .into_iter()
+            .find(|t| t.table.as_str() == "events")
+            .unwrap();
+        assert_eq!(events.key_column.as_str(), "id", "the deployed columns win");
     }
 }

@@ -204,6 +204,27 @@ pub struct Event {
     pub timestamp: String,
     pub timestamp_micros: i64,
     pub row: serde_json::Value,
+    /// The row's size as JSON, measured once when it was read.
+    pub row_bytes: usize,
+}
+
+/// Where an event sits in its table's keyset order: all the ledger needs
+/// to record it, without the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub key: String,
+    pub timestamp: String,
+    pub timestamp_micros: i64,
+}
+
+impl Event {
+    pub fn position(&self) -> Position {
+        Position {
+            key: self.key.clone(),
+            timestamp: self.timestamp.clone(),
+            timestamp_micros: self.timestamp_micros,
+        }
+    }
 }
 
 /// A row that cannot be handled, with the reason.
@@ -254,11 +275,13 @@ impl TableSource {
                 "row {key}: {timestamp:?} in {ts_col} is not a timestamp"
             ))
         })?;
+        let row_bytes = row.to_string().len();
         Ok(Event {
             key,
             timestamp,
             timestamp_micros,
             row,
+            row_bytes,
         })
     }
 }

@@ -33,13 +33,10 @@ pub struct Gateway {
     pub max_rows: u64,
 }
 
-/// What the event generator has inserted so far.
-pub type SharedGeneratorTally = Arc<std::sync::Mutex<crate::events::GeneratorTally>>;
-
 pub fn router(
     gateway: Arc<Gateway>,
     faults: SharedFaults,
-    generated: SharedGeneratorTally,
+    generated: crate::events::SharedGeneratorTally,
 ) -> Router {
     let rest = Router::new()
         .route("/rest/v1/{table}", get(read).post(insert))

@@ -1,0 +1,153 @@
+//! Everything Sluice keeps about one (project, table) in localStorage: the
+//! ledger (a head item and one item per ring slot, so recording an event
+//! writes two small items), the dead letters, the alert limits and the
+//! prototype-import flag. This is the only code that writes those keys; the
+//! runner and the panels both go through it.
+//!
+//! Every change reads what is stored, changes it and writes it back in one
+//! synchronous call, so nothing another part of the page (or another tab)
+//! wrote in between is lost.
+
+use sluice_core::alert_thresholds::AlertThresholds;
+use sluice_core::dead_letters::{self, DeadLetter};
+use sluice_core::ledger::{Head, Ledger, LedgerFile, Slot, Write, RING_SLOTS};
+use sluice_core::storage_keys;
+
+use super::storage::{self, Store, StoreError};
+
+/// One table of one project, as stored in this browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStore {
+    project: String,
+    table: String,
+}
+
+/// A dead letter added: the list as it now is, and how many old letters
+/// were dropped to make room.
+pub struct LetterAdded {
+    pub letters: Vec<DeadLetter>,
+    pub dropped: usize,
+}
+
+impl TableStore {
+    pub fn new(project: &str, table: &str) -> Self {
+        Self {
+            project: project.to_string(),
+            table: table.to_string(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// The table's ledger; a new table starts empty. A damaged head is an
+    /// error: starting from zero would hand every event to the agent again.
+    pub fn ledger(&self) -> Result<Ledger, StoreError> {
+        let Some(head) = storage::load::<Head>(Store::Local, &self.head_key())? else {
+            return Ok(Ledger::default());
+        };
+        let slots = (0..RING_SLOTS)
+            .map(|i| {
+                storage::load::<Slot>(Store::Local, &self.slot_key(i))
+                    .ok()
+                    .flatten()
+            })
+            .collect();
+        Ok(Ledger::restore(head, slots))
+    }
+
+    /// Writes what recording an event changed in the ledger.
+    pub fn record(&self, writes: &[Write]) -> Result<(), StoreError> {
+        for write in writes {
+            match write {
+                Write::Head(head) => storage::save(Store::Local, &self.head_key(), head)?,
+                Write::Slot(i, slot) => storage::save(Store::Local, &self.slot_key(*i), slot)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the table's history (its dead letters stay).
+    pub fn clear_ledger(&self) {
+        storage::remove(Store::Local, &self.head_key());
+        for i in 0..RING_SLOTS {
+            storage::remove(Store::Local, &self.slot_key(i));
+        }
+    }
+
+    /// Replaces the table's history with an imported file's.
+    pub fn replace_ledger(&self, file: &LedgerFile) -> Result<Ledger, StoreError> {
+        self.clear_ledger();
+        self.record(&file.writes())?;
+        self.ledger()
+    }
+
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        storage::load(Store::Local, &self.letters_key()).map(Option::unwrap_or_default)
+    }
+
+    /// Keeps a dead letter; a key dead again replaces its earlier letter.
+    pub fn add_dead_letter(&self, letter: DeadLetter) -> Result<LetterAdded, StoreError> {
+        let mut letters = self.dead_letters()?;
+        let dropped = dead_letters::push(&mut letters, letter);
+        self.save_letters(&letters)?;
+        Ok(LetterAdded { letters, dropped })
+    }
+
+    /// Takes the letters with these keys out; returns the list left.
+    pub fn remove_dead_letters(&self, keys: &[String]) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut letters = self.dead_letters()?;
+        dead_letters::take(&mut letters, keys);
+        self.save_letters(&letters)?;
+        Ok(letters)
+    }
+
+    pub fn alert_thresholds(&self) -> Result<AlertThresholds, StoreError> {
+        storage::load(Store::Local, &self.thresholds_key()).map(Option::unwrap_or_default)
+    }
+
+    pub fn save_alert_thresholds(&self, chosen: &AlertThresholds) -> Result<(), StoreError> {
+        storage::save(Store::Local, &self.thresholds_key(), chosen)
+    }
+
+    /// Whether the seed prototype's keys were already imported here.
+    pub fn prototype_imported(&self) -> bool {
+        matches!(
+            storage::load::<bool>(Store::Local, &self.prototype_key()),
+            Ok(Some(true))
+        )
+    }
+
+    pub fn mark_prototype_imported(&self) -> Result<(), StoreError> {
+        storage::save(Store::Local, &self.prototype_key(), &true)
+    }
+
+    fn save_letters(&self, letters: &[DeadLetter]) -> Result<(), StoreError> {
+        storage::save(Store::Local, &self.letters_key(), &letters)
+    }
+
+    fn head_key(&self) -> String {
+        storage_keys::ledger_head(&self.project, &self.table)
+    }
+
+    fn slot_key(&self, slot: usize) -> String {
+        storage_keys::ledger_slot(&self.project, &self.table, slot)
+    }
+
+    fn letters_key(&self) -> String {
+        storage_keys::dead_letters(&self.project, &self.table)
+    }
+
+    fn thresholds_key(&self) -> String {
+        storage_keys::alert_thresholds(&self.project, &self.table)
+    }
+
+    fn prototype_key(&self) -> String {
+        storage_keys::prototype_imported(&self.project, &self.table)
+    }
+}

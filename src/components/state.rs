@@ -1,0 +1,164 @@
+//! The page's shared state, handed to the panels by context
+//! (`provide_context` in `App`, `expect_context` in each panel), so each
+//! panel takes what it needs and nothing else.
+
+use leptos::prelude::*;
+use sluice_core::agent::AgentSettings;
+use sluice_core::credentials::Session;
+use sluice_core::drain::Admission;
+use sluice_core::rate::ConsumptionRate;
+use sluice_core::runtime_config::{table_list, RuntimeConfig};
+use sluice_core::source::TableSource;
+
+use crate::alerts::Alerts;
+use crate::browser::storage::{self, Store};
+use crate::browser::table_store::TableStore;
+use crate::runner::{DrainView, Intent, Runner};
+
+/// Reads a remembered value; damaged data gives a message and `None`.
+pub fn remembered<T: serde::de::DeserializeOwned>(key: &str, alerts: Alerts) -> Option<T> {
+    storage::load(Store::Local, key).unwrap_or_else(|error| {
+        alerts.show(error);
+        None
+    })
+}
+
+/// Remembers a value; a failure is shown.
+pub fn remember<T: serde::Serialize>(key: &str, value: &T, alerts: Alerts) {
+    if let Err(error) = storage::save(Store::Local, key, value) {
+        alerts.show(error);
+    }
+}
+
+/// Who is logged in, which tables there are and which one is drained.
+#[derive(Clone, Copy)]
+pub struct Sources {
+    pub session: RwSignal<Option<Session>>,
+    /// The tables the deployment offers (config.json, else the defaults).
+    pub deployed: RwSignal<Vec<TableSource>>,
+    /// The tables the operator added (remembered).
+    pub added: RwSignal<Vec<TableSource>>,
+    /// A table named only by the page's link (`?table=`).
+    pub linked: RwSignal<Option<TableSource>>,
+    /// Everything the source dialog offers.
+    pub tables: Memo<Vec<TableSource>>,
+    pub selected: RwSignal<Option<String>>,
+    /// The chosen table, once it is in the list.
+    pub source: Memo<Option<TableSource>>,
+    /// What this browser keeps about the chosen table of this project.
+    pub store: Memo<Option<TableStore>>,
+}
+
+impl Sources {
+    pub fn new(
+        session: Option<Session>,
+        added: Vec<TableSource>,
+        selected: Option<String>,
+    ) -> Self {
+        let session = RwSignal::new(session);
+        let deployed = RwSignal::new(RuntimeConfig::default().tables);
+        let added = RwSignal::new(added);
+        let linked = RwSignal::new(None::<TableSource>);
+        let tables = Memo::new(move |_| {
+            let extra: Vec<TableSource> = added.get().into_iter().chain(linked.get()).collect();
+            deployed.with(|d| table_list(d, &extra))
+        });
+        let selected = RwSignal::new(selected);
+        let source = Memo::new(move |_| {
+            let name = selected.get()?;
+            tables.with(|t| t.iter().find(|s| s.table.as_str() == name).cloned())
+        });
+        let store = Memo::new(move |_| {
+            let project = session.with(|s| s.as_ref().map(|s| s.project.as_str().to_string()))?;
+            source.with(|s| {
+                s.as_ref()
+                    .map(|s| TableStore::new(&project, s.table.as_str()))
+            })
+        });
+        Self {
+            session,
+            deployed,
+            added,
+            linked,
+            tables,
+            selected,
+            source,
+            store,
+        }
+    }
+
+    /// The store of another table of the logged-in project.
+    pub fn store_of(&self, table: &str) -> Option<TableStore> {
+        self.session.with_untracked(|s| {
+            s.as_ref()
+                .map(|s| TableStore::new(s.project.as_str(), table))
+        })
+    }
+}
+
+/// The chosen table's drain: what it shows, and the runner that owns it.
+#[derive(Clone, Copy)]
+pub struct DrainHandle {
+    pub view: DrainView,
+    pub rate: RwSignal<ConsumptionRate>,
+    pub agent: RwSignal<AgentSettings>,
+    runner: StoredValue<Option<Runner>, LocalStorage>,
+}
+
+impl DrainHandle {
+    pub fn new(rate: ConsumptionRate, agent: AgentSettings) -> Self {
+        Self {
+            view: DrainView::default(),
+            rate: RwSignal::new(rate),
+            agent: RwSignal::new(agent),
+            runner: StoredValue::new_local(None),
+        }
+    }
+
+    /// Stops the running drain, if any, and starts `next`.
+    pub fn replace(&self, next: Option<Runner>) {
+        self.runner.set_value(None);
+        self.view.reset();
+        self.runner.set_value(next);
+    }
+
+    /// Sends an intent to the running drain, if there is one.
+    pub fn send(&self, intent: Intent) {
+        self.runner
+            .with_value(|r| r.iter().for_each(|r| r.send(intent.clone())));
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.runner.with_value(Option::is_some)
+    }
+
+    /// Pause or resume; the view keeps the choice for a drain not started yet.
+    pub fn set_paused(&self, paused: bool) {
+        let (admission, intent) = if paused {
+            (Admission::Paused, Intent::Pause)
+        } else {
+            (Admission::Open, Intent::Resume)
+        };
+        self.view.admission.set(admission);
+        self.send(intent);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.view.admission.get() != Admission::Open
+    }
+
+    pub fn set_watch_only(&self, on: bool) {
+        self.view.watch_only.set(on);
+        self.send(Intent::WatchOnly(on));
+    }
+}
+
+/// The page's clock for "updated 3 s ago" and the figures, once a second.
+#[derive(Clone, Copy)]
+pub struct Clock(pub Signal<f64>);
+
+impl Clock {
+    pub fn now_ms(self) -> f64 {
+        self.0.get()
+    }
+}

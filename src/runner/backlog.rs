@@ -1,0 +1,46 @@
+//! While the source holds more than was read, the server counts the
+//! backlog every few seconds (never per event); otherwise the view knows it
+//! from the drain itself (`DrainView::publish`).
+
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use sluice_core::drain::{Drain, PAGE_SIZE};
+use std::cell::RefCell;
+
+use super::drive::Context;
+use crate::browser::rest;
+
+const EVERY_MS: u32 = 5_000;
+
+/// What to count: rows after the cursor, and the events handled when asked.
+#[derive(Default)]
+pub(super) struct Wanted(RefCell<Option<(String, u64)>>);
+
+impl Wanted {
+    /// Set by the loop after each step: a count is wanted only while the
+    /// source is known to hold more than was read.
+    pub fn follow(&self, context: &Context, drain: &Drain) {
+        let more = drain.more_pages() || drain.queued() >= PAGE_SIZE;
+        let wanted = more.then(|| {
+            let ledger = drain.ledger();
+            (
+                context.source.backlog_path(ledger.cursor()),
+                ledger.handled(),
+            )
+        });
+        *self.0.borrow_mut() = wanted;
+    }
+}
+
+pub(super) async fn count_every_few_seconds(context: &Context, wanted: &Wanted) {
+    loop {
+        let query = wanted.0.borrow().clone();
+        if let Some((path, handled)) = query {
+            let table = context.source.table.as_str();
+            if let Ok(Some(rows)) = rest::count(&context.session, table, &path).await {
+                context.view.backlog.update(|b| b.counted(rows, handled));
+            }
+        }
+        TimeoutFuture::new(EVERY_MS).await;
+    }
+}

@@ -1,0 +1,408 @@
+//! The loop that owns one table's drain: it takes the table's lock, reads
+//! its ledger, then asks the engine what to do next and does it, applying
+//! the operator's intents between steps. Handling an event ends in
+//! [`Loop::record`], in a fixed order: ledger, dead letter, journal.
+
+use futures::channel::mpsc::UnboundedReceiver;
+use futures::FutureExt;
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use sluice_core::agent::AgentSettings;
+use sluice_core::credentials::Session;
+use sluice_core::dead_letters::DeadLetter;
+use sluice_core::drain::{Admission, Drain, Step};
+use sluice_core::gate::GateView;
+use sluice_core::history::{self, Entry, Outcome};
+use sluice_core::ledger::Ledger;
+use sluice_core::rate::ConsumptionRate;
+use sluice_core::source::{Event, TableSource};
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::backlog::{self, Wanted};
+use super::delivery::{self, Delivered};
+use super::inbox::Inbox;
+use super::lock::{self, Taken};
+use super::view::{publish_journal_every_second, Condition, DrainView};
+use super::{prototype, Inputs, Intent};
+use crate::alerts::Alerts;
+use crate::browser::rest;
+use crate::browser::table_store::TableStore;
+
+/// Everything a running drain reads.
+pub(super) struct Context {
+    pub session: Session,
+    pub source: TableSource,
+    pub store: TableStore,
+    pub agent: Signal<AgentSettings>,
+    pub rate: Signal<ConsumptionRate>,
+    pub view: DrainView,
+    pub alerts: Alerts,
+    /// Told to stop while an event was at the gate: its attempt ends, no
+    /// other starts, and the page (already showing something else) is left
+    /// alone.
+    pub stopping: Cell<bool>,
+}
+
+impl Context {
+    /// Changes the gate's view, unless stopping.
+    pub fn show_gate(&self, change: impl FnOnce(&mut GateView)) {
+        if !self.stopping.get() {
+            self.view.gate.update(change);
+        }
+    }
+}
+
+pub(super) fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+pub(super) fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+/// Longest run of the loop without yielding to the page (ms).
+const SLICE_MS: f64 = 20.0;
+
+/// Runs until told to stop; the backlog count and the journal's
+/// publication run beside the loop and end with it.
+pub(super) async fn run(inputs: Inputs, intents: UnboundedReceiver<Intent>) {
+    let store = TableStore::new(
+        inputs.session.project.as_str(),
+        inputs.source.table.as_str(),
+    );
+    let context = Context {
+        session: inputs.session,
+        source: inputs.source,
+        store,
+        agent: inputs.agent,
+        rate: inputs.rate,
+        view: inputs.view,
+        alerts: inputs.alerts,
+        stopping: Cell::new(false),
+    };
+    let wanted = Wanted::default();
+    let mut drive = Loop {
+        context: &context,
+        inbox: Inbox::new(intents),
+        redeliveries: VecDeque::new(),
+        wanted: &wanted,
+    };
+    futures::select! {
+        () = drive.run().fuse() => {}
+        () = backlog::count_every_few_seconds(&context, &wanted).fuse() => {}
+        () = publish_journal_every_second(context.view).fuse() => {}
+    }
+}
+
+/// Where a delivered event came from.
+#[derive(Clone, Copy, PartialEq)]
+enum Origin {
+    Source,
+    /// A dead letter sent through the gate again: already in the ledger.
+    DeadLetter,
+}
+
+struct Loop<'a> {
+    context: &'a Context,
+    inbox: Inbox,
+    /// Dead letters the operator sent back through the gate, by key.
+    redeliveries: VecDeque<String>,
+    wanted: &'a Wanted,
+}
+
+impl Loop<'_> {
+    async fn run(&mut self) {
+        let context = self.context;
+        let view = context.view;
+        view.condition.set(Condition::Starting);
+        self.publish_letters(context.store.dead_letters());
+        let _lock = match lock::take(context, &mut self.inbox).await {
+            Taken::Held(lock) => Some(lock),
+            Taken::Unavailable => None,
+            Taken::Stopped => return,
+        };
+        // Read only now: until the lock was ours, another tab moved the cursor.
+        let Some(ledger) = self.stored_ledger().await else {
+            return;
+        };
+        let mut drain = self.new_drain(ledger);
+        prototype::import_keys(context, &mut drain);
+        let mut slice_started = now_ms();
+        loop {
+            while let Some(intent) = self.inbox.next_kept() {
+                if !self.apply(&mut drain, intent) {
+                    return;
+                }
+            }
+            // A backlog passes through without waiting on the network; give
+            // the page its turn every few milliseconds so it never freezes.
+            if now_ms() - slice_started > SLICE_MS {
+                TimeoutFuture::new(0).await;
+                slice_started = now_ms();
+            }
+            if let Some(key) = self.redeliveries.pop_front() {
+                if !self.redeliver(&mut drain, &key).await {
+                    return;
+                }
+                continue;
+            }
+            let step = drain.next(now_ms(), context.rate.get_untracked().interval());
+            view.publish(&drain);
+            self.wanted.follow(context, &drain);
+            let went_on = match step {
+                Step::Read(kind, path) => {
+                    let read = rest::read_rows(&context.session, context.store.table(), &path);
+                    match self.inbox.attend(read).await {
+                        Some(result) => {
+                            let report = drain.on_read(kind, result, now_ms(), random());
+                            for malformed in report.malformed {
+                                context.alerts.show(malformed);
+                            }
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                Step::Deliver(event) => self.deliver(&mut drain, Origin::Source, event).await,
+                Step::Record(writes) => {
+                    self.store_ledger(&mut drain, &writes);
+                    true
+                }
+                Step::Wait(duration) => self.inbox.wait(duration).await,
+                Step::Halted => self.inbox.wait(Duration::MAX).await,
+            };
+            if !went_on {
+                return;
+            }
+        }
+    }
+
+    /// The ledger as stored; while it cannot be read the drain waits for
+    /// the operator ("Clear history" or an import replaces it). `None` once
+    /// told to stop.
+    async fn stored_ledger(&mut self) -> Option<Ledger> {
+        loop {
+            match self.context.store.ledger() {
+                Ok(ledger) => return Some(ledger),
+                Err(error) => {
+                    // Never restart a table from zero silently.
+                    self.context.view.condition.set(Condition::Halted(format!(
+                        "The saved progress of {} cannot be read ({error}) — use “Clear history” to start this table again.",
+                        self.context.store.table()
+                    )));
+                    if !self.inbox.wait(Duration::MAX).await {
+                        return None;
+                    }
+                    while let Some(intent) = self.inbox.next_kept() {
+                        if !self.apply_before_draining(intent) {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A drain from `ledger`, with the operator's current choices.
+    fn new_drain(&self, ledger: Ledger) -> Drain {
+        let view = self.context.view;
+        let mut drain = Drain::new(self.context.source.clone(), ledger);
+        if view.admission.get_untracked() != Admission::Open {
+            drain.pause();
+        }
+        drain.set_watch_only(view.watch_only.get_untracked());
+        drain
+    }
+
+    /// Applies an intent between steps; `false` to stop.
+    fn apply(&mut self, drain: &mut Drain, intent: Intent) -> bool {
+        let store = &self.context.store;
+        match intent {
+            Intent::Pause => drain.pause(),
+            Intent::Resume => drain.resume(),
+            Intent::Step => drain.step(),
+            Intent::WatchOnly(on) => drain.set_watch_only(on),
+            Intent::Redeliver(keys) => self.redeliveries.extend(keys),
+            Intent::Discard(keys) => self.publish_letters(store.remove_dead_letters(&keys)),
+            Intent::Clear => {
+                store.clear_ledger();
+                *drain = self.new_drain(Ledger::default());
+            }
+            Intent::Import(file) => match store.replace_ledger(&file) {
+                Ok(ledger) => *drain = self.new_drain(ledger),
+                Err(error) => self.context.alerts.show(error),
+            },
+            Intent::RateChanged => {}
+            Intent::Stop => return false,
+        }
+        self.context.view.publish(drain);
+        true
+    }
+
+    /// Applies an intent while there is no drain yet; `false` to stop.
+    fn apply_before_draining(&mut self, intent: Intent) -> bool {
+        let store = &self.context.store;
+        match intent {
+            Intent::Redeliver(keys) => self.redeliveries.extend(keys),
+            Intent::Discard(keys) => self.publish_letters(store.remove_dead_letters(&keys)),
+            Intent::Clear => store.clear_ledger(),
+            Intent::Import(file) => {
+                if let Err(error) = store.replace_ledger(&file) {
+                    self.context.alerts.show(error);
+                }
+            }
+            // The view keeps the operator's choices for the drain to come.
+            Intent::Pause
+            | Intent::Resume
+            | Intent::Step
+            | Intent::WatchOnly(_)
+            | Intent::RateChanged => {}
+            Intent::Stop => return false,
+        }
+        true
+    }
+
+    /// Sends one dead letter through the gate again; `false` once told to
+    /// stop. Its letter stays stored until the agent's final signal.
+    async fn redeliver(&mut self, drain: &mut Drain, key: &str) -> bool {
+        let context = self.context;
+        let table = context.store.table();
+        let letters = context.store.dead_letters().unwrap_or_default();
+        let Some(letter) = letters.into_iter().find(|l| l.key == key) else {
+            return true;
+        };
+        let not_retried = |why: String| {
+            context
+                .alerts
+                .show(format!("Dead letter {key} was not retried: {why}"));
+            true
+        };
+        // A row too large to keep was stored as a note: read it again.
+        let row = if letter.row_is_noted() {
+            let path = context.source.row_path(key);
+            let read = rest::read_rows(&context.session, table, &path);
+            match self.inbox.attend(read).await {
+                None => return false,
+                Some(Ok(mut rows)) if !rows.is_empty() => rows.swap_remove(0),
+                Some(Ok(_)) => return not_retried(format!("the row is no longer in {table}.")),
+                Some(Err(error)) => return not_retried(error.to_string()),
+            }
+        } else {
+            letter.event
+        };
+        let event = match context.source.event(row) {
+            Ok(event) => event,
+            Err(malformed) => return not_retried(malformed.to_string()),
+        };
+        self.deliver(drain, Origin::DeadLetter, event).await
+    }
+
+    /// Delivers one event and records it; `false` once told to stop. Told
+    /// to stop meanwhile, the attempt under way still ends and is recorded,
+    /// so the agent's work is not done twice.
+    async fn deliver(&mut self, drain: &mut Drain, origin: Origin, event: Event) -> bool {
+        let context = self.context;
+        let stop = || context.stopping.set(true);
+        let (delivered, stopped) = self
+            .inbox
+            .finish(delivery::deliver(context, event), stop)
+            .await;
+        if let Some(delivered) = delivered {
+            self.record(drain, origin, delivered);
+        }
+        !stopped
+    }
+
+    /// The one place where handling an event ends: the ledger first (so a
+    /// reload never hands it out again), then its dead letter, then the
+    /// journal the page shows (not once stopping: it shows another drain).
+    fn record(&mut self, drain: &mut Drain, origin: Origin, delivered: Delivered) {
+        let context = self.context;
+        let Delivered {
+            event,
+            badge,
+            outcome,
+            attempts,
+            admitted_ms,
+            signals,
+        } = delivered;
+        if origin == Origin::Source {
+            let writes = drain.on_handled();
+            self.store_ledger(drain, &writes);
+        }
+        let store = &context.store;
+        match (&outcome, origin) {
+            (Outcome::Rejected(reason), _) => {
+                let letter = DeadLetter::of(&event, reason.clone(), attempts, now_ms());
+                match store.add_dead_letter(letter) {
+                    Ok(added) => {
+                        if added.dropped > 0 {
+                            context.alerts.show(format!(
+                                "The dead letters of {} are full; the oldest was dropped.",
+                                store.table()
+                            ));
+                        }
+                        if !context.stopping.get() {
+                            context.view.dead_letters.set(added.letters);
+                        }
+                    }
+                    Err(error) => context.alerts.show(error),
+                }
+            }
+            (_, Origin::DeadLetter) => {
+                self.publish_letters(store.remove_dead_letters(std::slice::from_ref(&event.key)))
+            }
+            (_, Origin::Source) => {}
+        }
+        if context.stopping.get() {
+            // The page shows another drain by now: only the storage counts.
+            return;
+        }
+        let handled_at_ms = now_ms();
+        let timestamp_micros = event.timestamp_micros;
+        let entry = Entry {
+            serial: 0,
+            badge,
+            row: history::kept_row(event.row, event.row_bytes),
+            row_bytes: event.row_bytes,
+            timestamp: event.timestamp,
+            outcome,
+            attempts,
+            duration_ms: handled_at_ms - admitted_ms,
+            handled_at_ms,
+            signals,
+        };
+        context.view.note(|journal| {
+            journal
+                .metrics
+                .record_handled(handled_at_ms, timestamp_micros);
+            journal.history.push(entry);
+        });
+    }
+
+    /// Stores what the ledger recorded. If it cannot be stored, draining
+    /// pauses: going on would hand these events to the agent again after a
+    /// reload.
+    fn store_ledger(&self, drain: &mut Drain, writes: &[sluice_core::ledger::Write]) {
+        if let Err(error) = self.context.store.record(writes) {
+            drain.pause();
+            self.context.view.admission.set(Admission::Paused);
+            self.context.alerts.show(format!(
+                "{error} Draining is paused so that no event is handled twice."
+            ));
+        }
+    }
+
+    fn publish_letters(
+        &self,
+        letters: Result<Vec<DeadLetter>, crate::browser::storage::StoreError>,
+    ) {
+        match letters {
+            Ok(_) if self.context.stopping.get() => {}
+            Ok(letters) => self.context.view.dead_letters.set(letters),
+            Err(error) => self.context.alerts.show(error),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! One draining tab per table: the loop holds the table's Web Lock while it
+//! drains. While another tab holds it, this one watches (reads the source
+//! without draining it) and takes over when that tab lets go or closes.
+
+use futures::FutureExt;
+use leptos::prelude::*;
+use sluice_core::drain::{Drain, Step};
+use std::time::Duration;
+
+use super::drive::{now_ms, random, Context};
+use super::inbox::Inbox;
+use super::view::Condition;
+use crate::browser::{rest, tab_lock};
+
+/// What taking the lock came to.
+pub(super) enum Taken {
+    Held(tab_lock::TabLock),
+    /// The browser has no Web Locks: drain without one (the operator was told).
+    Unavailable,
+    Stopped,
+}
+
+/// Takes the table's lock, watching while another tab holds it. Intents that
+/// arrive meanwhile are kept in `inbox`.
+pub(super) async fn take(context: &Context, inbox: &mut Inbox) -> Taken {
+    let name = format!(
+        "sluice:{}|{}",
+        context.session.project.as_str(),
+        context.store.table()
+    );
+    match tab_lock::try_acquire(&name).await {
+        Ok(Some(lock)) => Taken::Held(lock),
+        Ok(None) => {
+            context.view.condition.set(Condition::OtherTabDraining);
+            let mut freed = Box::pin(tab_lock::acquire(&name).fuse());
+            loop {
+                // Watch once, then wait for the lock or the next look.
+                let Some(()) = inbox.attend(watch_once(context)).await else {
+                    return Taken::Stopped;
+                };
+                let interval = context.rate.get_untracked().interval();
+                let next_look = gloo_timers::future::sleep(interval.max(Duration::from_secs(1)));
+                let Some(lock) = inbox
+                    .attend(async {
+                        futures::select! {
+                            lock = freed.as_mut() => Some(lock),
+                            () = next_look.fuse() => None,
+                        }
+                    })
+                    .await
+                else {
+                    return Taken::Stopped;
+                };
+                if let Some(lock) = lock {
+                    return lock.map_or(Taken::Unavailable, Taken::Held);
+                }
+            }
+        }
+        Err(reason) => {
+            context.alerts.show(format!(
+                "Other tabs cannot be kept from draining {} at the same time: {reason}.",
+                context.store.table()
+            ));
+            Taken::Unavailable
+        }
+    }
+}
+
+/// Reads the source once without draining it, as the other tab left it.
+async fn watch_once(context: &Context) {
+    // The other tab moves the cursor: read it afresh each time.
+    let ledger = context.store.ledger().unwrap_or_default();
+    let mut drain = Drain::new(context.source.clone(), ledger);
+    drain.set_watch_only(true);
+    let interval = context.rate.get_untracked().interval();
+    if let Step::Read(kind, path) = drain.next(now_ms(), interval) {
+        let result = rest::read_rows(&context.session, context.store.table(), &path).await;
+        drain.on_read(kind, result, now_ms(), random());
+    }
+    let view = context.view;
+    let (admission, watch_only) = (
+        view.admission.get_untracked(),
+        view.watch_only.get_untracked(),
+    );
+    view.publish(&drain);
+    // The operator's own choices stay as they were for when this tab drains.
+    view.admission.set(admission);
+    view.watch_only.set(watch_only);
+    view.condition.set(Condition::OtherTabDraining);
+}

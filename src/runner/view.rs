@@ -1,0 +1,177 @@
+//! What the components show about the drain: signals the runner sets, only
+//! when a value changes, so the steps of a fast drain wake only what they
+//! change.
+
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use sluice_core::dead_letters::DeadLetter;
+use sluice_core::drain::{Admission, Drain, PAGE_SIZE};
+use sluice_core::gate::{Badge, GateView};
+use sluice_core::history::History;
+use sluice_core::metrics::{Backlog, Metrics};
+
+/// Where a table's drain stands, in the operator's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    Idle,
+    Starting,
+    /// Another tab of this browser holds the table's lock.
+    OtherTabDraining,
+    Draining,
+    /// A transient read error; retrying by itself.
+    Retrying(String),
+    /// Stopped until the operator acts.
+    Halted(String),
+}
+
+/// What was handled in this tab: counted per event without waking the
+/// page, and shown once a second (see [`publish_journal_every_second`]).
+#[derive(Default)]
+pub struct Journal {
+    pub metrics: Metrics,
+    pub history: History,
+    changed: bool,
+}
+
+/// What the components show about the drain.
+#[derive(Clone, Copy)]
+pub struct DrainView {
+    pub gate: RwSignal<GateView>,
+    /// The event waiting first at the source.
+    pub next_up: RwSignal<Option<Badge>>,
+    pub queued: RwSignal<usize>,
+    pub handled: RwSignal<u64>,
+    pub dead_letters: RwSignal<Vec<DeadLetter>>,
+    /// Source timestamp (µs) of the oldest event not yet handled.
+    pub oldest_waiting_micros: RwSignal<Option<i64>>,
+    pub backlog: RwSignal<Backlog>,
+    pub journal: StoredValue<Journal, LocalStorage>,
+    /// Notified when the journal is published.
+    pub journal_published: Trigger,
+    pub last_read_ms: RwSignal<Option<f64>>,
+    /// The operator's choice, kept here before a drain exists to apply it.
+    pub admission: RwSignal<Admission>,
+    pub watch_only: RwSignal<bool>,
+    pub condition: RwSignal<Condition>,
+}
+
+impl Default for DrainView {
+    fn default() -> Self {
+        Self {
+            gate: RwSignal::new(GateView::default()),
+            next_up: RwSignal::new(None),
+            queued: RwSignal::new(0),
+            handled: RwSignal::new(0),
+            dead_letters: RwSignal::new(Vec::new()),
+            oldest_waiting_micros: RwSignal::new(None),
+            backlog: RwSignal::new(Backlog::default()),
+            journal: StoredValue::new_local(Journal::default()),
+            journal_published: Trigger::new(),
+            last_read_ms: RwSignal::new(None),
+            admission: RwSignal::new(Admission::Open),
+            watch_only: RwSignal::new(false),
+            condition: RwSignal::new(Condition::Idle),
+        }
+    }
+}
+
+impl DrainView {
+    /// Back to an empty rail, when no table is drained; the operator's
+    /// choices (admission, watch only) stay.
+    pub fn reset(&self) {
+        self.gate.set(GateView::default());
+        self.next_up.set(None);
+        self.queued.set(0);
+        self.handled.set(0);
+        self.dead_letters.set(Vec::new());
+        self.oldest_waiting_micros.set(None);
+        self.backlog.set(Backlog::default());
+        self.journal.set_value(Journal::default());
+        self.journal_published.notify();
+        self.last_read_ms.set(None);
+        self.condition.set(Condition::Idle);
+    }
+
+    /// Counts something in the journal without waking the page.
+    pub(super) fn note(&self, change: impl FnOnce(&mut Journal)) {
+        self.journal.update_value(|j| {
+            change(j);
+            j.changed = true;
+        });
+    }
+
+    /// Shows what was handled since the last call; a fast drain changes the
+    /// page once per call rather than once per event.
+    fn publish_journal(&self) {
+        let changed = self
+            .journal
+            .try_update_value(|j| std::mem::take(&mut j.changed))
+            .unwrap_or(false);
+        if changed {
+            self.journal_published.notify();
+        }
+    }
+
+    /// The drain's state after a step.
+    pub(super) fn publish(&self, drain: &Drain) {
+        let table = drain.source().table.as_str();
+        let next_up = drain.next_event();
+        if self
+            .next_up
+            .with_untracked(|n| n.as_ref().map(|b| &b.key) != next_up.map(|e| &e.key))
+        {
+            self.next_up
+                .set(next_up.map(|e| Badge::of(&e.key, &e.row, table)));
+        }
+        set_if_changed(self.queued, drain.queued());
+        set_if_changed(self.handled, drain.ledger().handled());
+        set_if_changed(self.last_read_ms, drain.last_read_ms());
+        set_if_changed(self.admission, drain.admission());
+        set_if_changed(self.watch_only, drain.watch_only());
+        set_if_changed(self.oldest_waiting_micros, drain.oldest_waiting_micros());
+        if read_everything(drain) {
+            // Everything after the cursor has been read: the backlog is known
+            // exactly, without asking the server.
+            let waiting = (drain.queued() + usize::from(drain.delivering())) as u64;
+            let handled = drain.ledger().handled();
+            self.backlog.maybe_update(|b| {
+                let before = *b;
+                b.counted(waiting, handled);
+                *b != before
+            });
+        }
+        let condition = if let Some(error) = drain.halted() {
+            Condition::Halted(error.to_string())
+        } else if let Some((error, failures)) = drain.retrying() {
+            Condition::Retrying(format!("{error} (attempt {failures})"))
+        } else {
+            Condition::Draining
+        };
+        set_if_changed(self.condition, condition);
+    }
+}
+
+/// Whether the drain has read everything after its cursor, so that it
+/// knows the backlog without asking the server.
+pub(super) fn read_everything(drain: &Drain) -> bool {
+    drain.last_read_ms().is_some() && !drain.more_pages() && drain.queued() < PAGE_SIZE
+}
+
+/// Sets a signal only when the value differs.
+pub(super) fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    signal.maybe_update(|current| {
+        let changed = *current != value;
+        if changed {
+            *current = value;
+        }
+        changed
+    });
+}
+
+/// Publishes the journal once a second for as long as the runner runs.
+pub(super) async fn publish_journal_every_second(view: DrainView) {
+    loop {
+        TimeoutFuture::new(1_000).await;
+        view.publish_journal();
+    }
+}
