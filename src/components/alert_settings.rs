@@ -1,52 +1,21 @@
 use leptos::prelude::*;
 use sluice_core::alert_thresholds::AlertThresholds;
 
-use super::state::Sources;
+use super::state::{DrainHandle, Sources};
 use crate::alerts::Alerts;
 
-/// The chosen table's alert limits, as stored.
-#[derive(Clone, Copy)]
-pub struct Thresholds {
-    pub current: Signal<AlertThresholds>,
-    /// Notified when they are saved, so they are read again.
-    saved: Trigger,
-}
-
-impl Thresholds {
-    /// Reads the chosen table's limits when the table changes or they are saved.
-    pub fn provide() {
-        let sources = expect_context::<Sources>();
-        let alerts = expect_context::<Alerts>();
-        let saved = Trigger::new();
-        let stored = LocalResource::new(move || {
-            saved.track();
-            let store = sources.store.get();
-            async move {
-                store
-                    .map(|s| s.alert_thresholds())
-                    .unwrap_or(Ok(AlertThresholds::default()))
-                    .unwrap_or_else(|error| {
-                        alerts.show(error);
-                        AlertThresholds::default()
-                    })
-            }
-        });
-        let current = Signal::derive(move || stored.get().unwrap_or_default());
-        provide_context(Self { current, saved });
-    }
-}
-
 /// The table's lag and error-rate alert limits. The form is built afresh
-/// for each table's limits.
+/// for each table's limits (the runner reads them when it starts).
 #[component]
 pub fn AlertSettings() -> impl IntoView {
-    let thresholds = expect_context::<Thresholds>();
-    move || view! { <AlertForm current=thresholds.current.get() saved=thresholds.saved /> }
+    let limits = expect_context::<DrainHandle>().view.alert_thresholds;
+    move || view! { <AlertForm current=limits.get() /> }
 }
 
 #[component]
-fn AlertForm(current: AlertThresholds, saved: Trigger) -> impl IntoView {
+fn AlertForm(current: AlertThresholds) -> impl IntoView {
     let sources = expect_context::<Sources>();
+    let limits = expect_context::<DrainHandle>().view.alert_thresholds;
     let alerts = expect_context::<Alerts>();
     let text = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
     let lag = RwSignal::new(text(current.max_lag_seconds));
@@ -64,7 +33,7 @@ fn AlertForm(current: AlertThresholds, saved: Trigger) -> impl IntoView {
                 .show("Log in and choose a table first: alert limits are kept per table.");
         };
         match store.save_alert_thresholds(&chosen) {
-            Ok(()) => saved.notify(),
+            Ok(()) => limits.set(chosen),
             Err(problem) => alerts.show(problem),
         }
     };

@@ -6,7 +6,7 @@ use sluice_core::runtime_config::table_for_link;
 use sluice_core::storage_keys;
 
 use super::agent_settings::AgentSettingsForm;
-use super::alert_settings::{AlertSettings, Thresholds};
+use super::alert_settings::AlertSettings;
 use super::alerts::AlertRegion;
 use super::controls::{DrainControls, DrainStatus, RateSlider};
 use super::dead_letter_panel::DeadLetterPanel;
@@ -48,7 +48,6 @@ pub fn App() -> impl IntoView {
     provide_context(drain);
     provide_context(Inspected::default());
     provide_context(ShortcutTargets::default());
-    Thresholds::provide();
     let filter = RwSignal::new(String::new());
     provide_context(super::history::Filter(filter));
     // A display clock for "updated 3 s ago" and the figures.

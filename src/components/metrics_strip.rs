@@ -2,7 +2,6 @@ use leptos::prelude::*;
 use sluice_core::gate::GateState;
 use sluice_core::metrics::{lag_seconds, sparkline_points, time_to_empty};
 
-use super::alert_settings::Thresholds;
 use super::format::{clock_time, format_duration};
 use super::state::{Clock, DrainHandle};
 
@@ -19,7 +18,7 @@ pub fn MetricsStrip() -> impl IntoView {
     let view = drain.view;
     let agent = drain.agent;
     let clock = expect_context::<Clock>();
-    let thresholds = expect_context::<Thresholds>().current;
+    let thresholds = view.alert_thresholds;
     let snapshot = Memo::new(move |_| {
         view.journal_published.track();
         let now = clock.now_ms();

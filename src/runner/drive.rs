@@ -118,6 +118,10 @@ impl Loop<'_> {
         let view = context.view;
         view.condition.set(Condition::Starting);
         self.publish_letters(context.store.dead_letters());
+        match context.store.alert_thresholds() {
+            Ok(limits) => view.alert_thresholds.set(limits),
+            Err(error) => context.alerts.show(error),
+        }
         let _lock = match lock::take(context, &mut self.inbox).await {
             Taken::Held(lock) => Some(lock),
             Taken::Unavailable => None,

@@ -4,6 +4,7 @@
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
+use sluice_core::alert_thresholds::AlertThresholds;
 use sluice_core::dead_letters::DeadLetter;
 use sluice_core::drain::{Admission, Drain, PAGE_SIZE};
 use sluice_core::gate::{Badge, GateView};
@@ -53,6 +54,8 @@ pub struct DrainView {
     pub admission: RwSignal<Admission>,
     pub watch_only: RwSignal<bool>,
     pub condition: RwSignal<Condition>,
+    /// The table's alert limits: read when the runner starts, set when saved.
+    pub alert_thresholds: RwSignal<AlertThresholds>,
 }
 
 impl Default for DrainView {
@@ -71,6 +74,7 @@ impl Default for DrainView {
             admission: RwSignal::new(Admission::Open),
             watch_only: RwSignal::new(false),
             condition: RwSignal::new(Condition::Idle),
+            alert_thresholds: RwSignal::new(AlertThresholds::default()),
         }
     }
 }
@@ -90,6 +94,7 @@ impl DrainView {
         self.journal_published.notify();
         self.last_read_ms.set(None);
         self.condition.set(Condition::Idle);
+        self.alert_thresholds.set(AlertThresholds::default());
     }
 
     /// Counts something in the journal without waking the page.
