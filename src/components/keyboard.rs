@@ -37,9 +37,14 @@ pub fn KeyboardShortcuts() -> impl IntoView {
                 .as_ref()
                 .is_some_and(|el| el.closest(selector).ok().flatten().is_some())
         };
-        let focus = if inside("input, select, textarea, [contenteditable], dialog[open]") {
+        // Radios, checkboxes and sliders take no typing: keys other than
+        // Space (which they use) stay shortcuts there, as on a button.
+        let choice = "input[type=radio], input[type=checkbox], input[type=range]";
+        let focus = if inside("dialog[open]")
+            || (inside("input, select, textarea, [contenteditable]") && !inside(choice))
+        {
             Focus::TextEntry
-        } else if inside("button, summary, a") {
+        } else if inside("button, summary, a") || inside(choice) {
             Focus::Control
         } else {
             Focus::Page

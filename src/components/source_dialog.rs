@@ -2,7 +2,6 @@ use leptos::html;
 use leptos::prelude::*;
 use sluice_core::source::TableSource;
 use sluice_core::storage_keys;
-use std::collections::HashMap;
 
 use super::confirm;
 use super::keyboard::ShortcutTargets;
@@ -14,7 +13,7 @@ use crate::runner::Intent;
 /// Events handled per table, read from this browser's storage when the
 /// dialog opens and set when a history is cleared or a table added.
 #[derive(Clone, Copy)]
-struct Handled(RwSignal<HashMap<String, u64>>);
+struct Handled(RwSignal<Vec<(String, u64)>>);
 
 impl Handled {
     fn read(self, sources: Sources) {
@@ -35,14 +34,23 @@ impl Handled {
     }
 
     fn forget(self, table: &str) {
-        self.0.update(|c| {
-            c.insert(table.to_string(), 0);
+        self.0.update(|counts| {
+            counts.retain(|(name, _)| name != table);
+            counts.push((table.to_string(), 0));
         });
     }
 
     fn of(self, table: &str) -> u64 {
-        self.0.with(|c| c.get(table).copied().unwrap_or(0))
+        self.0
+            .with(|counts| lookup(counts, table).copied().unwrap_or(0))
     }
+}
+
+/// The value listed for `table` (a handful of tables: a list is enough).
+fn lookup<'a, T>(list: &'a [(String, T)], table: &str) -> Option<&'a T> {
+    list.iter()
+        .find(|(name, _)| name == table)
+        .map(|(_, value)| value)
 }
 
 /// Backlog and reachability of every table ("12 waiting", "unreachable:
@@ -50,7 +58,7 @@ impl Handled {
 fn backlog_notes(
     sources: Sources,
     opens: ReadSignal<u32>,
-) -> LocalResource<Option<HashMap<String, String>>> {
+) -> LocalResource<Option<Vec<(String, String)>>> {
     LocalResource::new(move || {
         let opens = opens.get();
         let session = sources.session.get_untracked();
@@ -100,7 +108,7 @@ pub fn SourceDialog() -> impl IntoView {
     let open_requests = expect_context::<ShortcutTargets>().open_source;
     let dialog = NodeRef::<html::Dialog>::new();
     let opener = NodeRef::<html::Button>::new();
-    let handled = Handled(RwSignal::new(HashMap::new()));
+    let handled = Handled(RwSignal::new(Vec::new()));
     let (opens, set_opens) = signal(0u32);
     let notes = backlog_notes(sources, opens);
     let open = move || {
@@ -146,11 +154,17 @@ pub fn SourceDialog() -> impl IntoView {
 #[component]
 fn TableOptions(
     handled: Handled,
-    notes: LocalResource<Option<HashMap<String, String>>>,
+    notes: LocalResource<Option<Vec<(String, String)>>>,
 ) -> impl IntoView {
     let sources = expect_context::<Sources>();
     let alerts = expect_context::<Alerts>();
-    let note = move |name: &str| notes.get().flatten().and_then(|n| n.get(name).cloned());
+    let note = move |name: &str| {
+        notes.with(|n| {
+            n.as_ref()
+                .and_then(|n| n.as_ref())
+                .and_then(|n| lookup(n, name).cloned())
+        })
+    };
     let added = move |name: &str| {
         sources
             .added

@@ -88,7 +88,9 @@ impl Metrics {
         let mut per_second = vec![0; WINDOW_SECONDS];
         let (mut attempts, mut failures) = (0, 0);
         for bucket in self.buckets.iter().filter(|b| b.second >= oldest) {
-            per_second[(bucket.second - oldest) as usize] = bucket.handled;
+            // A bucket newer than `now` (the page's clock ticks apart from
+            // the recording) counts in the newest second.
+            per_second[(bucket.second.min(now) - oldest) as usize] += bucket.handled;
             attempts += bucket.attempts;
             failures += bucket.failures;
         }
@@ -312,5 +314,15 @@ mod tests {
         );
         assert_eq!(format_duration_ms(42.4), "42 ms");
         assert_eq!(format_duration_ms(75_000.0), "1 min 15 s");
+    }
+
+    #[test]
+    fn a_snapshot_taken_with_a_clock_behind_the_last_record_counts_it_now() {
+        let mut metrics = Metrics::default();
+        metrics.record_handled(10_500.0, 1);
+        metrics.record_handled(11_200.0, 2);
+        let snapshot = metrics.snapshot(10_900.0);
+        assert_eq!(snapshot.per_second.iter().sum::<u32>(), 2);
+        assert_eq!(snapshot.per_second[WINDOW_SECONDS - 1], 2);
     }
 }
