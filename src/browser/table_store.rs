@@ -41,10 +41,6 @@ impl TableStore {
         &self.table
     }
 
-    pub fn project(&self) -> &str {
-        &self.project
-    }
-
     /// The table's ledger; a new table starts empty. A damaged head is an
     /// error: starting from zero would hand every event to the agent again.
     pub fn ledger(&self) -> Result<Ledger, StoreError> {

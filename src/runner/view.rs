@@ -158,7 +158,7 @@ impl DrainView {
 
 /// Whether the drain has read everything after its cursor, so that it
 /// knows the backlog without asking the server.
-pub(super) fn read_everything(drain: &Drain) -> bool {
+fn read_everything(drain: &Drain) -> bool {
     drain.last_read_ms().is_some() && !drain.more_pages() && drain.queued() < PAGE_SIZE
 }
 
