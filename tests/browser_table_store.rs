@@ -106,18 +106,14 @@ fn dead_letters_are_added_replaced_and_removed_through_the_store() {
         .unwrap();
     store.add_dead_letter(letter("a", "first")).unwrap();
     let added = store.add_dead_letter(letter("b", "r")).unwrap();
-    assert_eq!((added.letters.len(), added.dropped), (2, 0));
+    assert_eq!(added.len(), 2);
     let again = store.add_dead_letter(letter("a", "again")).unwrap();
-    assert_eq!(
-        again.letters.len(),
-        2,
-        "a key dead again replaces its letter"
-    );
+    assert_eq!(again.len(), 2, "a key dead again replaces its letter");
     // What another part of the page reads is what was stored.
     let stored = TableStore::new(PROJECT, "letters_round_trip")
         .dead_letters()
         .unwrap();
-    assert_eq!(stored, again.letters);
+    assert_eq!(stored, again);
     assert_eq!(stored[1].reason, "again");
     let left = store.remove_dead_letters(&["a".into()]).unwrap();
     assert_eq!(
@@ -142,5 +138,20 @@ fn dead_letters_are_added_replaced_and_removed_through_the_store() {
     );
     local()
         .remove_item(&storage_keys::dead_letters(PROJECT, "letters_round_trip"))
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+fn a_full_list_of_dead_letters_refuses_the_next_and_keeps_every_one() {
+    let store = TableStore::new(PROJECT, "letters_full");
+    for i in 0..sluice_core::dead_letters::MAX_DEAD_LETTERS {
+        store.add_dead_letter(letter(&i.to_string(), "r")).unwrap();
+    }
+    let before = store.dead_letters().unwrap();
+    let refused = store.add_dead_letter(letter("one more", "r")).unwrap_err();
+    assert!(refused.to_string().contains("full"), "{refused}");
+    assert_eq!(store.dead_letters().unwrap(), before);
+    local()
+        .remove_item(&storage_keys::dead_letters(PROJECT, "letters_full"))
         .unwrap();
 }

@@ -22,11 +22,16 @@ pub struct TableStore {
     table: String,
 }
 
-/// A dead letter added: the list as it now is, and how many old letters
-/// were dropped to make room.
-pub struct LetterAdded {
-    pub letters: Vec<DeadLetter>,
-    pub dropped: usize,
+/// Why a dead letter was not kept: its event must then stay unhandled.
+#[derive(Debug, thiserror::Error)]
+pub enum LetterRefused {
+    #[error(
+        "The dead letters of {table} are full ({}): retry, discard or export some, then resume.",
+        dead_letters::MAX_DEAD_LETTERS
+    )]
+    Full { table: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl TableStore {
@@ -87,12 +92,17 @@ impl TableStore {
         storage::load(Store::Local, &self.letters_key()).map(Option::unwrap_or_default)
     }
 
-    /// Keeps a dead letter; a key dead again replaces its earlier letter.
-    pub fn add_dead_letter(&self, letter: DeadLetter) -> Result<LetterAdded, StoreError> {
+    /// Keeps a dead letter (a key dead again replaces its earlier letter)
+    /// and returns the list as it now is; a full list drops none.
+    pub fn add_dead_letter(&self, letter: DeadLetter) -> Result<Vec<DeadLetter>, LetterRefused> {
         let mut letters = self.dead_letters()?;
-        let dropped = dead_letters::push(&mut letters, letter);
+        dead_letters::push(&mut letters, letter).map_err(|dead_letters::Full| {
+            LetterRefused::Full {
+                table: self.table.clone(),
+            }
+        })?;
         self.save_letters(&letters)?;
-        Ok(LetterAdded { letters, dropped })
+        Ok(letters)
     }
 
     /// Takes the letters with these keys out; returns the list left.

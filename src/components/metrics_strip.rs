@@ -45,6 +45,8 @@ pub fn MetricsStrip() -> impl IntoView {
                     agent.with(|a| a.attempts.get())
                 )
             }
+            GateState::Offline if g.retry_at_ms.is_some() => "agent offline".to_string(),
+            GateState::Offline => "halted".to_string(),
             _ => "idle".to_string(),
         })
     };

@@ -2,9 +2,10 @@ use leptos::prelude::*;
 use sluice_core::drain::Admission;
 use sluice_core::gate::GateState;
 
+use super::format::clock_time;
 use super::inspector::{Inspected, Inspection};
 use super::state::{DrainHandle, Sources};
-use crate::runner::Condition;
+use crate::runner::{Condition, Intent};
 
 /// Source → Gate → Drain. Each node is a named region, so a screen reader
 /// and a browser test find the same three places. One pill carries the
@@ -13,7 +14,8 @@ use crate::runner::Condition;
 /// done. Its position follows the gate's state; no timer moves it.
 #[component]
 pub fn Rail() -> impl IntoView {
-    let view = expect_context::<DrainHandle>().view;
+    let drain = expect_context::<DrainHandle>();
+    let view = drain.view;
     let sources = expect_context::<Sources>();
     let inspected = expect_context::<Inspected>();
     let table = move || sources.selected.get();
@@ -61,6 +63,7 @@ pub fn Rail() -> impl IntoView {
                 .map(|p| (p * 100.0).round() as u32)
         })
     };
+    let at_gate = Memo::new(move |_| gate.with(|g| g.event.clone()));
     let announcement = Memo::new(move |_| {
         gate.with(|g| g.announcement(view.queued.get() > 0))
             .unwrap_or_default()
@@ -103,9 +106,17 @@ pub fn Rail() -> impl IntoView {
                         if let Some(message) = &g.message {
                             parts.push(message.clone());
                         }
+                        if let Some(at) = g.retry_at_ms {
+                            parts.push(format!("next try at {}", clock_time(at)));
+                        }
                         parts.join(" · ")
                     })}
                 </p>
+                // The event waits on its agent: the operator may not want to.
+                <Show when=move || gate.with(|g| g.event.is_some() && matches!(g.state, GateState::Retrying | GateState::Offline))>
+                    <button type="button" class="button button--small" aria-label="Retry the event at the gate now"
+                        on:click=move |_| drain.send(Intent::RetryNow)>"Retry now"</button>
+                </Show>
             </section>
             <div class="rail__track" aria-hidden="true"></div>
             <section class="node node--drain" aria-label="Drain">
@@ -118,25 +129,22 @@ pub fn Rail() -> impl IntoView {
                     }}
                 </p>
             </section>
-            {move || {
-                gate.with(|g| g.event.clone())
-                    .map(|event| {
-                        let name = format!("Event {} ({})", event.key, event.label);
-                        view! {
-                            <div
-                                class="pill"
-                                role="img"
-                                aria-label=name
-                                data-at=pill_at
-                                data-state=move || gate.with(|g| g.state.name())
-                                data-key=event.key.clone()
-                                on:click=move |_| inspect_gate()
-                            >
-                                {event.initials.clone()}
-                            </div>
-                        }
-                    })
-            }}
+            // Keyed by the event: each event gets a pill of its own that
+            // enters at the source, and no pill is reused for the next
+            // event (it would slide back from the drain to the gate).
+            <For each=move || at_gate.get() key=|event| event.key.clone() let:event>
+                <div
+                    class="pill"
+                    role="img"
+                    aria-label=format!("Event {} ({})", event.key, event.label)
+                    data-at=pill_at
+                    data-state=move || gate.with(|g| g.state.name())
+                    data-key=event.key.clone()
+                    on:click=move |_| inspect_gate()
+                >
+                    {event.initials.clone()}
+                </div>
+            </For>
         </div>
     }
 }

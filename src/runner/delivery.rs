@@ -1,12 +1,15 @@
 //! One event at the gate, from admission to the agent's final signal. The
 //! gate's view changes only on the agent's signals and the attempts' results;
-//! no timer moves it. Nothing is stored here: the loop records the result.
+//! no timer moves it. What follows each attempt is decided by
+//! `sluice_core::agent::Patience`; nothing is stored here: the loop records
+//! the result.
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
-use sluice_core::agent::{AgentSettings, Attempt, Signal as AgentSignal, DELIVERY_BACKOFF};
+use sluice_core::agent::{AgentSettings, Attempt, Next, Patience, Signal as AgentSignal};
 use sluice_core::gate::{Badge, GateView};
 use sluice_core::history::{self, Outcome};
+use sluice_core::metrics::format_duration_ms;
 use sluice_core::source::Event;
 use std::cell::RefCell;
 
@@ -26,23 +29,14 @@ pub(super) struct Delivered {
 
 /// Takes the event to the gate and hands it to the agent (or lets it pass
 /// through) until the agent's final signal; `None` when the runner stopped
-/// between two attempts (the event stays unhandled).
+/// while the event waited (it stays unhandled).
 pub(super) async fn deliver(context: &Context, event: Event) -> Option<Delivered> {
     let badge = Badge::of(&event.key, &event.row, context.source.table.as_str());
     let admitted = GateView::admit(badge.clone());
     context.show_gate(|g| *g = admitted);
     let admitted_ms = now_ms();
-    let settings = context.agent.get_untracked();
     let signals = RefCell::new(Vec::new());
-    let (outcome, attempts) = if settings.pass_through() {
-        context.show_gate(|g| {
-            g.message = Some("pass-through: no agent configured".into());
-            g.passed();
-        });
-        (Outcome::PassedThrough, 1)
-    } else {
-        attempt_until_final(context, &event, &settings, &signals).await?
-    };
+    let (outcome, attempts) = attempt_until_final(context, &event, &signals).await?;
     Some(Delivered {
         event,
         badge,
@@ -53,25 +47,69 @@ pub(super) async fn deliver(context: &Context, event: Event) -> Option<Delivered
     })
 }
 
-/// Hands the event to the agent until it passes, is refused, or attempts
-/// run out; `None` if the runner stops between two attempts.
+/// Why the wait between two tries ended.
+enum Woke {
+    Due,
+    RetryNow,
+    NewSettings(AgentSettings),
+    Stop,
+}
+
+/// Waits until `until_ms` (for ever when `None`), or less if the operator
+/// retries, saves new agent settings, or the runner stops. Looked at every
+/// tenth of a second.
+async fn wait_for_next_try(context: &Context, until_ms: Option<f64>, seen: &AgentSettings) -> Woke {
+    loop {
+        if context.stopping.get() {
+            return Woke::Stop;
+        }
+        if context.retry_now.replace(false) {
+            return Woke::RetryNow;
+        }
+        let settings = context.agent.get_untracked();
+        if &settings != seen {
+            return Woke::NewSettings(settings);
+        }
+        let left_ms = until_ms.map_or(100.0, |at| at - now_ms());
+        if left_ms <= 0.0 {
+            return Woke::Due;
+        }
+        TimeoutFuture::new(left_ms.min(100.0) as u32).await;
+    }
+}
+
+/// Hands the event to the agent until it passes or is dead-lettered, waiting
+/// through outages and wrong settings; `None` if the runner stops meanwhile.
 async fn attempt_until_final(
     context: &Context,
     event: &Event,
-    settings: &AgentSettings,
     signals: &RefCell<Vec<String>>,
 ) -> Option<(Outcome, u32)> {
+    let say = |signal: String| {
+        let mut said = signals.borrow_mut();
+        // An outage repeats itself; the history keeps it once.
+        if said.last() != Some(&signal) {
+            history::push_signal(&mut said, signal);
+        }
+    };
     let count_attempt = |ok: bool| {
         context
             .view
             .note(|journal| journal.metrics.record_attempt(now_ms(), ok))
     };
-    let say = |signal: String| history::push_signal(&mut signals.borrow_mut(), signal);
     let table = context.source.table.as_str();
-    let attempts = settings.attempts.get();
-    let mut backoff = DELIVERY_BACKOFF;
-    let mut attempt = 1;
+    let mut settings = context.agent.get_untracked();
+    let mut patience = Patience::new(settings.attempts);
     loop {
+        if settings.pass_through() {
+            context.show_gate(|g| {
+                g.message = Some("pass-through: no agent configured".into());
+                g.passed();
+            });
+            return Some((Outcome::PassedThrough, patience.attempt()));
+        }
+        let attempt = patience.attempt();
+        context.retry_now.set(false);
         context.show_gate(|g| g.attempting(attempt));
         let on_signal = |signal: AgentSignal| {
             if let AgentSignal::Processing { progress, message } = signal {
@@ -83,46 +121,66 @@ async fn attempt_until_final(
                 context.show_gate(|g| g.processing(progress, message));
             }
         };
-        let (reason, retry_after) =
-            match agent_client::attempt(settings, table, event, &on_signal).await {
-                Attempt::Passed => {
-                    count_attempt(true);
-                    say("done".into());
-                    context.show_gate(GateView::passed);
-                    return Some((Outcome::Passed, attempt));
-                }
-                Attempt::Rejected(reason) => {
-                    count_attempt(false);
-                    say(format!("failed: {reason}"));
-                    context.show_gate(|g| g.rejected(reason.clone()));
-                    return Some((Outcome::Rejected(reason), attempt));
-                }
-                Attempt::Failed {
-                    reason,
-                    retry_after,
-                } => (reason, retry_after),
-            };
-        count_attempt(false);
-        say(format!("attempt {attempt}: {reason}"));
-        if attempt >= attempts {
-            let reason = format!("gave up after {attempt} attempts: {reason}");
-            context.show_gate(|g| g.rejected(reason.clone()));
-            return Some((Outcome::Rejected(reason), attempt));
+        let result = agent_client::attempt(&settings, table, event, &on_signal).await;
+        match &result {
+            Attempt::Passed => count_attempt(true),
+            Attempt::Rejected(_) | Attempt::Failed { .. } => count_attempt(false),
+            // The agent never judged the event.
+            Attempt::Unanswered(_) | Attempt::Misconfigured(_) => {}
         }
-        let wait = backoff.fail(retry_after, random());
-        let wait_ms = wait.as_secs_f64() * 1000.0;
-        let retry_at_ms = now_ms() + wait_ms;
-        context.show_gate(|g| g.retrying(reason, attempt + 1, retry_at_ms));
-        // Looked at every tenth of a second: a stop ends the wait.
-        while now_ms() < retry_at_ms {
-            if context.stopping.get() {
-                return None;
+        let next_try_at = match patience.after(result, now_ms(), random()) {
+            Next::Passed => {
+                say("done".into());
+                context.show_gate(GateView::passed);
+                return Some((Outcome::Passed, attempt));
             }
-            TimeoutFuture::new((retry_at_ms - now_ms()).clamp(0.0, 100.0) as u32).await;
+            Next::DeadLetter(reason) => {
+                say(format!("failed: {reason}"));
+                context.show_gate(|g| g.rejected(reason.clone()));
+                return Some((Outcome::Rejected(reason), attempt));
+            }
+            Next::Retry { reason, wait } => {
+                say(format!("attempt {attempt}: {reason}"));
+                let at = now_ms() + wait.as_secs_f64() * 1000.0;
+                context.show_gate(|g| g.retrying(reason, attempt + 1, at));
+                Some(at)
+            }
+            Next::Offline {
+                reason,
+                wait,
+                announce,
+            } => {
+                say(format!("no answer: {reason}"));
+                let at = now_ms() + wait.as_secs_f64() * 1000.0;
+                context.show_gate(|g| g.offline(format!("agent offline: {reason}"), at));
+                if let (Some(silent), false) = (announce, context.stopping.get()) {
+                    context.alerts.show(format!(
+                        "The agent has not answered for {}: event {} of {table} waits at the gate, and draining goes on by itself when the agent answers. Last error: {reason}.",
+                        format_duration_ms(silent.as_secs_f64() * 1000.0),
+                        event.key
+                    ));
+                }
+                Some(at)
+            }
+            Next::Halt(reason) => {
+                say(format!("halted: {reason}"));
+                context.show_gate(|g| g.halted(format!("Draining halted: {reason}")));
+                if !context.stopping.get() {
+                    context.alerts.show(format!(
+                        "Draining halted: {reason}. Save the agent settings, or press Retry now at the gate, to go on with event {}.",
+                        event.key
+                    ));
+                }
+                None
+            }
+        };
+        match wait_for_next_try(context, next_try_at, &settings).await {
+            Woke::Stop => return None,
+            Woke::Due | Woke::RetryNow => {}
+            Woke::NewSettings(saved) => {
+                patience.allow(saved.attempts);
+                settings = saved;
+            }
         }
-        if context.stopping.get() {
-            return None;
-        }
-        attempt += 1;
     }
 }

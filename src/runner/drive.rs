@@ -1,7 +1,7 @@
 //! The loop that owns one table's drain: it takes the table's lock, reads
 //! its ledger, then asks the engine what to do next and does it, applying
 //! the operator's intents between steps. Handling an event ends in
-//! [`Loop::record`], in a fixed order: ledger, dead letter, journal.
+//! [`Loop::record`], in a fixed order: dead letter, ledger, journal.
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::FutureExt;
@@ -22,13 +22,13 @@ use std::time::Duration;
 
 use super::backlog::{self, Wanted};
 use super::delivery::{self, Delivered};
-use super::inbox::Inbox;
+use super::inbox::{Inbox, Urgent};
 use super::lock::{self, Taken};
 use super::view::{publish_journal_every_second, Condition, DrainView};
 use super::{prototype, Inputs, Intent};
 use crate::alerts::Alerts;
 use crate::browser::rest;
-use crate::browser::table_store::TableStore;
+use crate::browser::table_store::{LetterRefused, TableStore};
 
 /// Everything a running drain reads.
 pub(super) struct Context {
@@ -43,6 +43,8 @@ pub(super) struct Context {
     /// other starts, and the page (already showing something else) is left
     /// alone.
     pub stopping: Cell<bool>,
+    /// The operator asked to try the event at the gate again now.
+    pub retry_now: Cell<bool>,
 }
 
 impl Context {
@@ -81,6 +83,7 @@ pub(super) async fn run(inputs: Inputs, intents: UnboundedReceiver<Intent>) {
         view: inputs.view,
         alerts: inputs.alerts,
         stopping: Cell::new(false),
+        retry_now: Cell::new(false),
     };
     let wanted = Wanted::default();
     let mut drive = Loop {
@@ -238,7 +241,8 @@ impl Loop<'_> {
                 Ok(ledger) => *drain = self.new_drain(ledger),
                 Err(error) => self.context.alerts.show(error),
             },
-            Intent::RateChanged => {}
+            // Nothing waits at the gate between steps.
+            Intent::RateChanged | Intent::RetryNow => {}
             Intent::Stop => return false,
         }
         self.context.view.publish(drain);
@@ -262,7 +266,8 @@ impl Loop<'_> {
             | Intent::Resume
             | Intent::Step
             | Intent::WatchOnly(_)
-            | Intent::RateChanged => {}
+            | Intent::RateChanged
+            | Intent::RetryNow => {}
             Intent::Stop => return false,
         }
         true
@@ -308,10 +313,13 @@ impl Loop<'_> {
     /// so the agent's work is not done twice.
     async fn deliver(&mut self, drain: &mut Drain, origin: Origin, event: Event) -> bool {
         let context = self.context;
-        let stop = || context.stopping.set(true);
+        let urgent = |intent: Urgent| match intent {
+            Urgent::Stop => context.stopping.set(true),
+            Urgent::RetryNow => context.retry_now.set(true),
+        };
         let (delivered, stopped) = self
             .inbox
-            .finish(delivery::deliver(context, event), stop)
+            .finish(delivery::deliver(context, event), urgent)
             .await;
         if let Some(delivered) = delivered {
             self.record(drain, origin, delivered);
@@ -319,11 +327,33 @@ impl Loop<'_> {
         !stopped
     }
 
-    /// The one place where handling an event ends: the ledger first (so a
-    /// reload never hands it out again), then its dead letter, then the
-    /// journal the page shows (not once stopping: it shows another drain).
+    /// The one place where handling an event ends: a refused event's dead
+    /// letter first (an event leaves the source only to the agent's done or
+    /// to a kept dead letter), then the ledger (so a reload never hands it
+    /// out again), then the journal the page shows (not once stopping: it
+    /// shows another drain).
     fn record(&mut self, drain: &mut Drain, origin: Origin, delivered: Delivered) {
         let context = self.context;
+        let store = &context.store;
+        if let Outcome::Rejected(reason) = &delivered.outcome {
+            let letter = DeadLetter::of(
+                &delivered.event,
+                reason.clone(),
+                delivered.attempts,
+                now_ms(),
+            );
+            match store.add_dead_letter(letter) {
+                Ok(letters) => {
+                    if !context.stopping.get() {
+                        context.view.dead_letters.set(letters);
+                    }
+                }
+                Err(refused) => {
+                    self.keep_back(drain, origin, delivered, refused);
+                    return;
+                }
+            }
+        }
         let Delivered {
             event,
             badge,
@@ -332,33 +362,15 @@ impl Loop<'_> {
             admitted_ms,
             signals,
         } = delivered;
-        if origin == Origin::Source {
-            let writes = drain.on_handled();
-            self.store_ledger(drain, &writes);
-        }
-        let store = &context.store;
-        match (&outcome, origin) {
-            (Outcome::Rejected(reason), _) => {
-                let letter = DeadLetter::of(&event, reason.clone(), attempts, now_ms());
-                match store.add_dead_letter(letter) {
-                    Ok(added) => {
-                        if added.dropped > 0 {
-                            context.alerts.show(format!(
-                                "The dead letters of {} are full; the oldest was dropped.",
-                                store.table()
-                            ));
-                        }
-                        if !context.stopping.get() {
-                            context.view.dead_letters.set(added.letters);
-                        }
-                    }
-                    Err(error) => context.alerts.show(error),
-                }
+        match (origin, &outcome) {
+            (Origin::Source, _) => {
+                let writes = drain.on_handled();
+                self.store_ledger(drain, &writes);
             }
-            (_, Origin::DeadLetter) => {
+            (Origin::DeadLetter, Outcome::Rejected(_)) => {}
+            (Origin::DeadLetter, _) => {
                 self.publish_letters(store.remove_dead_letters(std::slice::from_ref(&event.key)))
             }
-            (_, Origin::Source) => {}
         }
         if context.stopping.get() {
             // The page shows another drain by now: only the storage counts.
@@ -384,6 +396,36 @@ impl Loop<'_> {
                 .record_handled(handled_at_ms, timestamp_micros);
             journal.history.push(entry);
         });
+    }
+
+    /// A refused event whose dead letter could not be kept stays unhandled:
+    /// back at the head of the queue, with draining paused until the
+    /// operator makes room. (A dead letter sent through again keeps its
+    /// earlier letter.)
+    fn keep_back(
+        &mut self,
+        drain: &mut Drain,
+        origin: Origin,
+        delivered: Delivered,
+        refused: LetterRefused,
+    ) {
+        let context = self.context;
+        let key = delivered.event.key.clone();
+        if origin == Origin::Source {
+            drain.put_back(delivered.event);
+        } else {
+            drain.pause();
+        }
+        if context.stopping.get() {
+            return;
+        }
+        context.view.admission.set(Admission::Paused);
+        context.view.publish(drain);
+        context.show_gate(|g| g.kept_back(format!("not dead-lettered: {refused}")));
+        context.alerts.show(format!(
+            "The agent refused event {key}, but its dead letter could not be kept: {refused} \
+             Draining is paused and the event stays in the table; it goes to the agent again on Resume."
+        ));
     }
 
     /// Stores what the ledger recorded. If it cannot be stored, draining

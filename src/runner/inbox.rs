@@ -2,6 +2,7 @@
 //! waiting. They are kept and applied between steps, in order, so an intent
 //! never changes the engine in the middle of one. `Stop` wins at once: the
 //! work under way is dropped, except a delivery, which ends its attempt.
+//! `RetryNow` is for the delivery under way, so it is handed over at once.
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::{FutureExt, StreamExt};
@@ -11,6 +12,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::Intent;
+
+/// Intents for the delivery under way, handed over as they arrive.
+pub(super) enum Urgent {
+    Stop,
+    RetryNow,
+}
 
 pub(super) struct Inbox {
     arriving: UnboundedReceiver<Intent>,
@@ -42,13 +49,14 @@ impl Inbox {
         }
     }
 
-    /// Runs `work` to its end even when told to stop meanwhile: `on_stop`
-    /// is then called at once, and the result says it was told (`true`).
-    /// For the event at the gate, which the agent is already working on.
+    /// Runs `work` to its end even when told to stop meanwhile. Urgent
+    /// intents go to `on_urgent` at once; the result says whether it was
+    /// told to stop (`true`). For the event at the gate, which the agent is
+    /// already working on.
     pub async fn finish<T>(
         &mut self,
         work: impl Future<Output = T>,
-        on_stop: impl FnOnce(),
+        on_urgent: impl Fn(Urgent),
     ) -> (T, bool) {
         let work = work.fuse();
         futures::pin_mut!(work);
@@ -56,9 +64,10 @@ impl Inbox {
             futures::select_biased! {
                 intent = self.arriving.next() => match intent {
                     None | Some(Intent::Stop) => {
-                        on_stop();
+                        on_urgent(Urgent::Stop);
                         return (work.await, true);
                     }
+                    Some(Intent::RetryNow) => on_urgent(Urgent::RetryNow),
                     Some(intent) => self.kept.push_back(intent),
                 },
                 done = work => return (done, false),

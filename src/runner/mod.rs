@@ -4,7 +4,7 @@
 //! view's signals. The page talks to it only by sending [`Intent`]s.
 //!
 //! - `drive.rs`: the loop, and the one place where handling an event ends
-//!   (ledger, dead letter, journal, in that order);
+//!   (dead letter, ledger, journal, in that order);
 //! - `delivery.rs`: one event at the gate, from admission to the agent's
 //!   final signal;
 //! - `lock.rs`: one draining tab per table, watching while another drains;
@@ -51,6 +51,9 @@ pub enum Intent {
     Import(LedgerFile),
     /// The consumption rate changed: plan the next read again.
     RateChanged,
+    /// Try the event at the gate again now, instead of waiting for its next
+    /// try (retrying, agent offline, or halted on the agent's settings).
+    RetryNow,
     Stop,
 }
 

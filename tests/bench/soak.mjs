@@ -1,13 +1,15 @@
 // The fault soak (`scripts/soak.sh`): drains 10,000 events through the
 // release build in headless Chromium while the gateway and the demo agent
 // misbehave, the page reloads three times, a second tab opens, the gateway
-// restarts and the operator logs out and in. Then it compares what was
+// restarts, the agent is unreachable for a minute, its token is wrong for a
+// while (until the operator saves the right one) and the operator logs out
+// and in. Then it compares what was
 // inserted with what the agent saw (by Idempotency-Key) and what the app
 // dead-lettered. Exits non-zero if any event was lost or dead-lettered
 // without a designed reason.
 import { execFileSync } from 'node:child_process';
 import { ROOT, serveDist, launchBrowser } from '../e2e/harness.mjs';
-import { ANON, freshTable, insert, configureAgent, setFaults, eventually, sleep } from '../e2e/backend.mjs';
+import { ANON, freshTable, insert, configureAgent, setFaults, eventually, sleep, agentFront } from '../e2e/backend.mjs';
 import { GATEWAY, AGENT } from '../contract/stack.mjs';
 
 const EVENTS = 10_000;
@@ -33,14 +35,16 @@ const tally = async () => {
   return { counts: mine(t.keys), done: mine(t.done), rejected: mine(t.rejected), outcomes: mine(t.outcomes) };
 };
 
+// The page reaches the agent through a front that can refuse connections.
+const front = await agentFront();
 const server = await serveDist();
 const browser = await launchBrowser();
 const context = await browser.newContext();
-await context.addInitScript(() => {
+await context.addInitScript((agentUrl) => {
   if (!localStorage.getItem('sluice:v1:agent')) {
-    localStorage.setItem('sluice:v1:agent', JSON.stringify({ url: 'http://127.0.0.1:54330/', token: '', timeout_s: 2, attempts: 12 }));
+    localStorage.setItem('sluice:v1:agent', JSON.stringify({ url: agentUrl, token: '', timeout_s: 2, attempts: 12 }));
   }
-});
+}, front.url);
 const url = `${server.url}?table=${table}`;
 let page = await context.newPage();
 const pageErrors = [];
@@ -63,6 +67,11 @@ const finished = (t) => Object.keys(t.done).length + Object.keys(t.rejected).len
 const disruptions = [
   [1_000, 'reload 1', async () => { await page.reload(); }],
   [2_500, 'second tab opened', async () => { const second = await context.newPage(); watch(second); await second.goto(url); }],
+  [3_000, 'agent unreachable for a minute', async () => {
+    await front.down();
+    await sleep(60_000);
+    await front.up();
+  }],
   [4_000, 'gateway restarted', async () => {
     execFileSync('bash', [`${ROOT}/scripts/backend.sh`, '--restart-stack']);
     await eventually(async () => (await fetch(`${GATEWAY}/_admin/faults`).catch(() => null))?.ok, 30_000, 'gateway back');
@@ -74,6 +83,13 @@ const disruptions = [
     await page.getByRole('button', { name: 'Log in' }).waitFor();
     await sleep(2000);
     await logIn(page);
+  }],
+  [8_000, 'agent token changed; the operator saves the new one 20 s later', async () => {
+    await configureAgent({ ...AGENT_FAULTS, token: 'soak-token' });
+    await sleep(20_000);
+    const form = page.getByRole('form', { name: 'Agent settings' });
+    await form.getByLabel('Token').fill('soak-token');
+    await form.getByRole('button', { name: 'Save agent' }).click();
   }],
   [8_500, 'reload 3', async () => { await page.reload(); }],
 ];
@@ -100,6 +116,7 @@ const stored = await page.evaluate(({ project, table }) => ({
 }), { project: PROJECT, table });
 await browser.close();
 server.close();
+await front.close();
 await setFaults({});
 await configureAgent({});
 

@@ -66,3 +66,32 @@ export async function eventually(check, ms = 20_000, what = 'condition') {
   }
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
+
+/**
+ * A real TCP front for the demo agent that can go down and come back on the
+ * same address: while down, connections are refused, as with a crashed or
+ * restarting agent. Returns `{ url, down(), up(), close() }`.
+ */
+export async function agentFront() {
+  const { createServer, request } = await import('node:http');
+  const target = new URL(AGENT);
+  const server = createServer((incoming, outgoing) => {
+    const forwarded = request(
+      { host: target.hostname, port: target.port, path: incoming.url, method: incoming.method, headers: incoming.headers },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(outgoing);
+      },
+    );
+    forwarded.on('error', () => outgoing.destroy());
+    incoming.pipe(forwarded);
+  });
+  const listen = (port) => new Promise((ok) => server.listen(port, '127.0.0.1', ok));
+  await listen(0);
+  const { port } = server.address();
+  const down = () => new Promise((ok) => {
+    server.close(() => ok());
+    server.closeAllConnections();
+  });
+  return { url: `http://127.0.0.1:${port}/`, down, up: () => listen(port), close: down };
+}

@@ -57,7 +57,7 @@ test('transient failures are retried with backoff, then dead-lettered; a refusal
   await page.getByLabel('API key').fill(ANON);
   await page.getByRole('button', { name: 'Log in' }).click();
   await eventually(async () => (await gateState(page)) === 'retrying', 20_000, 'retrying');
-  assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /attempt 2 · demo agent is busy \(injected 503\) \(HTTP 503\)/);
+  assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /attempt 2 · the agent failed \(HTTP 503\): demo agent is busy \(injected 503\) · next try at \d\d:\d\d:\d\d/);
   await screenshot(page, 'gate-retrying');
   await eventually(async () => (await gateState(page)) === 'rejected', 30_000, 'given up');
   assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /gave up after 3 attempts/);
@@ -77,31 +77,34 @@ test('transient failures are retried with backoff, then dead-lettered; a refusal
   await context.close();
 });
 
-test('an agent that dies mid-event, answers HTML or never answers is retried until it answers properly', async () => {
+test('an agent that dies mid-event or answers HTML is retried; one that never answers is offline; each passes once it answers properly', async () => {
   const table = await freshTable('flaky');
   const context = await env.browser.newContext();
   const { page } = await openTable(context, env.server.url, table, ANON);
   await saveAgent(page, { timeout: '2', attempts: '10' });
-  for (const [fault, message] of [
-    [{ midstream_fail_rate: 1 }, /broke off before its final signal/],
-    [{ garbage_rate: 1 }, /no final signal/],
-    [{ timeout_rate: 1 }, /did not finish within 2 s/],
+  for (const [fault, state, message] of [
+    [{ midstream_fail_rate: 1 }, 'retrying', /broke off before its final signal/],
+    [{ garbage_rate: 1 }, 'retrying', /outside the protocol/],
+    [{ timeout_rate: 1 }, 'offline', /agent offline: the agent did not answer within 2 s/],
   ]) {
     await configureAgent({ latency_ms: 300, mode: 'ndjson', progress_steps: 2, ...fault });
     const [row] = await insertEvents(table, [stamp(0)]);
-    await eventually(async () => (await gateState(page)) === 'retrying', 20_000, `retrying after ${JSON.stringify(fault)}`);
+    await eventually(async () => (await gateState(page)) === state, 20_000, `${state} after ${JSON.stringify(fault)}`);
     assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), message);
     // The agent is back.
     await configureAgent({ latency_ms: 50, mode: 'ndjson', progress_steps: 2 });
     await eventually(async () => (await tally(table)).done[String(row.id)] === 1, 30_000, 'passed once the agent recovered');
   }
-  // An agent that is down altogether: retried, then dead-lettered, kept.
-  await saveAgent(page, { url: 'http://127.0.0.1:9/', timeout: '2', attempts: '2' });
-  const [lost] = await insertEvents(table, [stamp(0)]);
-  await eventually(async () => (await gateState(page)) === 'rejected', 30_000, 'dead-lettered');
-  assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /gave up after 2 attempts: the agent could not be reached/);
-  const letters = await page.evaluate((name) => JSON.parse(localStorage.getItem(`sluice:v1:dead:http://127.0.0.1:54321|${name}`)), table);
-  assert.equal(letters.at(-1).key, String(lost.id), 'the event is kept as a dead letter');
+  // Nothing listens at the address: the event waits, however few the
+  // attempts, and goes once the address is fixed.
+  await saveAgent(page, { url: 'http://127.0.0.1:9/', timeout: '2', attempts: '1' });
+  const [waiting] = await insertEvents(table, [stamp(0)]);
+  await eventually(async () => (await gateState(page)) === 'offline', 30_000, 'offline');
+  assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /the agent could not be reached/);
+  await sleep(3_000);
+  assert.equal(await page.evaluate((name) => localStorage.getItem(`sluice:v1:dead:http://127.0.0.1:54321|${name}`), table), null, 'nothing dead-lettered');
+  await saveAgent(page, { timeout: '2', attempts: '1' });
+  await eventually(async () => (await tally(table)).done[String(waiting.id)] === 1, 30_000, 'delivered once the address is fixed');
   await context.close();
 });
 

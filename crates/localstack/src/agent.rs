@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::StreamExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -28,7 +29,7 @@ pub enum ReplyMode {
     Ndjson,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct AgentConfig {
     /// How long processing one event takes, in milliseconds.
@@ -100,6 +101,33 @@ pub struct AgentConfig {
         default_value_t = 1
     )]
     pub retry_after_s: u64,
+    /// When not empty, deliveries must carry `Authorization: Bearer {token}`
+    /// or are answered 401, as a real agent behind a token would.
+    #[arg(
+        id = "agent-token",
+        long = "agent-token",
+        env = "SLUICE_AGENT_TOKEN",
+        default_value = ""
+    )]
+    pub token: String,
+    /// When not 0, every delivery is answered with this HTTP status (a 3xx
+    /// with a `Location`), to try each class of answer. Not recorded as done.
+    #[arg(
+        id = "agent-answer-status",
+        long = "agent-answer-status",
+        env = "SLUICE_AGENT_ANSWER_STATUS",
+        default_value_t = 0
+    )]
+    pub answer_status: u16,
+    /// Keep the connection open after the final signal, as some proxies
+    /// and serverless hosts do: the caller must not wait for it to close.
+    #[arg(
+        id = "agent-hold-open-after-done",
+        long = "agent-hold-open-after-done",
+        env = "SLUICE_AGENT_HOLD_OPEN_AFTER_DONE",
+        default_value_t = false
+    )]
+    pub hold_open_after_done: bool,
 }
 
 impl Default for AgentConfig {
@@ -114,6 +142,9 @@ impl Default for AgentConfig {
             midstream_fail_rate: 0.0,
             garbage_rate: 0.0,
             retry_after_s: 1,
+            token: String::new(),
+            answer_status: 0,
+            hold_open_after_done: false,
         }
     }
 }
@@ -207,10 +238,13 @@ async fn deliver(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // Sent percent-encoded where a header could not carry the key as is
+    // (docs/agent-protocol.md); the tally keeps it decoded.
     let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+        .and_then(|v| percent_encoding::percent_decode_str(v).decode_utf8().ok())
+        .map(|v| v.into_owned())
     else {
         return problem(StatusCode::BAD_REQUEST, "missing Idempotency-Key header");
     };
@@ -235,12 +269,38 @@ async fn deliver(
             "Idempotency-Key must be {table}:{key} of the body",
         );
     }
-    let config = *agent.config.lock().expect("config lock");
+    let config = agent.config.lock().expect("config lock").clone();
     {
         let mut tally = agent.tally.lock().expect("tally lock");
         tally.deliveries += 1;
         *tally.keys.entry(key.clone()).or_default() += 1;
         tally.order.push(key.clone());
+    }
+    if !config.token.is_empty() {
+        let expected = format!("Bearer {}", config.token);
+        if headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            != Some(&expected)
+        {
+            agent.record_outcome(&key, "401");
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "demo agent: wrong or missing token",
+            );
+        }
+    }
+    if config.answer_status != 0 {
+        agent.record_outcome(&key, "status");
+        let status = StatusCode::from_u16(config.answer_status).unwrap_or(StatusCode::IM_A_TEAPOT);
+        let mut response = problem(status, &format!("demo agent answers {status} (configured)"));
+        if status.is_redirection() {
+            response.headers_mut().insert(
+                header::LOCATION,
+                header::HeaderValue::from_static("/elsewhere"),
+            );
+        }
+        return response;
     }
     if designed_reject(&key, config.reject_rate) {
         agent.record_outcome(&key, "rejected");
@@ -296,14 +356,32 @@ async fn deliver(
                 tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
             }
             agent.record_done(key);
-            Json(json!({"status": "done"})).into_response()
+            // Pretty-printed: a reply is one JSON value, however laid out.
+            let done = "{\n  \"status\": \"done\"\n}\n";
+            let body = if config.hold_open_after_done {
+                Body::from_stream(then_hold_open(done.to_string()))
+            } else {
+                Body::from(done)
+            };
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
         ReplyMode::Ndjson => ndjson(agent, key, config, fail_midstream),
     }
 }
 
+/// `last`, then nothing for an hour with the connection open.
+fn then_hold_open(
+    last: String,
+) -> impl futures::Stream<Item = Result<String, std::io::Error>> + Send + 'static {
+    futures::stream::once(async move { Ok(last) }).chain(futures::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(String::new())
+    }))
+}
+
 /// Streams `processing` signals with progress, then `done` (or `failed`).
 fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: bool) -> Response {
+    let hold_open = config.hold_open_after_done;
     let steps = config.progress_steps.max(1);
     let pause = Duration::from_millis(config.latency_ms / u64::from(steps + 1));
     let lines = futures::stream::unfold(0u32, move |step| {
@@ -311,6 +389,9 @@ fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: b
         let key = key.clone();
         async move {
             if step > steps {
+                if hold_open && step == steps + 1 {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
                 return None;
             }
             tokio::time::sleep(pause).await;
@@ -349,14 +430,14 @@ async fn reset(State(agent): State<Arc<Agent>>) -> StatusCode {
 }
 
 async fn config(State(agent): State<Arc<Agent>>) -> Json<AgentConfig> {
-    Json(*agent.config.lock().expect("config lock"))
+    Json(agent.config.lock().expect("config lock").clone())
 }
 
 async fn set_config(
     State(agent): State<Arc<Agent>>,
     Json(new): Json<AgentConfig>,
 ) -> Json<AgentConfig> {
-    *agent.config.lock().expect("config lock") = new;
+    *agent.config.lock().expect("config lock") = new.clone();
     Json(new)
 }
 

@@ -5,8 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::source::Event;
 
-/// At most this many dead letters are kept per table; the oldest go first.
+/// At most this many dead letters are kept per table. None is ever dropped
+/// to make room: when they are full, the drain pauses until the operator
+/// retries, discards or exports some.
 pub const MAX_DEAD_LETTERS: usize = 100;
+/// Reasons longer than this are cut, with their length kept.
+pub const MAX_REASON_BYTES: usize = 4 * 1024;
 /// Rows larger than this (as JSON) are kept as a note, not whole, so one
 /// huge row cannot fill the browser's storage.
 pub const MAX_STORED_ROW_BYTES: usize = 4 * 1024;
@@ -35,7 +39,7 @@ impl DeadLetter {
         Self {
             key: event.key.clone(),
             event: stored,
-            reason,
+            reason: cut_reason(reason),
             attempts,
             at_ms,
         }
@@ -56,6 +60,18 @@ impl DeadLetter {
     }
 }
 
+/// A reason of at most [`MAX_REASON_BYTES`] (plus the note of its length).
+fn cut_reason(reason: String) -> String {
+    if reason.len() <= MAX_REASON_BYTES {
+        return reason;
+    }
+    let mut end = MAX_REASON_BYTES;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (cut; {} bytes in all)", &reason[..end], reason.len())
+}
+
 /// The letters a filter shows, newest first.
 pub fn shown(list: &[DeadLetter], filter: &str) -> Vec<DeadLetter> {
     list.iter()
@@ -65,14 +81,26 @@ pub fn shown(list: &[DeadLetter], filter: &str) -> Vec<DeadLetter> {
         .collect()
 }
 
-/// Adds a dead letter; returns how many old ones were dropped to make room.
-/// A key dead-lettered again (after a retry) replaces its earlier letter.
-pub fn push(list: &mut Vec<DeadLetter>, letter: DeadLetter) -> usize {
-    list.retain(|l| l.key != letter.key);
+/// The dead letters are full: nothing was dropped, nothing added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the dead letters are full ({MAX_DEAD_LETTERS}): retry, discard or export some to make room"
+)]
+pub struct Full;
+
+/// Adds a dead letter, unless the list is full. A key dead-lettered again
+/// (after a retry) replaces its earlier letter, so it always has room.
+pub fn push(list: &mut Vec<DeadLetter>, letter: DeadLetter) -> Result<(), Full> {
+    let earlier = list.iter().position(|l| l.key == letter.key);
+    match earlier {
+        Some(at) => {
+            list.remove(at);
+        }
+        None if list.len() >= MAX_DEAD_LETTERS => return Err(Full),
+        None => {}
+    }
     list.push(letter);
-    let excess = list.len().saturating_sub(MAX_DEAD_LETTERS);
-    list.drain(..excess);
-    excess
+    Ok(())
 }
 
 /// The letters whose key is in `keys`, taken out of the list.
@@ -113,18 +141,36 @@ mod tests {
     }
 
     #[test]
-    fn the_list_is_bounded_and_drops_the_oldest() {
+    fn a_full_list_refuses_a_new_letter_and_drops_none() {
         let mut list = Vec::new();
         for i in 0..MAX_DEAD_LETTERS {
             assert_eq!(
                 push(&mut list, letter(&i.to_string(), json!({}), "r", 1, 0.0)),
-                0
+                Ok(())
             );
         }
-        assert_eq!(push(&mut list, letter("new", json!({}), "r", 1, 0.0)), 1);
+        let before = list.clone();
+        assert_eq!(
+            push(&mut list, letter("new", json!({}), "r", 1, 0.0)),
+            Err(Full)
+        );
+        assert_eq!(list, before);
+        // A letter dead again still fits: it replaces its earlier one.
+        assert_eq!(
+            push(&mut list, letter("7", json!({}), "again", 2, 1.0)),
+            Ok(())
+        );
         assert_eq!(list.len(), MAX_DEAD_LETTERS);
-        assert_eq!(list[0].key, "1");
-        assert_eq!(list.last().unwrap().key, "new");
+        assert_eq!(list.last().unwrap().reason, "again");
+    }
+
+    #[test]
+    fn long_reasons_are_cut_with_their_length_kept() {
+        let long = "é".repeat(3000);
+        let cut = letter("1", json!({}), &long, 1, 0.0).reason;
+        assert!(cut.len() < MAX_REASON_BYTES + 64, "{}", cut.len());
+        assert!(cut.ends_with("… (cut; 6000 bytes in all)"), "{cut}");
+        assert_eq!(letter("2", json!({}), "short", 1, 0.0).reason, "short");
     }
 
     #[test]
@@ -144,9 +190,9 @@ mod tests {
     #[test]
     fn a_letter_dead_again_replaces_its_earlier_one() {
         let mut list = Vec::new();
-        push(&mut list, letter("1", json!({}), "first", 1, 0.0));
-        push(&mut list, letter("2", json!({}), "r", 1, 0.0));
-        push(&mut list, letter("1", json!({}), "again", 3, 1.0));
+        for (key, reason) in [("1", "first"), ("2", "r"), ("1", "again")] {
+            push(&mut list, letter(key, json!({}), reason, 3, 1.0)).unwrap();
+        }
         assert_eq!(list.len(), 2);
         assert_eq!(
             (list[1].key.as_str(), list[1].reason.as_str()),

@@ -365,6 +365,16 @@ impl Drain {
         }
     }
 
+    /// The event at the gate cannot leave (its dead letter could not be
+    /// kept): it goes back to the head of the queue, unhandled, and
+    /// admission pauses until the operator has made room.
+    pub fn put_back(&mut self, event: Event) {
+        if let Some((_, arrival)) = self.delivering.take() {
+            self.queue.push_front((event, arrival));
+        }
+        self.pause();
+    }
+
     pub fn pause(&mut self) {
         self.admission = Admission::Paused;
     }
@@ -478,6 +488,28 @@ mod tests {
         let mut now = 0.0;
         assert_eq!(run(&mut drain, &table, &mut now), keys(1..251));
         assert_eq!(drain.ledger().handled(), 250);
+    }
+
+    #[test]
+    fn an_event_put_back_stays_unhandled_and_comes_first_after_resume() {
+        let table = Table((1..=3).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        let first = loop {
+            match drain.next(now, SECOND) {
+                Step::Read(kind, _) => {
+                    drain.on_read(kind, Ok(table.answer(&drain, kind)), now, 0.5);
+                }
+                Step::Deliver(event) => break event,
+                other => panic!("{other:?}"),
+            }
+        };
+        drain.put_back(first);
+        assert_eq!(drain.admission(), Admission::Paused);
+        assert_eq!(drain.ledger().handled(), 0);
+        assert!(matches!(drain.next(now, SECOND), Step::Wait(_)));
+        drain.resume();
+        assert_eq!(run(&mut drain, &table, &mut now), keys(1..4));
     }
 
     #[test]

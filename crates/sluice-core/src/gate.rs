@@ -17,7 +17,8 @@ pub enum GateState {
     Rejected,
     /// The operator paused admission.
     Paused,
-    /// The source is unreachable or refuses the key.
+    /// The source is unreachable or refuses the key; or the agent does not
+    /// answer (the event waits), or its settings are wrong (the drain halts).
     Offline,
 }
 
@@ -138,6 +139,33 @@ impl GateView {
         self.retry_at_ms = None;
     }
 
+    /// The agent did not answer: the event waits at the gate until
+    /// `retry_at_ms`.
+    pub fn offline(&mut self, reason: String, retry_at_ms: f64) {
+        self.state = GateState::Offline;
+        self.message = Some(reason);
+        self.progress = None;
+        self.retry_at_ms = Some(retry_at_ms);
+    }
+
+    /// The agent's settings are wrong: the event waits for new settings or
+    /// the operator's retry, with no next try planned.
+    pub fn halted(&mut self, reason: String) {
+        self.state = GateState::Offline;
+        self.message = Some(reason);
+        self.progress = None;
+        self.retry_at_ms = None;
+    }
+
+    /// The event could not leave (its dead letter could not be kept): it
+    /// went back to the source and admission paused.
+    pub fn kept_back(&mut self, reason: String) {
+        self.state = GateState::Paused;
+        self.message = Some(reason);
+        self.progress = None;
+        self.retry_at_ms = None;
+    }
+
     pub fn passed(&mut self) {
         self.state = GateState::Passed;
         self.progress = Some(1.0);
@@ -149,7 +177,8 @@ impl GateView {
     /// admission "paused", rather than what happened to the last event.
     pub fn shown(&self, paused: bool, source_offline: bool) -> GateState {
         match self.state {
-            GateState::Processing | GateState::Retrying => self.state,
+            // The event at the gate, whatever admission or the source do.
+            GateState::Processing | GateState::Retrying | GateState::Offline => self.state,
             _ if source_offline => GateState::Offline,
             _ if paused => GateState::Paused,
             state => state,
@@ -171,6 +200,7 @@ impl GateView {
                 self.attempt - 1
             )),
             GateState::Rejected => Some(format!("{what} was rejected: {reason}")),
+            GateState::Offline => Some(format!("{what} waits at the gate: {reason}")),
             _ => None,
         }
     }
@@ -267,6 +297,22 @@ mod tests {
         assert_eq!(gate.shown(false, false), GateState::Passed);
         assert_eq!(gate.shown(true, true), GateState::Offline);
         assert_eq!(GateView::default().shown(true, false), GateState::Paused);
+    }
+
+    #[test]
+    fn an_event_waiting_on_its_agent_shows_offline_even_while_paused() {
+        let mut gate = GateView::admit(Badge::of("7", &json!({}), "t"));
+        gate.offline("refused".into(), 5_000.0);
+        assert_eq!(gate.shown(true, false), GateState::Offline);
+        assert_eq!(gate.retry_at_ms, Some(5_000.0));
+        assert!(gate
+            .announcement(true)
+            .unwrap()
+            .contains("waits at the gate: refused"));
+        gate.halted("HTTP 401 — check Token".into());
+        assert_eq!((gate.state, gate.retry_at_ms), (GateState::Offline, None));
+        gate.attempting(1);
+        assert_eq!(gate.shown(true, false), GateState::Processing);
     }
 
     #[test]

@@ -1,0 +1,175 @@
+// Never lose an event: an agent that goes down, a wrong token, each class of
+// answer, keys no header can carry, replies held open after `done`, and full
+// dead letters. Each ends with every event either done once at the agent or
+// kept as a dead letter, and nothing dead-lettered that the agent never saw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { suiteWithAgent, openTable, drainedCount, screenshot } from './harness.mjs';
+import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep, agentFront } from './backend.mjs';
+
+const env = suiteWithAgent();
+
+const gate = (page) => page.getByRole('region', { name: 'Gate' });
+const gateState = (page) => gate(page).getAttribute('data-state');
+const letterKey = (table) => `sluice:v1:dead:http://127.0.0.1:54321|${table}`;
+const deadLetters = (page, table) => page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '[]'), letterKey(table));
+
+async function saveAgent(page, { url = 'http://127.0.0.1:54330/', token = '', timeout = '30', attempts = '5' }) {
+  const form = page.getByRole('form', { name: 'Agent settings' });
+  await form.getByLabel('Agent URL').fill(url);
+  await form.getByLabel('Token').fill(token);
+  await form.getByLabel('Timeout (s)').fill(timeout);
+  await form.getByLabel('Attempts').fill(attempts);
+  await form.getByRole('button', { name: 'Save agent' }).click();
+}
+
+test('an agent that goes down holds the event at the gate, dead-letters nothing, and goes on by itself when back', async () => {
+  const front = await agentFront();
+  const table = await freshTable('outage');
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  await saveAgent(page, { url: front.url, timeout: '2', attempts: '1' });
+  const before = await insertEvents(table, [stamp(-3000), stamp(-2000)]);
+  await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'two drained while the agent is up');
+  await front.down();
+  const during = await insertEvents(table, [stamp(-1000), stamp(-900), stamp(-800)]);
+  await eventually(async () => (await gateState(page)) === 'offline', 20_000, 'offline');
+  assert.match(await gate(page).innerText(), /agent offline: the agent could not be reached/);
+  assert.match(await gate(page).innerText(), /next try at \d\d:\d\d:\d\d/);
+  await screenshot(page, 'gate-agent-offline');
+  // Several tries fail meanwhile (attempts is 1): none may dead-letter it.
+  await sleep(6_000);
+  assert.deepEqual(await deadLetters(page, table), []);
+  assert.equal(await drainedCount(page), 2);
+  await front.up();
+  const ids = [...before, ...during].map((r) => String(r.id));
+  await eventually(async () => (await drainedCount(page)) === 5, 90_000, 'drained by itself once the agent is back');
+  const t = await tally(table);
+  assert.deepEqual(Object.keys(t.done).sort(), [...ids].sort());
+  assert.ok(Object.values(t.done).every((n) => n === 1), 'each done once');
+  assert.deepEqual(t.order, ids, 'oldest first, the held event first');
+  assert.deepEqual(await deadLetters(page, table), []);
+  await context.close();
+  await front.close();
+});
+
+test('a wrong token halts the drain with the status; nothing is dead-lettered; saving the right token goes on with the same event', async () => {
+  await configureAgent({ latency_ms: 0, mode: 'json', token: 's3cret' });
+  const table = await freshTable('token');
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  await saveAgent(page, { token: 'wrong', attempts: '2' });
+  const rows = await insertEvents(table, [stamp(-3000), stamp(-2000), stamp(-1000)]);
+  await eventually(async () => /HTTP 401/.test(await gate(page).innerText()), 20_000, 'halted on 401');
+  assert.equal(await gateState(page), 'offline');
+  assert.match(await gate(page).innerText(), /Draining halted: the agent refused the token \(HTTP 401\).*check Token/);
+  assert.match(await page.getByRole('alert').innerText(), /Draining halted/);
+  await screenshot(page, 'gate-agent-halted');
+  await sleep(2_000);
+  const first = String(rows[0].id);
+  assert.deepEqual((await tally(table)).counts, { [first]: 1 }, 'halted: not retried, nothing else sent');
+  assert.deepEqual(await deadLetters(page, table), []);
+  assert.equal(await drainedCount(page), 0);
+  await saveAgent(page, { token: 's3cret', attempts: '2' });
+  await eventually(async () => (await drainedCount(page)) === 3, 20_000, 'drained with the right token');
+  const t = await tally(table);
+  assert.deepEqual(t.order, [first, first, String(rows[1].id), String(rows[2].id)], 'the same event went on first');
+  assert.deepEqual(Object.keys(t.done).sort(), rows.map((r) => String(r.id)).sort());
+  assert.deepEqual(await deadLetters(page, table), []);
+  await context.close();
+});
+
+test('each class of answer: a redirect and 404 halt, 500 is retried then dead-lettered, 409 is dead-lettered at once', async () => {
+  const table = await freshTable('statuses');
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  await saveAgent(page, { attempts: '2' });
+  await configureAgent({ latency_ms: 0, mode: 'json', answer_status: 302 });
+  const [held] = await insertEvents(table, [stamp(-2000)]);
+  await eventually(async () => /redirects are not followed/.test(await gate(page).innerText()), 20_000, 'halted on a redirect');
+  await configureAgent({ latency_ms: 0, mode: 'json', answer_status: 404 });
+  await page.getByRole('button', { name: 'Retry the event at the gate now' }).click();
+  await eventually(async () => /there is no agent at this address \(HTTP 404\).*check Agent URL/.test(await gate(page).innerText()), 20_000, 'halted on 404');
+  assert.deepEqual(await deadLetters(page, table), [], 'settings problems dead-letter nothing');
+  await configureAgent({ latency_ms: 0, mode: 'json', answer_status: 500, retry_after_s: 1 });
+  await page.getByRole('button', { name: 'Retry the event at the gate now' }).click();
+  await eventually(async () => (await deadLetters(page, table)).length === 1, 20_000, 'dead-lettered after its attempts');
+  const [letter] = await deadLetters(page, table);
+  assert.equal(letter.key, String(held.id));
+  assert.equal(letter.attempts, 2, 'only the answers that judged the event count as attempts');
+  assert.match(letter.reason, /gave up after 2 attempts: the agent failed \(HTTP 500\)/);
+  await configureAgent({ latency_ms: 0, mode: 'json', answer_status: 409 });
+  const [conflict] = await insertEvents(table, [stamp(-1000)]);
+  await eventually(async () => (await deadLetters(page, table)).length === 2, 20_000, '409 dead-lettered');
+  assert.equal((await tally(table)).counts[String(conflict.id)], 1, 'a refusal is not retried');
+  await configureAgent({ latency_ms: 0, mode: 'json' });
+  const [fine] = await insertEvents(table, [stamp(0)]);
+  await eventually(async () => (await tally(table)).done[String(fine.id)] === 1, 20_000, 'an ordinary event passes');
+  assert.equal((await tally(table)).counts[String(held.id)], 4, 'redirect, 404 and two 500s: the same event each time');
+  await context.close();
+});
+
+test('keys no header can carry travel percent-encoded, unchanged in the body, and never share an Idempotency-Key', async () => {
+  const table = await freshTable('hostile', 'text');
+  const keys = ['😀 café', ' lead', '%20lead', 'tab\there', 'plain-42'];
+  await insert(table, keys.map((id, i) => ({ id, created_at: stamp(-5000 + i * 100), type: 'order.created' })));
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await eventually(async () => (await drainedCount(page)) === keys.length, 30_000, 'all hostile keys drained');
+  const t = await tally(table);
+  assert.deepEqual(t.order, keys, 'each key once, in order, as the agent decoded it');
+  assert.deepEqual(errors, [], 'the page never panicked');
+  await context.close();
+});
+
+test('a done followed by a connection held open counts as done, in JSON and in ndjson', async () => {
+  const table = await freshTable('held_open');
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  // A timeout shorter than the hold: waiting for the close would fail each attempt.
+  await saveAgent(page, { timeout: '3', attempts: '1' });
+  for (const mode of ['json', 'ndjson']) {
+    await configureAgent({ latency_ms: 50, mode, progress_steps: 1, hold_open_after_done: true });
+    const rows = await insertEvents(table, [stamp(0), stamp(1)]);
+    await eventually(async () => {
+      const done = (await tally(table)).done;
+      return rows.every((r) => done[String(r.id)] === 1);
+    }, 30_000, `${mode}: both done`);
+  }
+  await eventually(async () => (await drainedCount(page)) === 4, 20_000, 'all four drained');
+  assert.deepEqual(await deadLetters(page, table), [], 'none timed out into the dead letters');
+  await context.close();
+});
+
+test('full dead letters pause the drain and drop none; the refused event stays in the table until there is room', async () => {
+  await configureAgent({ latency_ms: 0, mode: 'json', reject_rate: 1 });
+  const table = await freshTable('letters_full');
+  const context = await env.browser.newContext();
+  await context.addInitScript(([key]) => {
+    if (localStorage.getItem(key) === null) {
+      const letters = Array.from({ length: 100 }, (_, i) => ({ key: `old-${i}`, event: { id: `old-${i}` }, reason: 'earlier', attempts: 1, at_ms: 0 }));
+      localStorage.setItem(key, JSON.stringify(letters));
+    }
+  }, [letterKey(table)]);
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  page.on('dialog', (dialog) => dialog.accept());
+  const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
+  const first = String(rows[0].id);
+  await eventually(async () => /dead letters of .* are full/.test(await page.getByRole('alert').innerText()), 20_000, 'full');
+  assert.ok(await page.getByRole('button', { name: 'Resume' }).isVisible(), 'paused');
+  const letters = await deadLetters(page, table);
+  assert.equal(letters.length, 100);
+  assert.equal(letters[0].key, 'old-0', 'none dropped');
+  assert.equal(await drainedCount(page), 0, 'the refused event is not handled');
+  assert.deepEqual((await tally(table)).counts, { [first]: 1 }, 'nothing admitted after it');
+  // Make room, let the agent accept it, resume: the same event goes first.
+  await page.getByRole('button', { name: 'Discard old-0' }).click();
+  await configureAgent({ latency_ms: 0, mode: 'json' });
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'both drained after resume');
+  assert.deepEqual((await tally(table)).order, [first, first, String(rows[1].id)]);
+  assert.equal((await deadLetters(page, table)).length, 99);
+  await context.close();
+});
