@@ -4,6 +4,7 @@
 # (127.0.0.1:54330) and the event generator. Ctrl-C (or SIGTERM) stops it all
 # and removes the cluster. Settings: see `sluice-stack --help` (each flag has
 # an SLUICE_* environment variable) and docs/local-stack.md.
+# SLUICE_STACK_PROFILE=release builds the stack optimised (bench, soak).
 #
 #   scripts/backend.sh            # in the foreground
 #   scripts/backend.sh --detach   # in the background; returns once it is ready
@@ -61,9 +62,17 @@ as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; f
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-log "building sluice-stack"
-cargo build --quiet --locked -p localstack
-STACK_BIN="$ROOT/target/debug/sluice-stack"
+# Benchmarks and the soak build the stack in release, so that the gateway and
+# the demo agent are not what they measure.
+if [[ ${SLUICE_STACK_PROFILE:-debug} == release ]]; then
+  log "building sluice-stack (release)"
+  cargo build --quiet --locked --release -p localstack
+  STACK_BIN="$ROOT/target/release/sluice-stack"
+else
+  log "building sluice-stack"
+  cargo build --quiet --locked -p localstack
+  STACK_BIN="$ROOT/target/debug/sluice-stack"
+fi
 
 stack_pid=""
 cleanup() {

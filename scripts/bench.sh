@@ -16,7 +16,7 @@ wasm-bindgen --target web --no-typescript --out-dir target/bench-pkg \
   target/wasm32-unknown-unknown/release/examples/persistence_bench.wasm
 
 scripts/backend.sh --stop
-scripts/backend.sh --detach --generate-per-second 0
+SLUICE_STACK_PROFILE=release scripts/backend.sh --detach --generate-per-second 0
 trap 'scripts/backend.sh --stop' EXIT
 log "measuring (about 3 minutes)"
 node tests/bench/bench.mjs

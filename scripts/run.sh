@@ -11,6 +11,7 @@ cd "$ROOT"
 
 "$ROOT/scripts/backend.sh" --detach "$@"
 trap '"$ROOT/scripts/backend.sh" --stop' EXIT
-sed -n '/sluice-stack ready/,$p' "$ROOT/.stack/backend.log"
-log "open http://127.0.0.1:8080 and log in with the project URL and the anon key above (Ctrl-C stops everything)"
+# The project URL and the keys the stack printed, then its readiness line.
+sed -n '/API URL/,/sluice-stack ready/p' "$ROOT/.stack/backend.log"
+log "open http://127.0.0.1:8080 and log in with the API URL and the anon (or publishable) key above (Ctrl-C stops everything)"
 trunk serve --release --offline

@@ -10,11 +10,12 @@ bash scripts/setup.sh
 
 log "release build"
 trunk build --release --offline
-cargo build --quiet --locked -p localstack
+export SLUICE_STACK_PROFILE=release
+cargo build --quiet --locked --release -p localstack
 
 scripts/backend.sh --stop
 scripts/backend.sh --detach --serve gateway --generate-per-second 0
-target/debug/sluice-stack --serve agent > "$ROOT/.stack/agent.log" 2>&1 &
+target/release/sluice-stack --serve agent > "$ROOT/.stack/agent.log" 2>&1 &
 agent_pid=$!
 trap 'kill $agent_pid 2>/dev/null; scripts/backend.sh --stop' EXIT
 for _ in $(seq 1 50); do

@@ -3,7 +3,9 @@
 //! errors the UI can explain.
 
 pub mod agent_client;
+pub mod agent_store;
 pub mod clock;
+pub mod dialogs;
 pub mod files;
 pub mod http;
 pub mod rest;

@@ -37,6 +37,18 @@ fn explain(failure: Failure) -> SourceError {
     }
 }
 
+/// As [`explain`], but a read that timed out says so: the engine then asks
+/// for fewer rows.
+fn explain_read(table: &str, failure: Failure) -> SourceError {
+    match failure {
+        Failure::TimedOut => SourceError::TimedOut {
+            table: table.to_string(),
+            detail: format!("no complete answer within {} s", READ_DEADLINE.as_secs()),
+        },
+        other => explain(other),
+    }
+}
+
 /// GETs `path` (relative to `{project}/rest/v1/`) and returns its rows.
 pub async fn read_rows(
     session: &Session,
@@ -46,9 +58,11 @@ pub async fn read_rows(
     let deadline = Deadline::new(READ_DEADLINE).map_err(explain)?;
     let response = http::send(request(session, Method::GET, path), None, &deadline)
         .await
-        .map_err(explain)?;
+        .map_err(|failure| explain_read(table, failure))?;
     let status = response.status();
-    let body = http::text(&response, &deadline).await.map_err(explain)?;
+    let body = http::text(&response, &deadline)
+        .await
+        .map_err(|failure| explain_read(table, failure))?;
     if !(200..300).contains(&status) {
         let retry_after = parse_retry_after(response.headers().get("retry-after").as_deref());
         return Err(SourceError::from_reply(table, status, &body, retry_after));

@@ -10,8 +10,14 @@ pub async fn fetch() -> Result<RuntimeConfig, String> {
         .send()
         .await
         .map_err(|e| format!("config.json could not be read: {e}"))?;
-    if response.status() == 404 {
-        return Ok(RuntimeConfig::default());
+    match response.status() {
+        404 => return Ok(RuntimeConfig::default()),
+        200..=299 => {}
+        status => {
+            return Err(format!(
+                "config.json could not be read (HTTP {status}): the deployed project URL, agent and tables are not applied."
+            ))
+        }
     }
     let text = response
         .text()

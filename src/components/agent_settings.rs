@@ -1,13 +1,13 @@
 use leptos::prelude::*;
-use sluice_core::agent::AgentSettings;
-use sluice_core::storage_keys;
+use sluice_core::agent::{AgentSettings, Destination};
 use std::num::NonZeroU32;
 
-use super::state::{remember, DrainHandle};
+use super::state::DrainHandle;
 use crate::alerts::Alerts;
+use crate::browser::agent_store;
 
-/// Where the gate sends events: "Agent URL" (empty: pass-through), token,
-/// timeout and attempts. The form is built afresh from the settings each
+/// Where the gate sends events: "Agent URL" or, as an explicit choice,
+/// "Pass-through (no agent)"; token, timeout and attempts. The form is built afresh from the settings each
 /// time they change, so it always starts from what is in force.
 #[component]
 pub fn AgentSettingsForm() -> impl IntoView {
@@ -19,7 +19,14 @@ pub fn AgentSettingsForm() -> impl IntoView {
 fn AgentForm(current: AgentSettings) -> impl IntoView {
     let agent = expect_context::<DrainHandle>().agent;
     let alerts = expect_context::<Alerts>();
-    let pass_through = current.pass_through();
+    let pass_through = RwSignal::new(current.pass_through);
+    let destination = match current.destination() {
+        Destination::Agent(_) => "",
+        Destination::PassThrough => "Pass-through: events pass the gate without an agent.",
+        Destination::Unchosen => {
+            "No agent chosen: nothing drains until you enter an Agent URL or tick Pass-through."
+        }
+    };
     let url = RwSignal::new(current.url);
     let token = RwSignal::new(current.token);
     let timeout = RwSignal::new(current.timeout_s.to_string());
@@ -36,6 +43,7 @@ fn AgentForm(current: AgentSettings) -> impl IntoView {
                 .ok_or("Attempts must be between 1 and 20.")?;
             Ok(AgentSettings {
                 url: url.get(),
+                pass_through: pass_through.get(),
                 token: token.get(),
                 timeout_s,
                 attempts,
@@ -43,7 +51,9 @@ fn AgentForm(current: AgentSettings) -> impl IntoView {
         });
         match typed.and_then(AgentSettings::validate) {
             Ok(valid) => {
-                remember(&storage_keys::agent_settings(), &valid, alerts);
+                if let Err(error) = agent_store::save(&valid) {
+                    alerts.show(error);
+                }
                 agent.set(valid);
             }
             Err(message) => alerts.show(message),
@@ -53,7 +63,11 @@ fn AgentForm(current: AgentSettings) -> impl IntoView {
         <form class="agent" aria-label="Agent settings" novalidate on:submit=save>
             <label class="agent__url">
                 "Agent URL"
-                <input type="url" name="agent-url" placeholder="empty: pass-through" bind:value=url />
+                <input type="url" name="agent-url" placeholder="https://…" bind:value=url />
+            </label>
+            <label class="agent__pass-through">
+                <input type="checkbox" name="agent-pass-through" bind:checked=pass_through />
+                "Pass-through (no agent)"
             </label>
             <label>
                 "Token"
@@ -68,9 +82,7 @@ fn AgentForm(current: AgentSettings) -> impl IntoView {
                 <input type="number" name="agent-attempts" min="1" max="20" bind:value=attempts />
             </label>
             <button type="submit" class="button">"Save agent"</button>
-            <span class="agent__mode">
-                {if pass_through { "Pass-through: events pass the gate without an agent." } else { "" }}
-            </span>
+            <span class="agent__mode">{destination}</span>
         </form>
     }
 }

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_use::use_interval_fn;
-use sluice_core::agent::AgentSettings;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::runtime_config::table_for_link;
 use sluice_core::storage_keys;
@@ -14,6 +13,7 @@ use super::history::HistoryPanel;
 use super::history_file::HistoryFile;
 use super::inspector::{Inspected, Inspector};
 use super::keyboard::{KeyboardShortcuts, ShortcutHelp, ShortcutTargets};
+use super::link_offer::LinkOffer;
 use super::login::{remembered_session, LoginArea};
 use super::metrics_strip::MetricsStrip;
 use super::rail::Rail;
@@ -22,6 +22,7 @@ use super::source_search::SourceSearchPanel;
 use super::state::{remember, remembered, Clock, DrainHandle, Sources};
 use super::theme::ThemeToggle;
 use crate::alerts::Alerts;
+use crate::browser::agent_store;
 use crate::browser::runtime_config;
 use crate::runner::{Inputs, Intent, Runner};
 
@@ -38,7 +39,20 @@ pub fn App() -> impl IntoView {
         remembered(&storage_keys::selected_table(), alerts),
     );
     provide_context(sources);
-    let saved_agent = remembered::<AgentSettings>(&storage_keys::agent_settings(), alerts);
+    // Stored settings are checked as typed ones are: storage is not trusted.
+    let saved_agent = agent_store::load()
+        .unwrap_or_else(|error| {
+            alerts.show(error);
+            None
+        })
+        .and_then(|stored| {
+            stored
+                .validate()
+                .map_err(|why| {
+                    alerts.show(format!("The saved agent settings were not used: {why}"))
+                })
+                .ok()
+        });
     let agent_saved = saved_agent.is_some();
     let drain = DrainHandle::new(
         remembered::<ConsumptionRate>(&storage_keys::consumption_rate(), alerts)
@@ -46,6 +60,19 @@ pub fn App() -> impl IntoView {
         saved_agent.unwrap_or_default(),
     );
     provide_context(drain);
+    // Agent settings saved in another tab apply here too: the tab that
+    // drains may not be the one where the operator fixed the token.
+    let _ = window_event_listener(leptos::ev::storage, move |event| {
+        let key = event.key().unwrap_or_default();
+        if key != storage_keys::agent_settings() && key != storage_keys::agent_token() {
+            return;
+        }
+        if let Ok(Some(saved)) = agent_store::load() {
+            if let Ok(valid) = saved.validate() {
+                drain.agent.set(valid);
+            }
+        }
+    });
     provide_context(Inspected::default());
     provide_context(ShortcutTargets::default());
     let filter = RwSignal::new(String::new());
@@ -72,11 +99,14 @@ pub fn App() -> impl IntoView {
         if let Some(name) = linked_table() {
             match sources.tables.with_untracked(|t| table_for_link(t, &name)) {
                 Ok(source) => {
-                    let name = source.table.as_str().to_string();
-                    if !sources.tables.with_untracked(|t| t.contains(&source)) {
-                        sources.linked.set(Some(source));
+                    if sources.tables.with_untracked(|t| t.contains(&source)) {
+                        sources
+                            .selected
+                            .set(Some(source.table.as_str().to_string()));
+                    } else {
+                        // A link is not a choice: anyone can send one.
+                        sources.offered.set(Some(source));
                     }
-                    sources.selected.set(Some(name));
                 }
                 Err(error) => alerts.show(format!("The link names no usable table: {error}")),
             }
@@ -120,6 +150,7 @@ pub fn App() -> impl IntoView {
         </header>
         <KeyboardShortcuts />
         <main class="main">
+            <LinkOffer />
             <Rail />
             <section class="controls" aria-label="Controls">
                 <RateSlider />

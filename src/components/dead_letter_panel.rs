@@ -1,12 +1,12 @@
 use leptos::prelude::*;
 use sluice_core::dead_letters::{self, DeadLetter};
 
-use super::confirm;
 use super::format::clock_time;
 use super::history::Filter;
 use super::inspector::{Inspected, Inspection};
 use super::state::{DrainHandle, Sources};
 use crate::alerts::Alerts;
+use crate::browser::dialogs::confirm;
 use crate::browser::files;
 use crate::runner::Intent;
 

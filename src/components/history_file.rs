@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 use sluice_core::ledger::LedgerFile;
 
-use super::confirm;
 use super::state::{DrainHandle, Sources};
 use crate::alerts::Alerts;
+use crate::browser::dialogs::confirm;
 use crate::browser::files;
 use crate::runner::Intent;
 

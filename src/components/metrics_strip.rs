@@ -62,6 +62,10 @@ pub fn MetricsStrip() -> impl IntoView {
                             value=move || progress().map_or(0.0, |p| (p * 100.0).round())></progress>
                     </Show>
                     <span class="metric__note">{move || empty_in().unwrap_or_default()}</span>
+                    <span class="metric__note" class:metric__note--warn=move || view.look_back.with(|l| l.is_some_and(|l| l.is_short()))
+                        title=move || view.look_back.with(|l| l.and_then(|l| l.warning()).unwrap_or_default())>
+                        {move || view.look_back.with(|l| l.map(|l| l.describe()).unwrap_or_default())}
+                    </span>
                 </div>
                 <div class="metric" data-metric="lag" class:metric--warn=move || warnings.with(|w| w.iter().any(|w| w.is_lag()))>
                     <dl><dt>"Lag"</dt><dd>{move || lag.get().map_or("caught up".to_string(), format_duration)}</dd></dl>
@@ -85,8 +89,10 @@ pub fn MetricsStrip() -> impl IntoView {
                     <dl><dt>"Gate"</dt><dd>{gate_text}</dd></dl>
                 </div>
             </div>
-            <div class="threshold-alert" aria-live="assertive" aria-atomic="true" class:threshold-alert--on=move || warnings.with(|w| !w.is_empty())>
+            <div class="threshold-alert" aria-live="assertive" aria-atomic="true"
+                class:threshold-alert--on=move || warnings.with(|w| !w.is_empty()) || view.look_back.with(|l| l.is_some_and(|l| l.is_short()))>
                 {move || warnings.get().into_iter().map(|w| view! { <p>{w.to_string()}</p> }).collect_view()}
+                {move || view.look_back.with(|l| l.and_then(|l| l.warning())).map(|w| view! { <p>{w}</p> })}
             </div>
         </section>
     }

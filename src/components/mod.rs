@@ -13,6 +13,7 @@ mod history;
 mod history_file;
 mod inspector;
 mod keyboard;
+mod link_offer;
 mod login;
 mod metrics_strip;
 mod rail;
@@ -22,10 +23,3 @@ mod state;
 mod theme;
 
 pub use app::App;
-
-/// Asks the operator with the browser's own dialog; `false` if it cannot.
-fn confirm(question: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(question).ok())
-        .unwrap_or(false)
-}

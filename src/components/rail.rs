@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use sluice_core::drain::Admission;
 use sluice_core::gate::GateState;
+use sluice_core::source::unorderable_note;
 
 use super::format::clock_time;
 use super::inspector::{Inspected, Inspection};
@@ -79,6 +80,9 @@ pub fn Rail() -> impl IntoView {
                     Some(name) => name.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr /> }).collect_view().into_any(),
                     None => "No table selected".into_any(),
                 }}</p>
+                {move || unorderable_note(view.unorderable.get()).map(|note| view! {
+                    <p class="node__detail node__warning" role="note">{note}</p>
+                })}
                 <p class="node__detail node__count">
                     {move || match view.next_up.get() {
                         Some(next) => format!("next: {} ({} waiting)", next.initials, view.queued.get()),

@@ -1,12 +1,12 @@
 use leptos::html;
 use leptos::prelude::*;
-use sluice_core::source::TableSource;
+use sluice_core::source::{unorderable_note, TableSource};
 use sluice_core::storage_keys;
 
-use super::confirm;
 use super::keyboard::ShortcutTargets;
 use super::state::{remember, DrainHandle, Sources};
 use crate::alerts::Alerts;
+use crate::browser::dialogs::confirm;
 use crate::browser::rest;
 use crate::runner::Intent;
 
@@ -99,6 +99,24 @@ fn backlog_notes(
     })
 }
 
+/// Rows of the drained table that no page reaches, and how to fix them.
+#[component]
+fn UnorderableRows() -> impl IntoView {
+    let sources = expect_context::<Sources>();
+    let unorderable = expect_context::<DrainHandle>().view.unorderable;
+    move || {
+        let note = unorderable_note(unorderable.get())?;
+        let source = sources.source.get()?;
+        Some(view! {
+            <p class="dialog__warning" role="note">
+                <strong>{format!("{}: {note}.", source.table.as_str())}</strong>
+                " "
+                {source.unorderable_fix()}
+            </p>
+        })
+    }
+}
+
 /// The "Source" button and the "Select source" dialog: a native modal
 /// `<dialog>` (inert background, Escape closes it) that hands focus back to
 /// the button when it closes.
@@ -140,6 +158,7 @@ pub fn SourceDialog() -> impl IntoView {
         <dialog class="dialog" node_ref=dialog aria-labelledby="source-title" on:close=return_focus>
             <h2 id="source-title">"Select source"</h2>
             <TableOptions handled=handled notes=notes />
+            <UnorderableRows />
             <AddTableForm handled=handled />
             <div class="dialog__actions">
                 <ClearHistory handled=handled />
@@ -226,13 +245,9 @@ fn AddTableForm(handled: Handled) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let commit = move |source: TableSource| {
         let name = source.table.as_str().to_string();
-        sources.added.update(|a| a.push(source));
-        sources
-            .added
-            .with_untracked(|a| remember(&storage_keys::added_tables(), a, alerts));
         problem.set(None);
         handled.forget(&name);
-        sources.selected.set(Some(name));
+        sources.add_and_select(source, alerts);
     };
     let check_and_add = move |source: TableSource| {
         let Some(session) = sources.session.get_untracked() else {

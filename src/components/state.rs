@@ -9,6 +9,7 @@ use sluice_core::drain::Admission;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::runtime_config::{table_list, RuntimeConfig};
 use sluice_core::source::TableSource;
+use sluice_core::storage_keys;
 
 use crate::alerts::Alerts;
 use crate::browser::storage::{self, Store};
@@ -38,8 +39,9 @@ pub struct Sources {
     pub deployed: RwSignal<Vec<TableSource>>,
     /// The tables the operator added (remembered).
     pub added: RwSignal<Vec<TableSource>>,
-    /// A table named only by the page's link (`?table=`).
-    pub linked: RwSignal<Option<TableSource>>,
+    /// A table named by the page's link (`?table=`) that is not in the
+    /// list: it is drained only once the operator says so.
+    pub offered: RwSignal<Option<TableSource>>,
     /// Everything the source dialog offers.
     pub tables: Memo<Vec<TableSource>>,
     pub selected: RwSignal<Option<String>>,
@@ -58,11 +60,8 @@ impl Sources {
         let session = RwSignal::new(session);
         let deployed = RwSignal::new(RuntimeConfig::default().tables);
         let added = RwSignal::new(added);
-        let linked = RwSignal::new(None::<TableSource>);
-        let tables = Memo::new(move |_| {
-            let extra: Vec<TableSource> = added.get().into_iter().chain(linked.get()).collect();
-            deployed.with(|d| table_list(d, &extra))
-        });
+        let tables =
+            Memo::new(move |_| added.with(|extra| deployed.with(|d| table_list(d, extra))));
         let selected = RwSignal::new(selected);
         let source = Memo::new(move |_| {
             let name = selected.get()?;
@@ -79,12 +78,21 @@ impl Sources {
             session,
             deployed,
             added,
-            linked,
+            offered: RwSignal::new(None),
             tables,
             selected,
             source,
             store,
         }
+    }
+
+    /// Adds a table to the operator's list (remembered) and selects it.
+    pub fn add_and_select(&self, source: TableSource, alerts: Alerts) {
+        let name = source.table.as_str().to_string();
+        self.added.update(|a| a.push(source));
+        self.added
+            .with_untracked(|a| remember(&storage_keys::added_tables(), a, alerts));
+        self.selected.set(Some(name));
     }
 
     /// The store of another table of the logged-in project.

@@ -1,6 +1,8 @@
 //! While the source holds more than was read, the server counts the
 //! backlog every few seconds (never per event); otherwise the view knows it
-//! from the drain itself (`DrainView::publish`).
+//! from the drain itself (`DrainView::publish`). Once a minute it also
+//! counts the rows no keyset reaches (a NULL or infinite timestamp), so
+//! they are shown rather than silently passed over.
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -11,6 +13,8 @@ use super::drive::Context;
 use crate::browser::rest;
 
 const EVERY_MS: u32 = 5_000;
+/// The unreachable rows are counted every this many backlog counts.
+const UNORDERABLE_EVERY: u32 = 12;
 
 /// What to count: rows after the cursor, and the events handled when asked.
 #[derive(Default)]
@@ -33,10 +37,16 @@ impl Wanted {
 }
 
 pub(super) async fn count_every_few_seconds(context: &Context, wanted: &Wanted) {
-    loop {
+    let table = context.source.table.as_str();
+    for round in 0u32.. {
+        if round % UNORDERABLE_EVERY == 0 {
+            let path = context.source.unorderable_path();
+            if let Ok(Some(rows)) = rest::count(&context.session, table, &path).await {
+                context.view.unorderable.set(rows);
+            }
+        }
         let query = wanted.0.borrow().clone();
         if let Some((path, handled)) = query {
-            let table = context.source.table.as_str();
             if let Ok(Some(rows)) = rest::count(&context.session, table, &path).await {
                 context.view.backlog.update(|b| b.counted(rows, handled));
             }

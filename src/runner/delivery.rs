@@ -6,7 +6,9 @@
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
-use sluice_core::agent::{AgentSettings, Attempt, Next, Patience, Signal as AgentSignal};
+use sluice_core::agent::{
+    AgentSettings, Attempt, Destination, Next, Patience, Signal as AgentSignal,
+};
 use sluice_core::gate::{Badge, GateView};
 use sluice_core::history::{self, Outcome};
 use sluice_core::metrics::format_duration_ms;
@@ -101,12 +103,35 @@ async fn attempt_until_final(
     let mut settings = context.agent.get_untracked();
     let mut patience = Patience::new(settings.attempts);
     loop {
-        if settings.pass_through() {
-            context.show_gate(|g| {
-                g.message = Some("pass-through: no agent configured".into());
-                g.passed();
-            });
-            return Some((Outcome::PassedThrough, patience.attempt()));
+        match settings.destination() {
+            Destination::Agent(_) => {}
+            Destination::PassThrough => {
+                context.show_gate(|g| {
+                    g.message = Some("pass-through: no agent, as chosen".into());
+                    g.passed();
+                });
+                return Some((Outcome::PassedThrough, patience.attempt()));
+            }
+            // Fail closed: nothing leaves the source until the operator
+            // chooses where events go.
+            Destination::Unchosen => {
+                let what = "No agent chosen: enter an Agent URL, or tick Pass-through (no agent), and save";
+                context.show_gate(|g| g.halted(what.into()));
+                if !context.stopping.get() {
+                    context
+                        .alerts
+                        .show(format!("{what}. Nothing drains until then."));
+                }
+                match wait_for_next_try(context, None, &settings).await {
+                    Woke::Stop => return None,
+                    Woke::Due | Woke::RetryNow => {}
+                    Woke::NewSettings(saved) => {
+                        patience.allow(saved.attempts);
+                        settings = saved;
+                    }
+                }
+                continue;
+            }
         }
         let attempt = patience.attempt();
         context.retry_now.set(false);

@@ -11,7 +11,7 @@ use sluice_core::agent::AgentSettings;
 use sluice_core::credentials::Session;
 use sluice_core::dead_letters::DeadLetter;
 use sluice_core::drain::{Admission, Drain, Step};
-use sluice_core::gate::GateView;
+use sluice_core::gate::{Badge, GateView};
 use sluice_core::history::{self, Entry, Outcome};
 use sluice_core::ledger::Ledger;
 use sluice_core::rate::ConsumptionRate;
@@ -175,6 +175,10 @@ impl Loop<'_> {
                 Step::Deliver(event) => self.deliver(&mut drain, Origin::Source, event).await,
                 Step::Record(writes) => {
                     self.store_ledger(&mut drain, &writes);
+                    true
+                }
+                Step::Refuse(event, reason) => {
+                    self.refuse(&mut drain, event, reason);
                     true
                 }
                 Step::Wait(duration) => self.inbox.wait(duration).await,
@@ -396,6 +400,31 @@ impl Loop<'_> {
                 .record_handled(handled_at_ms, timestamp_micros);
             journal.history.push(entry);
         });
+    }
+
+    /// A row that cannot be read goes straight to the dead letters, by its
+    /// key, so it does not block the rows after it.
+    fn refuse(&mut self, drain: &mut Drain, event: Event, reason: String) {
+        let context = self.context;
+        let badge = Badge::of(&event.key, &event.row, context.source.table.as_str());
+        context.show_gate(|g| {
+            *g = GateView::admit(badge.clone());
+            g.rejected(reason.clone());
+        });
+        context.alerts.show(format!(
+            "Row {} of {} could not be read and was dead-lettered ({reason}); the rows after it go on.",
+            event.key,
+            context.store.table()
+        ));
+        let delivered = Delivered {
+            event,
+            badge,
+            outcome: Outcome::Rejected(reason),
+            attempts: 0,
+            admitted_ms: now_ms(),
+            signals: Vec::new(),
+        };
+        self.record(drain, Origin::Source, delivered);
     }
 
     /// A refused event whose dead letter could not be kept stays unhandled:

@@ -10,12 +10,14 @@ use std::time::Duration;
 use super::drive::{now_ms, random, Context};
 use super::inbox::Inbox;
 use super::view::Condition;
+use crate::browser::dialogs::confirm;
 use crate::browser::{rest, tab_lock};
 
 /// What taking the lock came to.
 pub(super) enum Taken {
     Held(tab_lock::TabLock),
-    /// The browser has no Web Locks: drain without one (the operator was told).
+    /// The browser has no Web Locks: drain without one if the operator said
+    /// so, else watch only.
     Unavailable,
     Stopped,
 }
@@ -57,10 +59,18 @@ pub(super) async fn take(context: &Context, inbox: &mut Inbox) -> Taken {
             }
         }
         Err(reason) => {
-            context.alerts.show(format!(
-                "Other tabs cannot be kept from draining {} at the same time: {reason}.",
-                context.store.table()
-            ));
+            // Fail closed: without a lock, only the operator knows whether
+            // another tab drains this table.
+            let table = context.store.table();
+            let question = format!(
+                "This page cannot keep other tabs from draining {table} at the same time ({reason}; for example, a page served over plain http on a network address).\n\nDrain {table} in this tab? OK only if no other tab or browser drains it. Cancel: this tab only watches."
+            );
+            if !confirm(&question) {
+                context.view.watch_only.set(true);
+                context.alerts.show(format!(
+                    "Watching {table} only: this page cannot coordinate with other tabs ({reason}). Untick Watch only to drain here once no other tab does."
+                ));
+            }
             Taken::Unavailable
         }
     }

@@ -9,6 +9,7 @@ use sluice_core::dead_letters::DeadLetter;
 use sluice_core::drain::{Admission, Drain, PAGE_SIZE};
 use sluice_core::gate::{Badge, GateView};
 use sluice_core::history::History;
+use sluice_core::ledger::LookBack;
 use sluice_core::metrics::{Backlog, Metrics};
 
 /// Where a table's drain stands, in the operator's terms.
@@ -46,6 +47,10 @@ pub struct DrainView {
     /// Source timestamp (µs) of the oldest event not yet handled.
     pub oldest_waiting_micros: RwSignal<Option<i64>>,
     pub backlog: RwSignal<Backlog>,
+    /// Rows with a NULL or infinite timestamp, which are never drained.
+    pub unorderable: RwSignal<u64>,
+    /// What the look-back for late rows covers now.
+    pub look_back: RwSignal<Option<LookBack>>,
     pub journal: StoredValue<Journal, LocalStorage>,
     /// Notified when the journal is published.
     pub journal_published: Trigger,
@@ -68,6 +73,8 @@ impl Default for DrainView {
             dead_letters: RwSignal::new(Vec::new()),
             oldest_waiting_micros: RwSignal::new(None),
             backlog: RwSignal::new(Backlog::default()),
+            unorderable: RwSignal::new(0),
+            look_back: RwSignal::new(None),
             journal: StoredValue::new_local(Journal::default()),
             journal_published: Trigger::new(),
             last_read_ms: RwSignal::new(None),
@@ -90,6 +97,8 @@ impl DrainView {
         self.dead_letters.set(Vec::new());
         self.oldest_waiting_micros.set(None);
         self.backlog.set(Backlog::default());
+        self.unorderable.set(0);
+        self.look_back.set(None);
         self.journal.set_value(Journal::default());
         self.journal_published.notify();
         self.last_read_ms.set(None);
@@ -134,6 +143,7 @@ impl DrainView {
         set_if_changed(self.admission, drain.admission());
         set_if_changed(self.watch_only, drain.watch_only());
         set_if_changed(self.oldest_waiting_micros, drain.oldest_waiting_micros());
+        set_if_changed(self.look_back, drain.ledger().look_back());
         if read_everything(drain) {
             // Everything after the cursor has been read: the backlog is known
             // exactly, without asking the server.

@@ -60,12 +60,14 @@ async function tableWith(label, n) {
   return table;
 }
 
-/** A context whose storage already holds a remembered login and agent settings. */
-async function contextWith(browser, { session, agentUrl }) {
+/** A context whose storage already holds a remembered login, agent settings
+ * (an empty URL is pass-through, chosen) and the table among the sources. */
+async function contextWith(browser, { session, agentUrl, table }) {
   const context = await browser.newContext();
-  await context.addInitScript(({ session, agent }) => {
+  await context.addInitScript(({ session, agent, tables }) => {
     if (session) localStorage.setItem('sluice:v1:session', session);
     localStorage.setItem('sluice:v1:agent', agent);
+    localStorage.setItem('sluice:v1:tables', tables);
     window.__marks = {};
     window.__longTasks = [];
     new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
@@ -75,7 +77,11 @@ async function contextWith(browser, { session, agentUrl }) {
       if (!window.__marks.admitted && document.querySelector('.pill')) window.__marks.admitted = performance.now();
     }).observe(document, { childList: true, subtree: true });
     addEventListener('TrunkApplicationStarted', (e) => { window.__wasmMemory = e.detail.wasm.memory; });
-  }, { session, agent: JSON.stringify({ url: agentUrl, token: '', timeout_s: 30, attempts: 5 }) });
+  }, {
+    session,
+    agent: JSON.stringify({ url: agentUrl, pass_through: agentUrl === '', token: '', timeout_s: 30, attempts: 5 }),
+    tables: JSON.stringify([{ table, timestamp_column: 'created_at', key_column: 'id' }]),
+  });
   return context;
 }
 
@@ -113,7 +119,7 @@ async function start(browser, url, session) {
   const rail = []; const admitted = [];
   for (let i = 0; i < 5; i++) {
     const table = await tableWith(`start${i}`, 20);
-    const context = await contextWith(browser, { session, agentUrl: '' });
+    const context = await contextWith(browser, { session, agentUrl: '', table });
     const page = await context.newPage();
     await page.goto(`${url}?table=${table}`);
     await page.locator('.pill').first().waitFor();
@@ -129,7 +135,7 @@ async function start(browser, url, session) {
 /** Drains a 10,000-event backlog; returns events/s and the page's figures. */
 async function drain(browser, url, session, agentUrl) {
   const table = await tableWith('drain', 10_000);
-  const context = await contextWith(browser, { session: null, agentUrl });
+  const context = await contextWith(browser, { session: null, agentUrl, table });
   const page = await context.newPage();
   await page.goto(`${url}?table=${table}`);
   await page.getByRole('region', { name: 'Gate' }).waitFor();
@@ -262,7 +268,7 @@ async function fetchStall() {
 async function idle(browser, url, session) {
   section('Idle cost (nothing new, default rate: every 2 s; 30 s observed)');
   const table = await tableWith('idle', 5);
-  const context = await contextWith(browser, { session, agentUrl: '' });
+  const context = await contextWith(browser, { session, agentUrl: '', table });
   const page = await context.newPage();
   await page.goto(`${url}?table=${table}`);
   await eventually(async () => /5 drained/.test(await page.locator('.node--drain').innerText()), 20_000, 'drained');

@@ -8,8 +8,8 @@
 // dead-lettered. Exits non-zero if any event was lost or dead-lettered
 // without a designed reason.
 import { execFileSync } from 'node:child_process';
-import { ROOT, serveDist, launchBrowser } from '../e2e/harness.mjs';
-import { ANON, freshTable, insert, configureAgent, setFaults, eventually, sleep, agentFront } from '../e2e/backend.mjs';
+import { ROOT, serveDist, launchBrowser, followLink } from '../e2e/harness.mjs';
+import { ANON, freshTable, insert, configureAgent, setFaults, eventually, sleep, agentFront, sql } from '../e2e/backend.mjs';
 import { GATEWAY, AGENT } from '../contract/stack.mjs';
 
 const EVENTS = 10_000;
@@ -24,6 +24,13 @@ for (let start = 0; start < EVENTS; start += 1000) {
   await insert(table, Array.from({ length: 1000 }, (_, i) => ({ created_at: new Date(base + start + i).toISOString(), type: 'soak.event' })));
 }
 log(`inserted ${EVENTS} events into ${table}`);
+// Hostile rows among them, written with SQL (PostgREST cannot): rows nested
+// deeper than any JSON parser allows (to be dead-lettered as unreadable, by
+// key) and rows without a timestamp (never drained, but counted and shown).
+const HOSTILE_DEEP = 3;
+const deepIds = (await sql(`INSERT INTO public.${table} (created_at, type, payload) SELECT to_timestamp(${(base + 2500) / 1000} + n), 'soak.deep', (repeat('[', 300) || repeat(']', 300))::jsonb FROM generate_series(1, ${HOSTILE_DEEP}) AS n RETURNING id`)).trim().split('\n');
+await sql(`ALTER TABLE public.${table} ALTER COLUMN created_at DROP NOT NULL; INSERT INTO public.${table} (created_at, type) VALUES (NULL, 'soak.untimed'), (NULL, 'soak.untimed')`);
+log(`added ${HOSTILE_DEEP} unreadable rows (${deepIds.join(', ')}) and 2 without a timestamp`);
 await configureAgent(AGENT_FAULTS);
 await fetch(`${AGENT}/reset`, { method: 'POST' });
 await setFaults(GATEWAY_FAULTS);
@@ -51,6 +58,7 @@ const pageErrors = [];
 const watch = (p) => p.on('pageerror', (e) => pageErrors.push(e.message));
 watch(page);
 await page.goto(url);
+await followLink(page, table);
 await page.getByRole('slider', { name: 'Consumption rate' }).focus();
 await page.keyboard.press('Home');
 
@@ -112,6 +120,7 @@ t = await tally();
 // What the app dead-lettered and recorded, from any tab (they share storage).
 const stored = await page.evaluate(({ project, table }) => ({
   dead: JSON.parse(localStorage.getItem(`sluice:v1:dead:${project}|${table}`) ?? '[]'),
+  untimed: document.querySelector('.node--source [role="note"]')?.textContent ?? '',
   head: JSON.parse(localStorage.getItem(`sluice:v1:ledger:${project}|${table}:head`) ?? 'null'),
 }), { project: PROJECT, table });
 await browser.close();
@@ -136,8 +145,12 @@ for (const k of repeated) {
   }
 }
 const lost = keys.filter((k) => !t.done[k] && !deadKeys.has(k));
+const unreadableKept = deepIds.filter((k) => stored.dead.some((l) => l.key === k && /unreadable row/.test(l.reason)));
+const unreadableSent = deepIds.filter((k) => t.counts[k]);
+for (const k of unreadableKept) designed.add(k);
 const deadWithoutCause = [...deadKeys].filter((k) => !designed.has(k));
 const designedNotDead = [...designed].filter((k) => !deadKeys.has(k));
+const untimedShown = stored.untimed;
 
 const lines = [
   ['events inserted', EVENTS],
@@ -147,7 +160,10 @@ const lines = [
   ...Object.entries(reasons).sort((a, b) => b[1] - a[1]).map(([why, n]) => [`  after ${why}`, n]),
   ['passed (final done)', keys.filter((k) => t.done[k]).length],
   ['dead-lettered', deadKeys.size],
-  ['designed rejects (agent refused for good)', designed.size],
+  ['designed rejects (agent refused for good)', designed.size - unreadableKept.length],
+  [`unreadable rows dead-lettered by key (of ${HOSTILE_DEEP})`, unreadableKept.length],
+  ['unreadable rows sent to the agent', unreadableSent.length],
+  ['rows without a timestamp, as the page says', untimedShown || '(not shown)'],
   ['dead-lettered without a designed reject', deadWithoutCause.length],
   ['designed rejects not dead-lettered', designedNotDead.length],
   ['ledger: events recorded as handled', stored.head?.handled ?? 0],
@@ -160,6 +176,7 @@ for (const [k, v] of lines) console.log(`${k.padEnd(width)}  ${v}`);
 if (lost.length) console.log(`lost keys (first 20): ${lost.slice(0, 20).join(', ')}`);
 if (deadWithoutCause.length) console.log(`dead-lettered without cause: ${deadWithoutCause.slice(0, 20).join(', ')}; reasons: ${stored.dead.filter((l) => !designed.has(l.key)).slice(0, 5).map((l) => l.reason).join(' | ')}`);
 if (pageErrors.length) console.log(`page errors: ${pageErrors.slice(0, 5).join(' | ')}`);
-const failed = lost.length > 0 || deadWithoutCause.length > 0 || designedNotDead.length > 0;
+const failed = lost.length > 0 || deadWithoutCause.length > 0 || designedNotDead.length > 0
+  || unreadableKept.length !== HOSTILE_DEEP || unreadableSent.length > 0 || !/^2 rows have no timestamp/.test(untimedShown);
 console.log(failed ? 'SOAK FAILED' : 'soak passed: nothing lost, nothing dead-lettered without cause');
 process.exit(failed ? 1 : 0);

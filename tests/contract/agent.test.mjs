@@ -131,3 +131,47 @@ test('CORS: a browser may send the webhook from any origin', async () => {
   assert.equal(r.headers.get('access-control-allow-origin'), '*');
   assert.match(r.headers.get('access-control-allow-headers') ?? '', /idempotency-key/i);
 });
+
+test('a percent-encoded Idempotency-Key is decoded before it is checked and tallied (docs/agent-protocol.md)', async () => {
+  const key = '😀 café';
+  const r = await deliver(key, { headers: { 'Idempotency-Key': `events:${encodeURIComponent(key)}` } });
+  assert.equal(r.status, 200);
+  assert.deepEqual((await tally()).done, { [`events:${key}`]: 1 });
+});
+
+test('each class of answer can be configured: a token, a fixed status, a connection held open after done', async () => {
+  await configure({ latency_ms: 0, mode: 'json', token: 't0k3n' });
+  assert.equal((await deliver('a')).status, 401);
+  assert.equal((await deliver('b', { headers: { Authorization: 'Bearer t0k3n' } })).status, 200);
+  await configure({ latency_ms: 0, mode: 'json', answer_status: 307 });
+  const redirect = await fetch(AGENT, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'events:c' },
+    body: JSON.stringify({ key: 'c', table: 'events', event: { id: 'c' } }),
+  });
+  assert.equal(redirect.status, 307);
+  assert.equal(redirect.headers.get('location'), '/elsewhere');
+  await configure({ latency_ms: 0, mode: 'json', hold_open_after_done: true });
+  const held = await deliver('d');
+  const reader = held.body.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  assert.deepEqual(JSON.parse(first), { status: 'done' }, 'pretty-printed done first');
+  const next = await Promise.race([reader.read().then(() => 'more'), new Promise((ok) => setTimeout(() => ok('still open'), 500))]);
+  assert.equal(next, 'still open');
+  await reader.cancel();
+});
+
+test('the controls answer only this machine: no web page (Origin) and no foreign Host', async () => {
+  const refused = await fetch(`${AGENT}/config`, { headers: { Origin: 'https://evil.example' } });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.headers.get('access-control-allow-origin'), null, 'no CORS on the controls');
+  const { request } = await import('node:http');
+  const status = await new Promise((ok, fail) => {
+    const url = new URL(`${AGENT}/tally`);
+    request({ host: url.hostname, port: url.port, path: url.pathname, headers: { Host: `rebound.example:${url.port}` } }, (r) => { r.resume(); ok(r.statusCode); })
+      .on('error', fail).end();
+  });
+  assert.equal(status, 403);
+  assert.equal((await fetch(`${AGENT}/tally`)).status, 200, 'this machine, by address');
+});

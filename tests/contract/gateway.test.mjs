@@ -315,6 +315,42 @@ describe('injection attempts stay data', () => {
   });
 });
 
+describe('the stack\'s controls (/_admin) answer only this machine', () => {
+  test('a web page (a request with an Origin) and a foreign Host are refused, without CORS', async () => {
+    const refused = await fetch(`${GATEWAY}/_admin/faults`, { headers: { Origin: 'https://evil.example' } });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.headers.get('access-control-allow-origin'), null);
+    const { request } = await import('node:http');
+    const url = new URL(`${GATEWAY}/_admin/faults`);
+    const status = await new Promise((ok, fail) => {
+      request({ host: url.hostname, port: url.port, path: url.pathname, headers: { Host: `rebound.example:${url.port}` } }, (r) => { r.resume(); ok(r.statusCode); })
+        .on('error', fail).end();
+    });
+    assert.equal(status, 403);
+    assert.equal((await fetch(`${GATEWAY}/_admin/faults`)).status, 200);
+  });
+
+  test('a filter nested 1,000 deep is a 400, and the gateway lives on (PostgREST docs: "Logical operators")', async () => {
+    const deep = `(${'and('.repeat(999)}id.eq.1${')'.repeat(999)})`;
+    const r = await rest('events', [['or', deep]]);
+    assert.equal(r.status, 400);
+    assert.match(JSON.stringify(r.body), /nested deeper than/);
+    assert.equal((await rest('events', [['limit', '1']])).status, 200);
+  });
+
+  test('a Range at the edge of u64 is a 416 (PostgREST docs: "Limits and Pagination")', async () => {
+    const r = await fetch(`${REST}/events?select=id`, { headers: { ...anonHeaders, Range: '18446744073709551615-18446744073709551615' } });
+    assert.equal(r.status, 416);
+    assert.equal((await r.json()).code, 'PGRST103');
+  });
+
+  test('a user JWT with aud "authenticated" is accepted (PostgREST docs: "JWT aud Claim Validation")', async () => {
+    const user = signJwt({ role: 'authenticated', aud: 'authenticated', exp: 4102444800 }, JWT_SECRET);
+    const r = await fetch(`${REST}/events?limit=1`, { headers: { apikey: ANON, Authorization: `Bearer ${user}` } });
+    assert.equal(r.status, 200);
+  });
+});
+
 describe('fault injection (off by default; PUT /_admin/faults)', () => {
   test('a share of 500s', async () => {
     await setFaults({ error_rate: 1 });

@@ -95,3 +95,19 @@ export async function agentFront() {
   });
   return { url: `http://127.0.0.1:${port}/`, down, up: () => listen(port), close: down };
 }
+
+/**
+ * Runs SQL as the database owner, through psql, on the stack's PostgreSQL
+ * (its port is in the back end's log): for rows PostgREST cannot insert.
+ */
+export async function sql(statement) {
+  const { readFileSync } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  const root = new URL('../..', import.meta.url).pathname;
+  const log = readFileSync(`${root}.stack/backend.log`, 'utf8');
+  const port = [...log.matchAll(/PostgreSQL 15 on 127\.0\.0\.1:(\d+)/g)].at(-1)?.[1];
+  if (!port) throw new Error('no PostgreSQL port in .stack/backend.log');
+  return execFileSync('/usr/lib/postgresql/15/bin/psql',
+    ['-h', '127.0.0.1', '-p', port, '-U', 'postgres', '-d', 'sluice', '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', statement],
+    { encoding: 'utf8' });
+}

@@ -1,11 +1,12 @@
 // Never lose an event: an agent that goes down, a wrong token, each class of
 // answer, keys no header can carry, replies held open after `done`, and full
-// dead letters. Each ends with every event either done once at the agent or
+// dead letters; and failing closed (no agent chosen, a link to a new table,
+// no Web Locks). Each ends with every event either done once at the agent or
 // kept as a dead letter, and nothing dead-lettered that the agent never saw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openTable, drainedCount, screenshot } from './harness.mjs';
-import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep, agentFront } from './backend.mjs';
+import { suiteWithAgent, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
+import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep, agentFront, sql } from './backend.mjs';
 
 const env = suiteWithAgent();
 
@@ -171,5 +172,133 @@ test('full dead letters pause the drain and drop none; the refused event stays i
   await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'both drained after resume');
   assert.deepEqual((await tally(table)).order, [first, first, String(rows[1].id)]);
   assert.equal((await deadLetters(page, table)).length, 99);
+  await context.close();
+});
+
+test('fail closed: with config.json unreadable the page says so, and nothing drains until an agent or pass-through is chosen', async () => {
+  const table = await freshTable('no_config');
+  const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
+  const context = await env.browser.newContext();
+  await context.route('**/config.json', (route) => route.fulfill({ status: 500, body: 'upstream error' }));
+  const { page } = await openApp(context, `${env.server.url}?table=${table}`);
+  assert.match(await page.getByRole('alert').innerText(), /config\.json could not be read \(HTTP 500\)/);
+  await page.getByLabel('Project URL').fill('http://127.0.0.1:54321');
+  await page.getByLabel('API key').fill(ANON);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await eventually(async () => /No agent chosen/.test(await gate(page).innerText()), 20_000, 'no agent chosen');
+  await sleep(3_000);
+  assert.equal(await drainedCount(page), 0, 'nothing drained without an agent');
+  assert.deepEqual((await tally(table)).counts, {});
+  assert.ok(await page.getByText('No agent chosen: nothing drains until you enter an Agent URL or tick Pass-through.').isVisible());
+  await saveAgent(page, {});
+  await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'drained once an agent is chosen');
+  assert.deepEqual((await tally(table)).order, rows.map((r) => String(r.id)));
+  await context.close();
+});
+
+test('a ?table= link to a table not in the list asks before draining it', async () => {
+  const table = await freshTable('deep_link');
+  await insertEvents(table, [stamp(-1000)]);
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${env.server.url}?table=${table}`);
+  const offer = page.getByRole('region', { name: 'Table from a link' });
+  await offer.waitFor();
+  assert.match(await offer.innerText(), new RegExp(`opens the table ${table} .*not in your sources`, 's'));
+  await page.getByLabel('API key').fill(ANON);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  await screenshot(page, 'link-offer');
+  await offer.getByRole('button', { name: 'Not now' }).click();
+  await sleep(3_000);
+  assert.deepEqual((await tally(table)).counts, {}, 'nothing drained without a yes');
+  assert.equal(await offer.count(), 0);
+  await page.reload();
+  await offer.getByRole('button', { name: `Drain ${table}` }).click();
+  await eventually(async () => (await drainedCount(page)) === 1, 20_000, 'drained after a yes');
+  await page.reload();
+  await eventually(async () => (await page.getByRole('region', { name: 'Source', exact: true }).innerText()).includes(table), 20_000, 'selected again');
+  assert.equal(await offer.count(), 0, 'once added, a link no longer asks');
+  await context.close();
+});
+
+test('without Web Locks a table is only watched until the operator says no other tab drains it', async () => {
+  for (const answer of ['dismiss', 'accept']) {
+    const table = await freshTable(`no_locks_${answer}`);
+    await insertEvents(table, [stamp(-1000)]);
+    const context = await env.browser.newContext();
+    await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }));
+    const asked = [];
+    context.on('page', (p) => p.on('dialog', (dialog) => { asked.push(dialog.message()); dialog[answer](); }));
+    const { page } = await openTable(context, env.server.url, table, ANON);
+    await eventually(async () => asked.length === 1, 20_000, 'asked');
+    assert.match(asked[0], /cannot keep other tabs from draining/);
+    if (answer === 'dismiss') {
+      await eventually(async () => page.getByLabel('Watch only').isChecked(), 10_000, 'watch only');
+      await sleep(3_000);
+      assert.deepEqual((await tally(table)).counts, {}, 'declined: only watched');
+      await page.getByLabel('Watch only').uncheck();
+    }
+    await eventually(async () => (await drainedCount(page)) === 1, 20_000, `drained (${answer})`);
+    await context.close();
+  }
+});
+
+test("the agent's token is kept for the tab unless the login is remembered", async () => {
+  for (const remember of [false, true]) {
+    const context = await env.browser.newContext();
+    const { page } = await openApp(context, env.server.url);
+    await page.getByLabel('API key').fill(ANON);
+    await page.getByLabel('Remember me').setChecked(remember);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await saveAgent(page, { token: 'tab-secret' });
+    const kept = await page.evaluate(() => ({
+      settings: JSON.parse(localStorage.getItem('sluice:v1:agent')),
+      local: localStorage.getItem('sluice:v1:agent-token'),
+      session: sessionStorage.getItem('sluice:v1:agent-token'),
+    }));
+    assert.equal(kept.settings.token, '', 'never beside the other settings');
+    assert.deepEqual([kept.local, kept.session], remember ? ['"tab-secret"', null] : [null, '"tab-secret"']);
+    await page.reload();
+    assert.equal(await page.getByLabel('Token').inputValue(), 'tab-secret', 'kept across a reload of the tab');
+    const other = await context.newPage();
+    await other.goto(env.server.url);
+    await other.getByRole('region', { name: 'Gate' }).waitFor();
+    assert.equal(await other.getByLabel('Token').inputValue(), remember ? 'tab-secret' : '', remember ? 'remembered' : 'another tab does not have it');
+    await context.close();
+  }
+});
+
+test('a row the app cannot parse is isolated and dead-lettered by its key; the rows after it go on', async () => {
+  const table = await freshTable('unreadable');
+  const rows = await insertEvents(table, [stamp(-5000), stamp(-4000)]);
+  // Nested deeper than any JSON parser in the path allows: only SQL can write it.
+  const [hostile] = (await sql(`INSERT INTO public.${table} (created_at, type, payload) VALUES (now() - interval '3 seconds', 'deep.row', (repeat('[', 300) || repeat(']', 300))::jsonb) RETURNING id`)).trim().split('\n');
+  const after = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  await eventually(async () => (await drainedCount(page)) === 5, 60_000, 'all five handled');
+  assert.deepEqual((await tally(table)).order, [...rows, ...after].map((r) => String(r.id)), 'every readable row, in order');
+  const [letter] = await deadLetters(page, table);
+  assert.equal(letter.key, hostile);
+  assert.match(letter.reason, /unreadable row: .*recursion limit/);
+  assert.equal(letter.attempts, 0, 'never sent to the agent');
+  await context.close();
+});
+
+test('rows with no timestamp are counted and shown, and the source dialog says how to fix them', async () => {
+  const table = await freshTable('no_timestamp');
+  await insertEvents(table, [stamp(-1000)]);
+  await sql(`ALTER TABLE public.${table} ALTER COLUMN created_at DROP NOT NULL; INSERT INTO public.${table} (created_at, type) VALUES (NULL, 'a'), (NULL, 'b'), ('infinity', 'c')`);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  const note = page.getByRole('region', { name: 'Source', exact: true }).getByRole('note');
+  await eventually(async () => (await note.count()) === 1, 20_000, 'the note');
+  assert.equal(await note.innerText(), '3 rows have no timestamp and cannot be drained in order');
+  await page.getByRole('button', { name: 'Source', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Select source' });
+  assert.match(await dialog.getByRole('note').innerText(), new RegExp(`UPDATE ${table} SET created_at = now\\(\\) WHERE created_at IS NULL`));
+  await screenshot(page, 'source-unorderable');
   await context.close();
 });

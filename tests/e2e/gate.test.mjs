@@ -3,16 +3,17 @@
 // the pill respects reduced motion, and each gate state is photographed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, openTable, followLink, drainedCount, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
 const env = suiteWithAgent();
 
 const gateState = (page) => page.getByRole('region', { name: 'Gate' }).getAttribute('data-state');
 
-async function saveAgent(page, { url = 'http://127.0.0.1:54330/', timeout = '30', attempts = '5' }) {
+async function saveAgent(page, { url = 'http://127.0.0.1:54330/', passThrough = false, timeout = '30', attempts = '5' }) {
   const form = page.getByRole('form', { name: 'Agent settings' });
   await form.getByLabel('Agent URL').fill(url);
+  await form.getByLabel('Pass-through (no agent)').setChecked(passThrough);
   await form.getByLabel('Timeout (s)').fill(timeout);
   await form.getByLabel('Attempts').fill(attempts);
   await form.getByRole('button', { name: 'Save agent' }).click();
@@ -108,18 +109,18 @@ test('an agent that dies mid-event or answers HTML is retried; one that never an
   await context.close();
 });
 
-test('with no agent the gate passes events through and says so', async () => {
+test('with pass-through chosen the gate passes events without an agent and says so', async () => {
   const table = await freshTable('passthrough');
   const context = await env.browser.newContext();
   const { page } = await openTable(context, env.server.url, table, ANON);
-  await saveAgent(page, { url: '' });
+  await saveAgent(page, { url: '', passThrough: true });
   assert.ok(await page.getByText('Pass-through: events pass the gate without an agent.').isVisible());
   await insertEvents(table, [stamp(0)]);
   await eventually(async () => (await drainedCount(page)) === 1, 20_000, 'passed through');
   assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /pass-through/);
   assert.deepEqual((await tally(table)).order, []);
   await page.reload();
-  assert.equal(await page.getByLabel('Agent URL').inputValue(), '', 'remembered');
+  assert.ok(await page.getByLabel('Pass-through (no agent)').isChecked(), 'remembered');
   await context.close();
 });
 
@@ -157,6 +158,7 @@ test('the gate in its remaining states: idle, processing, paused, offline', asyn
   const table = await freshTable('states');
   await insertEvents(table, [stamp(-1000)]);
   await page.goto(`${env.server.url}?table=${table}`);
+  await followLink(page, table);
   await page.getByLabel('API key').fill(ANON);
   await page.getByRole('button', { name: 'Log in' }).click();
   await eventually(async () => (await gateState(page)) === 'processing', 20_000, 'processing');
@@ -166,6 +168,7 @@ test('the gate in its remaining states: idle, processing, paused, offline', asyn
   await eventually(async () => (await gateState(page)) === 'paused', 20_000, 'paused once the event finished');
   await screenshot(page, 'gate-paused');
   await page.goto(`${env.server.url}?table=no_such_table`);
+  await followLink(page, 'no_such_table');
   await eventually(async () => (await gateState(page)) === 'offline', 20_000, 'offline');
   await screenshot(page, 'gate-offline');
   await context.close();

@@ -6,7 +6,7 @@ import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after, beforeEach } from 'node:test';
 import { chromium } from 'playwright-core';
-import { configureAgent } from './backend.mjs';
+import { configureAgent, eventually } from './backend.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SCREENSHOTS = join(ROOT, 'target', 'screenshots');
@@ -60,7 +60,9 @@ export function launchBrowser() {
   });
 }
 
-/** Opens a page that fails the test on any uncaught error in the app. */
+/** Opens a page that fails the test on any uncaught error in the app; a
+ * `?table=` link is followed as an operator would (saying yes to a table
+ * not yet in the list). */
 export async function openApp(context, url) {
   const page = await context.newPage();
   const errors = [];
@@ -70,7 +72,17 @@ export async function openApp(context, url) {
   });
   await page.goto(url);
   await page.getByRole('region', { name: 'Gate' }).waitFor();
+  const table = new URL(url).searchParams.get('table');
+  if (table) await followLink(page, table);
   return { page, errors };
+}
+
+/** Once the page has read its `?table=` link: says yes if it asks. */
+export async function followLink(page, table) {
+  const offer = page.getByRole('button', { name: `Drain ${table}`, exact: true });
+  const source = page.getByRole('region', { name: 'Source', exact: true });
+  await eventually(async () => (await offer.isVisible()) || (await source.innerText()).includes(table), 20_000, `the link to ${table}`);
+  if (await offer.isVisible()) await offer.click();
 }
 
 export async function screenshot(page, name) {

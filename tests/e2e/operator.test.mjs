@@ -25,7 +25,7 @@ async function openPaused(context, table, { passThrough = false } = {}) {
   await fastestRate(page);
   if (passThrough) {
     const form = page.getByRole('form', { name: 'Agent settings' });
-    await form.getByLabel('Agent URL').fill('');
+    await form.getByLabel('Pass-through (no agent)').check();
     await form.getByRole('button', { name: 'Save agent' }).click();
   }
   await page.getByLabel('API key').fill(ANON);

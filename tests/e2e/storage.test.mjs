@@ -14,20 +14,30 @@ async function logIn(page) {
   await page.getByRole('button', { name: 'Log out' }).waitFor();
 }
 
-test("the seed prototype's processed keys are imported once and not delivered again", async () => {
-  const table = await freshTable('prototype');
-  const rows = await insertEvents(table, [stamp(-4000), stamp(-3000), stamp(-2000), stamp(-1000)]);
-  const [a, b, c, d] = rows.map((r) => String(r.id));
-  const context = await env.browser.newContext();
-  const { page, errors } = await openApp(context, `${env.server.url}?table=${table}`);
-  await page.evaluate(([t, x, y]) => localStorage.setItem('ms-processed-events', JSON.stringify([`${t}:${x}`, `${t}:${y}`, 'other_table:1'])), [table, a, c]);
-  await logIn(page);
-  await eventually(async () => (await drainedCount(page)) === 4, 20_000, 'all four handled');
-  const t = await tally(table);
-  assert.deepEqual(t.order, [b, d], 'only the events the prototype had not handled');
-  assert.ok(await page.evaluate(() => localStorage.getItem('ms-processed-events')), "the prototype's data is left in place");
-  assert.deepEqual(errors, []);
-  await context.close();
+test("the seed prototype's processed keys are imported once, only when the operator confirms, and not delivered again", async () => {
+  for (const answer of ['accept', 'dismiss']) {
+    const table = await freshTable(`prototype_${answer}`);
+    const rows = await insertEvents(table, [stamp(-4000), stamp(-3000), stamp(-2000), stamp(-1000)]);
+    const [a, b, c, d] = rows.map((r) => String(r.id));
+    const context = await env.browser.newContext();
+    const { page, errors } = await openApp(context, `${env.server.url}?table=${table}`);
+    await page.evaluate(([t, x, y]) => localStorage.setItem('ms-processed-events', JSON.stringify([`${t}:${x}`, `${t}:${y}`, 'other_table:1'])), [table, a, c]);
+    const asked = [];
+    page.on('dialog', (dialog) => { asked.push(dialog.message()); dialog[answer](); });
+    await logIn(page);
+    await eventually(async () => (await drainedCount(page)) === 4, 20_000, 'all four handled');
+    assert.equal(asked.length, 1, 'asked once');
+    assert.match(asked[0], /holds 2 keys of table .* do not say which project/s);
+    const t = await tally(table);
+    assert.deepEqual(t.order, answer === 'accept' ? [b, d] : [a, b, c, d], answer === 'accept' ? 'only the events the prototype had not handled' : 'declined: every event delivered');
+    assert.ok(await page.evaluate(() => localStorage.getItem('ms-processed-events')), "the prototype's data is left in place");
+    await page.reload();
+    await eventually(async () => (await drainedCount(page)) === 4, 20_000, 'reloaded, the ledger read back');
+    await sleep(1000);
+    assert.equal(asked.length, 1, 'not asked again after a reload');
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
 });
 
 test('damaged progress halts the table with a message instead of starting over; Clear history restarts it', async () => {

@@ -203,16 +203,20 @@ pub fn router(agent: Arc<Agent>) -> Router {
             HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([header::RETRY_AFTER]);
-    Router::new()
+    let webhook = Router::new()
         .route("/", post(deliver))
+        .with_state(agent.clone())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::gateway::BODY_LIMIT,
+        ))
+        .layer(cors);
+    let controls = Router::new()
         .route("/tally", get(tally))
         .route("/reset", post(reset))
         .route("/config", get(config).put(set_config))
         .with_state(agent)
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::gateway::BODY_LIMIT,
-        ))
-        .layer(cors)
+        .layer(axum::middleware::from_fn(crate::loopback::only_local));
+    webhook.merge(controls)
 }
 
 /// The Kong-free part of the contract a real agent must honour too.

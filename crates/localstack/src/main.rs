@@ -6,6 +6,7 @@
 mod agent;
 mod events;
 mod gateway;
+mod loopback;
 
 use axum::serve::ListenerExt;
 use clap::Parser;
@@ -87,7 +88,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 config: Mutex::new(args.agent),
                 tally: Mutex::default(),
             });
-            Some((listener, agent::router(agent)))
+            Some((
+                listener,
+                agent::router(agent).into_make_service_with_connect_info::<SocketAddr>(),
+            ))
         }
     };
     println!("sluice-stack ready");

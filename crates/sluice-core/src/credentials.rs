@@ -37,13 +37,18 @@ pub enum KeyError {
         "This is a secret key ({0}). Secret keys bypass row-level security and must never be \
          used in a browser, where anyone can read them. Use the project's publishable or anon key."
     )]
-    Secret(&'static str),
+    Secret(String),
     #[error("This API key has expired. Copy a current key from the project's API settings.")]
     Expired,
     #[error(
         "This does not look like a Supabase API key (expected sb_publishable_… or a JWT anon key)."
     )]
     Unrecognised,
+    #[error(
+        "This key starts like a publishable key but is not one whole (sb_publishable_, then its \
+         value, an underscore and an 8-character checksum). Copy it again from the project's API settings."
+    )]
+    DamagedPublishable,
 }
 
 #[derive(Deserialize)]
@@ -59,15 +64,25 @@ pub fn classify_key(raw: &str, now_unix: u64) -> Result<ApiKey, KeyError> {
         return Err(KeyError::Empty);
     }
     if key.starts_with("sb_secret_") {
-        return Err(KeyError::Secret("sb_secret_…"));
+        return Err(KeyError::Secret("sb_secret_…".into()));
     }
-    if key.starts_with("sb_publishable_") {
-        return Ok(ApiKey::Publishable(key.to_string()));
+    if let Some(value) = key.strip_prefix("sb_publishable_") {
+        return if is_publishable_value(value) {
+            Ok(ApiKey::Publishable(key.to_string()))
+        } else {
+            Err(KeyError::DamagedPublishable)
+        };
     }
     let claims = jwt_claims(key).ok_or(KeyError::Unrecognised)?;
     let role = claims.role.unwrap_or_default();
-    if role == "service_role" {
-        return Err(KeyError::Secret("a service_role JWT"));
+    // Only the roles row-level security is written for; any other (service_role,
+    // supabase_admin, postgres, none) may bypass it.
+    if !matches!(role.as_str(), "anon" | "authenticated") {
+        return Err(KeyError::Secret(if role.is_empty() {
+            "a JWT without a role".into()
+        } else {
+            format!("a {role} JWT")
+        }));
     }
     if claims.exp.is_some_and(|exp| exp <= now_unix) {
         return Err(KeyError::Expired);
@@ -76,6 +91,25 @@ pub fn classify_key(raw: &str, now_unix: u64) -> Result<ApiKey, KeyError> {
         key: key.to_string(),
         role,
     })
+}
+
+/// What follows `sb_publishable_`: a random value (base64url), an
+/// underscore and an 8-character checksum, as Supabase issues them
+/// (`sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH`).
+fn is_publishable_value(value: &str) -> bool {
+    let url_safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if !value.is_ascii() {
+        return false;
+    }
+    match value.len().checked_sub(9).map(|at| value.split_at(at)) {
+        Some((random, checksum)) => {
+            random.len() >= 16
+                && random.chars().all(url_safe)
+                && checksum.starts_with('_')
+                && checksum[1..].chars().all(|c| c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
 }
 
 fn jwt_claims(key: &str) -> Option<JwtClaims> {
@@ -130,10 +164,12 @@ impl ProjectUrl {
         if url.is_empty() {
             return Err(ProjectUrlError::Empty);
         }
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-            .ok_or(ProjectUrlError::Scheme)?;
+        let lower = url.to_ascii_lowercase();
+        let rest = if lower.starts_with("https://") || lower.starts_with("http://") {
+            &url[url.find("://").map_or(0, |at| at + 3)..]
+        } else {
+            return Err(ProjectUrlError::Scheme);
+        };
         if rest.is_empty()
             || rest.starts_with('/')
             || rest.contains(|c: char| c.is_whitespace() || c == '?' || c == '#')
@@ -142,7 +178,16 @@ impl ProjectUrl {
         }
         let trimmed = url.trim_end_matches('/');
         let base = trimmed.strip_suffix("/rest/v1").unwrap_or(trimmed);
-        Ok(Self(base.trim_end_matches('/').to_string()))
+        let base = base.trim_end_matches('/');
+        // One project, one name: the scheme and host are case-insensitive
+        // and a default port says nothing, so they name no second ledger.
+        let (scheme, rest) = base.split_once("://").ok_or(ProjectUrlError::Scheme)?;
+        let scheme = scheme.to_ascii_lowercase();
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let host = host.to_ascii_lowercase();
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let host = host.strip_suffix(default_port).unwrap_or(&host);
+        Ok(Self(format!("{scheme}://{host}{path}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -207,6 +252,8 @@ mod tests {
     }
 
     const NOW: u64 = 1_800_000_000;
+    /// The local development publishable key every Supabase CLI prints.
+    const PUBLISHABLE: &str = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH";
 
     #[test]
     fn anon_jwt_is_accepted_and_sent_in_both_headers() {
@@ -221,25 +268,51 @@ mod tests {
 
     #[test]
     fn publishable_key_travels_in_apikey_only() {
-        let key = classify_key("  sb_publishable_abc123 ", NOW).unwrap();
+        let key = classify_key(&format!("  {PUBLISHABLE} "), NOW).unwrap();
         assert_eq!(
             key.request_headers(),
-            vec![("apikey", "sb_publishable_abc123".to_string())]
+            vec![("apikey", PUBLISHABLE.to_string())]
         );
+    }
+
+    #[test]
+    fn publishable_keys_are_accepted_only_whole() {
+        for damaged in [
+            "sb_publishable_",
+            "sb_publishable_abc123",
+            "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAa",
+            "sb_publishable_ACJWlzQHlZjBrEguHvfOxg 3BJgxAaH",
+            "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgx\"H",
+            "sb_publishable_éééééééééééééééééééé_3BJgxAaH",
+        ] {
+            assert_eq!(
+                classify_key(damaged, NOW),
+                Err(KeyError::DamagedPublishable),
+                "{damaged}"
+            );
+        }
     }
 
     #[test]
     fn secret_keys_are_refused_with_a_reason() {
         assert_eq!(
             classify_key("sb_secret_xyz", NOW),
-            Err(KeyError::Secret("sb_secret_…"))
+            Err(KeyError::Secret("sb_secret_…".into()))
         );
-        let service = jwt(r#"{"role":"service_role","exp":1983812996}"#);
-        assert_eq!(
-            classify_key(&service, NOW),
-            Err(KeyError::Secret("a service_role JWT"))
-        );
-        assert!(KeyError::Secret("x").to_string().contains("never"));
+        for (claims, said) in [
+            (r#"{"role":"service_role"}"#, "a service_role JWT"),
+            (r#"{"role":"supabase_admin"}"#, "a supabase_admin JWT"),
+            (r#"{"role":"postgres"}"#, "a postgres JWT"),
+            (r#"{"exp":1983812996}"#, "a JWT without a role"),
+        ] {
+            assert_eq!(
+                classify_key(&jwt(claims), NOW),
+                Err(KeyError::Secret(said.into()))
+            );
+        }
+        let user = jwt(r#"{"role":"authenticated","aud":"authenticated"}"#);
+        assert!(classify_key(&user, NOW).is_ok());
+        assert!(KeyError::Secret("x".into()).to_string().contains("never"));
     }
 
     #[test]
@@ -256,8 +329,8 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_key() {
-        let key = classify_key("sb_publishable_topsecretvalue", NOW).unwrap();
-        assert!(!format!("{key:?}").contains("topsecretvalue"));
+        let key = classify_key(PUBLISHABLE, NOW).unwrap();
+        assert!(!format!("{key:?}").contains("ACJWlz"));
         let key = classify_key(&jwt(r#"{"role":"anon"}"#), NOW).unwrap();
         assert!(!format!("{key:?}").contains("signature"));
     }
@@ -274,6 +347,24 @@ mod tests {
                 "http://127.0.0.1:54321"
             );
         }
+        for raw in [
+            "https://ABC.supabase.co/",
+            "https://abc.supabase.co",
+            "HTTPS://abc.Supabase.CO:443/rest/v1",
+        ] {
+            assert_eq!(
+                ProjectUrl::parse(raw).unwrap().as_str(),
+                "https://abc.supabase.co",
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            ProjectUrl::parse("https://x.co/Some/Path")
+                .unwrap()
+                .as_str(),
+            "https://x.co/Some/Path",
+            "a path keeps its case"
+        );
     }
 
     #[test]
@@ -319,7 +410,7 @@ mod tests {
         );
         assert_eq!(
             Session::from_form("https://example.com", "sb_secret_x", NOW),
-            Err(LoginError::Key(KeyError::Secret("sb_secret_…")))
+            Err(LoginError::Key(KeyError::Secret("sb_secret_…".into())))
         );
     }
 }

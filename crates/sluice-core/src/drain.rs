@@ -7,9 +7,14 @@
 //! - One request at a time: the next idle read is scheduled from when the
 //!   last one ended; while pages come back full they follow each other
 //!   without waiting.
-//! - Late rows: when idle, rows between the ledger's floor and the cursor
-//!   that the ledger does not remember are read and handled once.
+//! - Late rows: every few intervals, also during a backlog, rows between the
+//!   ledger's floor and the cursor that the ledger does not remember are
+//!   read and handled once.
 //! - Transient errors back off with jitter; others halt until the operator acts.
+//! - A page that cannot be read (a row the parser refuses) or that times out
+//!   is read again in halves, down to one row; a single row that still
+//!   cannot be read is refused by its key and timestamp (read alone), so one
+//!   hostile row never blocks its table.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -21,6 +26,9 @@ use crate::source_error::SourceError;
 
 /// Rows asked for per page.
 pub const PAGE_SIZE: usize = 100;
+/// A one-row read must fail this many times in a row before its row counts
+/// as unreadable: one garbled reply is the network's fault, not the row's.
+pub const UNREADABLE_AFTER: u32 = 3;
 /// Late rows asked for per look-back.
 pub const LATE_PAGE_SIZE: usize = 50;
 /// Backoff for transient read errors.
@@ -37,6 +45,10 @@ pub enum Step {
     /// The next event was handled before Sluice (by the seed prototype):
     /// store these ledger items, without delivering it.
     Record(Vec<Write>),
+    /// The next row cannot be read: keep this event (its key, its timestamp
+    /// and a note in place of the row) as a dead letter with this reason,
+    /// then call [`Drain::on_handled`]. It never reaches the agent.
+    Refuse(Event, String),
     /// Nothing to do for this long, unless the operator acts first.
     Wait(Duration),
     /// Stopped by an error retrying cannot fix; see [`Drain::halted`].
@@ -47,6 +59,8 @@ pub enum Step {
 pub enum ReadKind {
     Page,
     Late,
+    /// The key and timestamp of a row that cannot be read whole.
+    Position,
 }
 
 /// Whether events may leave the source.
@@ -71,6 +85,17 @@ pub struct Drain {
     queue: VecDeque<(Event, Arrival)>,
     /// The event at the gate: its row went to the shell, only its place stays.
     delivering: Option<(Position, Arrival)>,
+    /// Rows asked for per page: halved while pages cannot be read or time
+    /// out, doubled back after each good one.
+    page_size: usize,
+    /// One-row reads that failed in a row as unreadable.
+    unreadable_reads: u32,
+    /// Why the next row cannot be read, while its position is asked for.
+    unreadable: Option<String>,
+    /// An unreadable row to hand out, refused.
+    refusal: Option<(Event, String)>,
+    /// The event at the gate is such a row, refused for this reason.
+    refusing: Option<String>,
     admission: Admission,
     watch_only: bool,
     /// The last page was full: read the next at once.
@@ -99,6 +124,11 @@ impl Drain {
             ledger,
             queue: VecDeque::new(),
             delivering: None,
+            page_size: PAGE_SIZE,
+            unreadable_reads: 0,
+            unreadable: None,
+            refusal: None,
+            refusing: None,
             admission: Admission::Open,
             watch_only: false,
             more_pages: false,
@@ -215,10 +245,29 @@ impl Drain {
             if now_ms >= self.next_read_at_ms {
                 return Step::Read(
                     ReadKind::Page,
-                    self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
+                    self.source.page_path(self.ledger.cursor(), self.page_size),
                 );
             }
             return self.wait_until(self.next_read_at_ms, now_ms);
+        }
+        if self.unreadable.is_some() {
+            return Step::Read(
+                ReadKind::Position,
+                self.source.position_path(self.ledger.cursor()),
+            );
+        }
+        if let Some((event, reason)) = self.refusal.take() {
+            match self.admission {
+                Admission::Paused => {
+                    self.refusal = Some((event, reason));
+                    return Step::Wait(Duration::MAX);
+                }
+                Admission::StepOnce => self.admission = Admission::Paused,
+                Admission::Open => {}
+            }
+            self.delivering = Some((event.position(), Arrival::InOrder));
+            self.refusing = Some(reason.clone());
+            return Step::Refuse(event, reason);
         }
         if !self.queue.is_empty() {
             return match self.admission {
@@ -236,16 +285,9 @@ impl Drain {
                 }
             };
         }
-        if self.more_pages {
-            return Step::Read(
-                ReadKind::Page,
-                self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
-            );
-        }
-        if self.last_read_ms.is_some() && !self.watch_only {
-            // Caught up: every imported key has been met, or never will be.
-            self.imported.clear();
-        }
+        // Late rows are looked for during a backlog too: a row that commits
+        // late must not wait for the backlog to end, when the ring may have
+        // forgotten the keys around it.
         if let (Some(cursor), Some(floor)) = (self.ledger.cursor(), self.ledger.late_floor()) {
             if now_ms >= self.next_late_check_at_ms {
                 self.next_late_check_at_ms = now_ms + millis(self.late_check_every());
@@ -257,10 +299,20 @@ impl Drain {
                 );
             }
         }
+        if self.more_pages {
+            return Step::Read(
+                ReadKind::Page,
+                self.source.page_path(self.ledger.cursor(), self.page_size),
+            );
+        }
+        if self.last_read_ms.is_some() && !self.watch_only {
+            // Caught up: every imported key has been met, or never will be.
+            self.imported.clear();
+        }
         if now_ms >= self.next_read_at_ms {
             return Step::Read(
                 ReadKind::Page,
-                self.source.page_path(self.ledger.cursor(), PAGE_SIZE),
+                self.source.page_path(self.ledger.cursor(), self.page_size),
             );
         }
         let late_at = if self.ledger.cursor().is_some() {
@@ -287,9 +339,16 @@ impl Drain {
         random: f64,
     ) -> ReadReport {
         let mut report = ReadReport::default();
+        if kind == ReadKind::Position {
+            self.on_position_read(result, now_ms, random);
+            return report;
+        }
         let rows = match result {
             Ok(rows) => rows,
             Err(error) => {
+                if kind == ReadKind::Page && self.read_smaller(&error) {
+                    return report;
+                }
                 if error.is_transient() {
                     let wait = self.backoff.fail(error.retry_after(), random);
                     self.retry_at_ms = Some(now_ms + millis(wait));
@@ -305,10 +364,14 @@ impl Drain {
         self.last_read_ms = Some(now_ms);
         let full = rows.len()
             >= if kind == ReadKind::Page {
-                PAGE_SIZE
+                self.page_size
             } else {
                 LATE_PAGE_SIZE
             };
+        if kind == ReadKind::Page {
+            self.unreadable_reads = 0;
+            self.page_size = (self.page_size * 2).min(PAGE_SIZE);
+        }
         if self.watch_only && kind == ReadKind::Page {
             // A fresh look replaces the last one, when it arrives: the source
             // never shows empty while a read is under way.
@@ -352,13 +415,94 @@ impl Drain {
                     self.next_late_check_at_ms = now_ms;
                 }
             }
+            ReadKind::Position => {}
         }
         report
+    }
+
+    /// A page failed in a way a smaller page may not: unreadable (a row the
+    /// parser refuses) or too slow. Returns whether it is handled here.
+    fn read_smaller(&mut self, error: &SourceError) -> bool {
+        let SourceError::Unreadable { detail, .. } = error else {
+            if matches!(error, SourceError::TimedOut { .. }) {
+                // Still backed off as transient, but with a smaller page.
+                self.page_size = (self.page_size / 2).max(1);
+            }
+            return false;
+        };
+        if self.page_size > 1 {
+            self.page_size /= 2;
+            return true;
+        }
+        self.unreadable_reads += 1;
+        if self.unreadable_reads < UNREADABLE_AFTER {
+            return false;
+        }
+        self.unreadable = Some(detail.clone());
+        true
+    }
+
+    /// The key and timestamp of a row that cannot be read whole.
+    fn on_position_read(
+        &mut self,
+        result: Result<Vec<serde_json::Value>, SourceError>,
+        now_ms: f64,
+        random: f64,
+    ) {
+        let detail = self.unreadable.clone().unwrap_or_default();
+        let after = match self.ledger.cursor() {
+            Some(c) => format!("after key {} at {}", c.key, c.timestamp),
+            None => "first".to_string(),
+        };
+        let halt = |detail: String| SourceError::Unreadable {
+            table: self.source.table.as_str().to_string(),
+            detail,
+        };
+        match result {
+            Err(error)
+                if error.is_transient() && !matches!(error, SourceError::Unreadable { .. }) =>
+            {
+                let wait = self.backoff.fail(error.retry_after(), random);
+                self.retry_at_ms = Some(now_ms + millis(wait));
+                self.last_error = Some(error);
+            }
+            Err(error) => {
+                self.unreadable = None;
+                self.halted = Some(halt(format!(
+                    "the row {after} cannot be read, not even its key ({error}); fix or delete it"
+                )));
+            }
+            Ok(rows) => {
+                self.unreadable = None;
+                self.unreadable_reads = 0;
+                let Some(row) = rows.into_iter().next() else {
+                    // The row is gone: read on from the cursor.
+                    return;
+                };
+                match self.source.event(row) {
+                    Ok(mut event) => {
+                        let reason = format!("unreadable row: {detail}");
+                        event.row = serde_json::json!({
+                            crate::dead_letters::NOTE_FIELD: format!("this row could not be read ({detail}); read it from the table by its key"),
+                        });
+                        event.row_bytes = 0;
+                        self.refusal = Some((event, reason));
+                    }
+                    Err(malformed) => {
+                        self.halted = Some(halt(format!(
+                            "the row {after} cannot be read, not even its key ({})",
+                            malformed.reason
+                        )));
+                    }
+                }
+            }
+        }
     }
 
     /// The agent's final signal for the event at the gate has arrived: the
     /// event is handled. Returns the storage items to write.
     pub fn on_handled(&mut self) -> Vec<Write> {
+        self.refusing = None;
         match self.delivering.take() {
             Some((position, arrival)) => self.ledger.record(&position, arrival),
             None => Vec::new(),
@@ -370,7 +514,12 @@ impl Drain {
     /// admission pauses until the operator has made room.
     pub fn put_back(&mut self, event: Event) {
         if let Some((_, arrival)) = self.delivering.take() {
-            self.queue.push_front((event, arrival));
+            if let Some(reason) = self.refusing.take() {
+                // An unreadable row: refused again once there is room.
+                self.refusal = Some((event, reason));
+            } else {
+                self.queue.push_front((event, arrival));
+            }
         }
         self.pause();
     }
@@ -436,7 +585,7 @@ mod tests {
                 }
             };
             match kind {
-                ReadKind::Page => rows
+                ReadKind::Page | ReadKind::Position => rows
                     .into_iter()
                     .filter(|&(id, t)| after(id, t))
                     .take(PAGE_SIZE)
@@ -471,10 +620,177 @@ mod tests {
                     drain.on_handled();
                 }
                 Step::Record(_) => {}
+                Step::Refuse(event, reason) => panic!("{} refused: {reason}", event.key),
                 Step::Wait(_) | Step::Halted => return delivered,
             }
         }
         panic!("the engine never settled");
+    }
+
+    fn limit_in(path: &str) -> usize {
+        let at = path.find("limit=").expect("a limit") + 6;
+        path[at..].split('&').next().unwrap().parse().unwrap()
+    }
+
+    /// Runs the engine against `table`, where any read that would carry a
+    /// row of `poisoned` fails as unreadable (position reads carry only the
+    /// key and timestamp, so they pass). Returns the keys delivered, the
+    /// keys refused and the page sizes asked for, in order.
+    fn run_poisoned(
+        drain: &mut Drain,
+        table: &Table,
+        poisoned: &[i64],
+        now: &mut f64,
+    ) -> (Vec<String>, Vec<String>, Vec<usize>) {
+        let (mut delivered, mut refused, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..100_000 {
+            match drain.next(*now, SECOND) {
+                Step::Read(ReadKind::Position, _) => {
+                    let next = table.answer(drain, ReadKind::Page).into_iter().next();
+                    let rows = next
+                        .map(|r| vec![json!({"id": r["id"], "created_at": r["created_at"]})])
+                        .unwrap_or_default();
+                    drain.on_read(ReadKind::Position, Ok(rows), *now, 0.5);
+                }
+                Step::Read(kind, path) => {
+                    let mut rows = table.answer(drain, kind);
+                    if kind == ReadKind::Page {
+                        sizes.push(limit_in(&path));
+                        rows.truncate(limit_in(&path));
+                    }
+                    let hostile = rows
+                        .iter()
+                        .any(|r| poisoned.contains(&r["id"].as_i64().unwrap()));
+                    let result = if hostile {
+                        Err(SourceError::Unreadable {
+                            table: "events".into(),
+                            detail: "recursion limit exceeded".into(),
+                        })
+                    } else {
+                        Ok(rows)
+                    };
+                    drain.on_read(kind, result, *now, 0.5);
+                }
+                Step::Deliver(event) => {
+                    delivered.push(event.key.clone());
+                    drain.on_handled();
+                }
+                Step::Refuse(event, reason) => {
+                    assert!(reason.contains("recursion limit exceeded"), "{reason}");
+                    assert!(event.row.get(crate::dead_letters::NOTE_FIELD).is_some());
+                    refused.push(event.key.clone());
+                    drain.on_handled();
+                }
+                Step::Record(_) => {}
+                // Waits of a backoff pass; once every row is handled, stop.
+                Step::Wait(wait)
+                    if wait < Duration::from_secs(600)
+                        && drain.ledger().handled() < table.0.len() as u64 =>
+                {
+                    *now += millis(wait).max(1.0);
+                }
+                Step::Wait(_) | Step::Halted => return (delivered, refused, sizes),
+            }
+        }
+        panic!("the engine never settled");
+    }
+
+    #[test]
+    fn an_unreadable_row_is_isolated_by_halving_and_refused_by_its_key() {
+        let table = Table((1..=250).map(|i| (i, T0 + i * 1000)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        let (delivered, refused, sizes) = run_poisoned(&mut drain, &table, &[137, 138], &mut now);
+        assert_eq!(refused, ["137", "138"]);
+        let mut expected = keys(1..251);
+        expected.retain(|k| k != "137" && k != "138");
+        assert_eq!(delivered, expected, "every other row, in order");
+        assert!(drain.halted().is_none());
+        assert_eq!(drain.ledger().handled(), 250);
+        assert!(sizes.contains(&1), "isolated down to one row: {sizes:?}");
+        let after = &sizes[sizes.iter().rposition(|&n| n == 1).unwrap()..];
+        assert!(
+            after.windows(2).all(|w| w[1] == (w[0] * 2).min(PAGE_SIZE)) && after.len() > 3,
+            "then doubling back towards full pages: {after:?}"
+        );
+    }
+
+    #[test]
+    fn one_garbled_reply_is_not_taken_for_an_unreadable_row() {
+        let table = Table((1..=3).map(|i| (i, T0 + i)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let garbled = || {
+            Err(SourceError::Unreadable {
+                table: "events".into(),
+                detail: "EOF".into(),
+            })
+        };
+        // Garbled at every size down to one row (100, 50, 25, 12, 6, 3),
+        // then at one row fewer times than it takes.
+        let mut reads = 0;
+        while reads < 6 + UNREADABLE_AFTER - 1 {
+            if let Step::Read(kind, _) = drain.next(1e9, SECOND) {
+                drain.on_read(kind, garbled(), 0.0, 0.5);
+                reads += 1;
+            }
+        }
+        let mut now = 1e9;
+        assert_eq!(run(&mut drain, &table, &mut now), keys(1..4));
+    }
+
+    #[test]
+    fn a_row_whose_key_cannot_be_read_halts_the_table_naming_its_place() {
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut now = 0.0;
+        let unreadable = || SourceError::Unreadable {
+            table: "events".into(),
+            detail: "recursion limit exceeded".into(),
+        };
+        let mut halted = false;
+        for _ in 0..1000 {
+            match drain.next(now, SECOND) {
+                Step::Read(ReadKind::Position, _) => {
+                    drain.on_read(ReadKind::Position, Ok(vec![json!({"id": null})]), now, 0.5);
+                }
+                Step::Read(kind, _) => {
+                    drain.on_read(kind, Err(unreadable()), now, 0.5);
+                }
+                Step::Wait(wait) => now += millis(wait),
+                Step::Halted => {
+                    halted = true;
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(halted);
+        assert!(drain
+            .halted()
+            .unwrap()
+            .to_string()
+            .contains("the row first cannot be read, not even its key"));
+    }
+
+    #[test]
+    fn a_page_that_times_out_is_asked_again_smaller() {
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut sizes = Vec::new();
+        let mut now = 0.0;
+        for _ in 0..200 {
+            match drain.next(now, SECOND) {
+                Step::Read(kind, path) => {
+                    sizes.push(limit_in(&path));
+                    let timed_out = SourceError::TimedOut {
+                        table: "events".into(),
+                        detail: "20 s".into(),
+                    };
+                    drain.on_read(kind, Err(timed_out), now, 0.5);
+                }
+                Step::Wait(wait) => now += millis(wait),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(&sizes[..8], [100, 50, 25, 12, 6, 3, 1, 1]);
     }
 
     fn keys(range: std::ops::Range<i64>) -> Vec<String> {
@@ -510,6 +826,32 @@ mod tests {
         assert!(matches!(drain.next(now, SECOND), Step::Wait(_)));
         drain.resume();
         assert_eq!(run(&mut drain, &table, &mut now), keys(1..4));
+    }
+
+    #[test]
+    fn late_rows_are_looked_for_during_a_backlog_too() {
+        let mut table = Table((1..=250).map(|i| (i, T0 + i * 1000)).collect());
+        let mut drain = Drain::new(source(), Ledger::default());
+        let mut delivered = Vec::new();
+        while delivered.len() < 50 {
+            match drain.next(0.0, SECOND) {
+                Step::Read(kind, _) => {
+                    drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+                }
+                Step::Deliver(event) => {
+                    delivered.push(event.key);
+                    drain.on_handled();
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Commits now, with a timestamp among the rows already handled.
+        table.0.push((1000, T0 + 10 * 1000 + 1));
+        let mut now = 0.0;
+        delivered.extend(run(&mut drain, &table, &mut now));
+        let late_at = delivered.iter().position(|k| k == "1000").unwrap();
+        assert!(late_at < 200, "handled during the backlog, at {late_at}");
+        assert_eq!(delivered.len(), 251);
     }
 
     #[test]

@@ -15,6 +15,48 @@ pub const RING_SLOTS: usize = 100;
 
 /// How far behind the cursor late rows are still looked for.
 pub const LOOK_BACK_MICROS: i64 = 10 * 60 * 1_000_000;
+/// The look-back Sluice aims for at least: a transaction that commits more
+/// than this behind the newest handled row is rare. When the ring of keys
+/// covers less (a fast table), the operator is warned.
+pub const LOOK_BACK_WANTED_MICROS: i64 = 60 * 1_000_000;
+
+/// What the look-back for late rows really covers now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LookBack {
+    /// From the floor to the cursor.
+    pub micros: i64,
+    /// Keys remembered in that span.
+    pub keys: usize,
+}
+
+impl LookBack {
+    /// Shorter than [`LOOK_BACK_WANTED_MICROS`] (and not simply because the
+    /// table is younger than that).
+    pub fn is_short(&self) -> bool {
+        self.micros < LOOK_BACK_WANTED_MICROS && self.keys >= RING_SLOTS
+    }
+
+    fn span(&self) -> String {
+        crate::metrics::format_duration(self.micros as f64 / 1e6)
+    }
+
+    /// "late rows: 10 min back (37 keys)"
+    pub fn describe(&self) -> String {
+        format!("late rows: {} back ({} keys)", self.span(), self.keys)
+    }
+
+    /// Said when the look-back is short.
+    pub fn warning(&self) -> Option<String> {
+        self.is_short().then(|| {
+            format!(
+                "At this rate the look-back for late rows covers only {} ({} keys), less than {}: a row that commits further behind the newest handled one would not be seen.",
+                self.span(),
+                self.keys,
+                crate::metrics::format_duration(LOOK_BACK_WANTED_MICROS as f64 / 1e6)
+            )
+        })
+    }
+}
 
 /// The ledger's head item: the cursor, the ring's write position and what
 /// the ring has forgotten.
@@ -107,6 +149,15 @@ impl Ledger {
                 .evicted_up_to
                 .map_or(window, |evicted| evicted.max(window)),
         )
+    }
+
+    /// The span late rows are looked for in, once there is a cursor.
+    pub fn look_back(&self) -> Option<LookBack> {
+        let (cursor, floor) = (self.head.cursor_micros?, self.late_floor()?);
+        Some(LookBack {
+            micros: (cursor - floor).max(0),
+            keys: self.keys_after_floor().len(),
+        })
     }
 
     /// The remembered keys newer than the floor: the look-back excludes them.
@@ -243,6 +294,45 @@ mod tests {
         assert_eq!(ledger.handled(), 3);
         assert!(ledger.remembers("0") && ledger.remembers("1") && ledger.remembers("2"));
         assert_eq!(ledger.late_floor(), Some(T0 + 10 - LOOK_BACK_MICROS));
+    }
+
+    #[test]
+    fn the_look_back_says_what_it_covers_and_when_a_fast_table_makes_it_short() {
+        let mut slow = Ledger::default();
+        assert_eq!(slow.look_back(), None);
+        for i in 0..(RING_SLOTS as i64 * 2) {
+            slow.record(
+                &event(&i.to_string(), T0 + i * 60_000_000),
+                Arrival::InOrder,
+            );
+        }
+        let covered = slow.look_back().unwrap();
+        assert_eq!(
+            covered.micros, LOOK_BACK_MICROS,
+            "ten minutes, the ring has room"
+        );
+        assert!(!covered.is_short());
+        // Ten rows a second: the ring forgets after ten seconds.
+        let mut fast = Ledger::default();
+        for i in 0..(RING_SLOTS as i64 * 2) {
+            fast.record(&event(&i.to_string(), T0 + i * 100_000), Arrival::InOrder);
+        }
+        let covered = fast.look_back().unwrap();
+        assert_eq!(covered.keys, RING_SLOTS);
+        assert_eq!(
+            covered.micros, 10_000_000,
+            "99 steps of 0.1 s, less than a minute"
+        );
+        assert!(covered.is_short());
+        assert_eq!(covered.describe(), "late rows: 10 s back (100 keys)");
+        assert!(covered
+            .warning()
+            .unwrap()
+            .contains("covers only 10 s (100 keys), less than 1 min"));
+        // A young table covers little time, but only because it is young.
+        let mut young = Ledger::default();
+        young.record(&event("1", T0), Arrival::InOrder);
+        assert!(!young.look_back().unwrap().is_short());
     }
 
     #[test]

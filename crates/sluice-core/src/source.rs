@@ -133,6 +133,22 @@ impl TableSource {
         path
     }
 
+    /// Only the key and timestamp of the first row after `cursor`: for a row
+    /// whose whole cannot be read.
+    pub fn position_path(&self, cursor: Option<&Cursor>) -> String {
+        let (ts, key) = (self.timestamp_column.as_str(), self.key_column.as_str());
+        let mut path = format!(
+            "{}?select={key},{ts}&{}&limit=1",
+            self.table.as_str(),
+            self.ordered()
+        );
+        if let Some(cursor) = cursor {
+            path.push_str("&or=");
+            path.push_str(&encode(&self.after(cursor)));
+        }
+        path
+    }
+
     /// Rows at or before `cursor` but after `floor_micros`, except the keys
     /// already handled: rows that committed late with an older timestamp.
     pub fn late_rows_path(
@@ -183,6 +199,19 @@ impl TableSource {
         )
     }
 
+    /// Rows the keyset can never reach, for a count: a NULL or infinite
+    /// timestamp sorts outside every "after the cursor".
+    pub fn unorderable_path(&self) -> String {
+        let (ts, key) = (self.timestamp_column.as_str(), self.key_column.as_str());
+        format!(
+            "{}?select={key}&or={}",
+            self.table.as_str(),
+            encode(&format!(
+                "({ts}.is.null,{ts}.eq.infinity,{ts}.eq.-infinity)"
+            ))
+        )
+    }
+
     /// Rows after `cursor`, for a `HEAD` with `Prefer: count=exact`: the backlog.
     pub fn backlog_path(&self, cursor: Option<&Cursor>) -> String {
         let key = self.key_column.as_str();
@@ -194,6 +223,29 @@ impl TableSource {
             ),
             None => format!("{}?select={key}", self.table.as_str()),
         }
+    }
+}
+
+/// What the operator reads about rows with a NULL or infinite timestamp.
+pub fn unorderable_note(rows: u64) -> Option<String> {
+    match rows {
+        0 => None,
+        1 => Some("1 row has no timestamp and cannot be drained in order".into()),
+        n => Some(format!(
+            "{n} rows have no timestamp and cannot be drained in order"
+        )),
+    }
+}
+
+impl TableSource {
+    /// How to give such rows a timestamp, and keep new ones from lacking it.
+    pub fn unorderable_fix(&self) -> String {
+        let (table, ts) = (self.table.as_str(), self.timestamp_column.as_str());
+        format!(
+            "Rows whose {ts} is NULL or ±infinity sort outside every page, so they are never drained. \
+             Give them a time (UPDATE {table} SET {ts} = now() WHERE {ts} IS NULL OR {ts} IN ('infinity', '-infinity');) \
+             and keep new ones from lacking it (ALTER TABLE {table} ALTER COLUMN {ts} SET DEFAULT now(), ALTER COLUMN {ts} SET NOT NULL;)."
+        )
     }
 }
 
@@ -309,6 +361,34 @@ mod tests {
             timestamp: "2024-05-01T10:00:00.123456+00:00".into(),
             key: "41".into(),
         }
+    }
+
+    #[test]
+    fn rows_no_keyset_reaches_are_counted_named_and_explained() {
+        assert_eq!(
+            events().unorderable_path(),
+            "events?select=id&or=(occurred_at.is.null,occurred_at.eq.infinity,occurred_at.eq.-infinity)"
+        );
+        assert_eq!(unorderable_note(0), None);
+        assert_eq!(
+            unorderable_note(3).unwrap(),
+            "3 rows have no timestamp and cannot be drained in order"
+        );
+        assert!(unorderable_note(1).unwrap().starts_with("1 row has"));
+        let fix = events().unorderable_fix();
+        assert!(fix.contains("UPDATE events SET occurred_at = now() WHERE occurred_at IS NULL"));
+        assert!(fix.contains("SET NOT NULL"));
+    }
+
+    #[test]
+    fn the_position_of_a_row_is_read_alone_by_key_and_timestamp() {
+        assert_eq!(
+            events().position_path(Some(&cursor())),
+            format!(
+                "events?select=id,occurred_at&order=occurred_at.asc,id.asc&limit=1&or={}",
+                encode(&events().after(&cursor()))
+            )
+        );
     }
 
     #[test]

@@ -36,9 +36,14 @@ pub enum SourceError {
         message: String,
         retry_after: Option<Duration>,
     },
-    /// The request did not complete: offline, refused, dropped, timed out, or blocked by CORS.
+    /// The request did not complete: offline, refused, dropped, or blocked by CORS.
     #[error("Could not reach the project ({0}). Retrying.")]
     Network(String),
+    /// No complete answer in time: the engine reads smaller pages.
+    #[error(
+        "The project did not answer for {table} in time ({detail}). Retrying with smaller pages."
+    )]
+    TimedOut { table: String, detail: String },
     /// A 2xx whose body is not a JSON array of rows.
     #[error("The project sent an unreadable reply for {table} ({detail}). Retrying.")]
     Unreadable { table: String, detail: String },
@@ -95,7 +100,10 @@ impl SourceError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Server { .. } | Self::Network(_) | Self::Unreadable { .. }
+            Self::Server { .. }
+                | Self::Network(_)
+                | Self::TimedOut { .. }
+                | Self::Unreadable { .. }
         )
     }
 

@@ -45,9 +45,15 @@ pub fn selected_table() -> String {
     format!("{NAMESPACE}selected-table")
 }
 
-/// The agent settings.
+/// The agent settings, without the token.
 pub fn agent_settings() -> String {
     format!("{NAMESPACE}agent")
+}
+
+/// The agent's token: in sessionStorage, or in localStorage when the login
+/// is remembered.
+pub fn agent_token() -> String {
+    format!("{NAMESPACE}agent-token")
 }
 
 /// A table's dead letters.

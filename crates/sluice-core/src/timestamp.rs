@@ -4,8 +4,9 @@
 //! look-back window's arithmetic.
 
 /// Microseconds since 1970-01-01T00:00:00Z of an ISO 8601 timestamp:
-/// `YYYY-MM-DD[T ]HH:MM[:SS[.f{1,9}]][Z|±HH[:MM]]`; no offset means UTC
-/// (a `timestamp without time zone` column).
+/// `YYYY-MM-DD[T ]HH:MM[:SS[.f{1,9}]][Z|±HH[:MM[:SS]]]`; no offset means
+/// UTC (a `timestamp without time zone` column). PostgreSQL writes offsets
+/// with seconds for historical local mean times (`+05:53:28`).
 pub fn parse_micros(text: &str) -> Option<i64> {
     let b = text.trim().as_bytes();
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
@@ -51,13 +52,19 @@ pub fn parse_micros(text: &str) -> Option<i64> {
         Some(b'Z' | b'z') if at + 1 == b.len() => 0,
         Some(&sign @ (b'+' | b'-')) => {
             let hours = num(at + 1..at + 3)?;
-            let minutes = match b.get(at + 3) {
-                None => 0,
-                Some(b':') if b.len() == at + 6 => num(at + 4..at + 6)?,
-                Some(_) if b.len() == at + 5 => num(at + 3..at + 5)?,
+            let (minutes, offset_secs) = match b.get(at + 3) {
+                None => (0, 0),
+                Some(b':') if b.len() == at + 6 => (num(at + 4..at + 6)?, 0),
+                Some(b':') if b.len() == at + 9 && b.get(at + 6) == Some(&b':') => {
+                    (num(at + 4..at + 6)?, num(at + 7..at + 9)?)
+                }
+                Some(_) if b.len() == at + 5 => (num(at + 3..at + 5)?, 0),
                 _ => return None,
             };
-            let seconds = hours * 3600 + minutes * 60;
+            if minutes > 59 || offset_secs > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60 + offset_secs;
             if sign == b'+' {
                 seconds
             } else {
@@ -148,6 +155,17 @@ mod tests {
             "no offset: UTC"
         );
         assert_eq!(parse_micros("2024-02-29T12:00"), Some(utc));
+        assert_eq!(
+            parse_micros("2024-02-29T17:30:00+05:30:00"),
+            Some(utc),
+            "offsets with seconds, as PostgreSQL writes local mean times"
+        );
+        assert_eq!(
+            parse_micros("1880-01-01T05:53:28+05:53:28"),
+            parse_micros("1880-01-01T00:00:00Z")
+        );
+        assert_eq!(parse_micros("2024-02-29T17:30:00+05:30:0"), None);
+        assert_eq!(parse_micros("2024-02-29T17:30:00+05:61"), None);
     }
 
     #[test]

@@ -52,6 +52,19 @@ impl ApiError {
         )
     }
 
+    /// A range or offset past what PostgreSQL can count to.
+    pub fn range_out_of_bounds(range: &str) -> Self {
+        Self::postgrest(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "PGRST103",
+            "Requested range not satisfiable",
+            Some(format!(
+                "The range {range:?} (with any offset) is out of bounds."
+            )),
+            None,
+        )
+    }
+
     pub fn bad_body(message: impl Into<String>) -> Self {
         Self::postgrest(StatusCode::BAD_REQUEST, "PGRST102", message, None, None)
     }

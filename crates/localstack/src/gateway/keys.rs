@@ -126,6 +126,9 @@ impl Keys {
         validation.required_spec_claims.clear();
         validation.validate_exp = true;
         validation.leeway = 0;
+        // PostgREST checks `aud` only when `jwt-aud` is configured, which
+        // Supabase leaves unset: user tokens carry `aud: authenticated`.
+        validation.validate_aud = false;
         let data = decode::<Claims>(
             token,
             &DecodingKey::from_secret(self.secret.as_bytes()),
@@ -254,6 +257,21 @@ mod tests {
             keys.authorize(Some(&anon), Some("Bearer garbage")),
             Err(AuthError::InvalidJwt(_))
         ));
+    }
+
+    #[test]
+    fn a_user_token_with_an_audience_is_accepted_as_postgrest_accepts_it() {
+        let keys = local();
+        let user = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &serde_json::json!({"role": "authenticated", "aud": "authenticated", "exp": 4_102_444_800u64}),
+            &EncodingKey::from_secret(DEFAULT_JWT_SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(
+            keys.authorize(Some(&keys.anon), Some(&format!("Bearer {user}"))),
+            Ok(Role::Authenticated)
+        );
     }
 
     #[test]

@@ -71,7 +71,10 @@ pub fn router(
             header::RETRY_AFTER,
         ])
         .max_age(std::time::Duration::from_secs(3600));
-    rest.merge(admin).merge(tables).layer(cors)
+    let controls = admin
+        .merge(tables)
+        .layer(middleware::from_fn(crate::loopback::only_local));
+    rest.layer(cors).merge(controls)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -155,12 +158,9 @@ async fn read(
     let role = authorize(&gateway, &headers, &pairs)?;
     let query = query::parse_read(&pairs)?;
     let (want_count, _) = paging::prefer(header_str(&headers, "prefer"));
-    let window = paging::window(
-        header_str(&headers, "range"),
-        query.limit,
-        query.offset,
-        gateway.max_rows,
-    );
+    let range = header_str(&headers, "range");
+    let window = paging::window(range, query.limit, query.offset, gateway.max_rows)
+        .ok_or_else(|| ApiError::range_out_of_bounds(range.unwrap_or_default()))?;
 
     let (mut client, table) = connect_to(&gateway, &table).await?;
     let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;

@@ -11,13 +11,15 @@ pub struct Window {
 }
 
 /// Combines a `Range: a-b` header with `limit`/`offset` and the server's
-/// maximum rows per reply (Supabase's default is 1000).
+/// maximum rows per reply (Supabase's default is 1000). `None` when the
+/// window cannot be expressed: an offset past PostgreSQL's `bigint`
+/// (answered 416, as PostgREST does for ranges it cannot satisfy).
 pub fn window(
     range: Option<&str>,
     limit: Option<u64>,
     offset: Option<u64>,
     max_rows: u64,
-) -> Window {
+) -> Option<Window> {
     let (mut start, mut end) = (0u64, None::<u64>);
     if let Some((a, b)) = range.and_then(|r| r.trim().split_once('-')) {
         if let Ok(a) = a.trim().parse() {
@@ -25,16 +27,19 @@ pub fn window(
             end = b.trim().parse().ok().filter(|b: &u64| *b >= a);
         }
     }
-    let offset = start + offset.unwrap_or(0);
-    let from_range = end.map(|end| end + 1 - start);
+    let offset = start
+        .checked_add(offset.unwrap_or(0))
+        .filter(|&o| o <= i64::MAX as u64)?;
+    // `end >= start`, so this is at least 1 and overflows only at u64::MAX.
+    let from_range = end.map(|end| (end - start).saturating_add(1));
     let limit = match (from_range, limit) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b).unwrap_or(max_rows),
     };
-    Window {
+    Some(Window {
         offset,
         limit: Some(limit.min(max_rows)),
-    }
+    })
 }
 
 /// `Content-Range` and status for `returned` rows at `offset`, with the total
@@ -73,46 +78,70 @@ mod tests {
     #[test]
     fn range_header_and_limit_combine() {
         assert_eq!(
-            window(None, None, None, 1000),
+            window(None, None, None, 1000).unwrap(),
             Window {
                 offset: 0,
                 limit: Some(1000)
             }
         );
         assert_eq!(
-            window(Some("0-9"), None, None, 1000),
+            window(Some("0-9"), None, None, 1000).unwrap(),
             Window {
                 offset: 0,
                 limit: Some(10)
             }
         );
         assert_eq!(
-            window(Some("10-"), Some(5), None, 1000),
+            window(Some("10-"), Some(5), None, 1000).unwrap(),
             Window {
                 offset: 10,
                 limit: Some(5)
             }
         );
         assert_eq!(
-            window(Some("0-99"), Some(5), Some(20), 1000),
+            window(Some("0-99"), Some(5), Some(20), 1000).unwrap(),
             Window {
                 offset: 20,
                 limit: Some(5)
             }
         );
         assert_eq!(
-            window(None, Some(5000), None, 1000),
+            window(None, Some(5000), None, 1000).unwrap(),
             Window {
                 offset: 0,
                 limit: Some(1000)
             }
         );
         assert_eq!(
-            window(Some("junk"), Some(3), None, 1000),
+            window(Some("junk"), Some(3), None, 1000).unwrap(),
             Window {
                 offset: 0,
                 limit: Some(3)
             }
+        );
+    }
+
+    #[test]
+    fn ranges_at_the_edge_of_u64_are_refused_not_overflowed() {
+        let max = u64::MAX;
+        assert_eq!(
+            window(Some(&format!("0-{max}")), None, None, 1000)
+                .unwrap()
+                .limit,
+            Some(1000)
+        );
+        assert_eq!(
+            window(Some(&format!("{max}-{max}")), None, None, 1000),
+            None
+        );
+        assert_eq!(window(Some(&format!("{max}-")), None, None, 1000), None);
+        assert_eq!(window(Some("5-"), None, Some(max), 1000), None);
+        let edge = i64::MAX as u64;
+        assert_eq!(
+            window(Some(&format!("{edge}-")), None, None, 1000)
+                .unwrap()
+                .offset,
+            edge
         );
     }
 

@@ -298,15 +298,24 @@ fn filter_error(filter: &str) -> ParseError {
     )
 }
 
+/// Logic trees nested deeper than this are refused: the reader recurses,
+/// and one request must not be able to overflow the server's stack.
+const MAX_NESTING: usize = 64;
+
 /// A recursive-descent reader for the grammar inside `or=(...)`.
 struct Cursor<'a> {
     text: &'a str,
     at: usize,
+    depth: usize,
 }
 
 impl<'a> Cursor<'a> {
     fn new(text: &'a str) -> Self {
-        Self { text, at: 0 }
+        Self {
+            text,
+            at: 0,
+            depth: 0,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -346,6 +355,13 @@ impl<'a> Cursor<'a> {
 
     /// `(cond,cond,...)`
     fn group_body(&mut self) -> Result<Vec<Condition>, ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(parse_error(
+                format!("\"failed to parse logic tree\" (nested deeper than {MAX_NESTING})"),
+                "unnest the and(...)/or(...) groups",
+            ));
+        }
         self.eat('(')?;
         let mut children = vec![self.condition()?];
         while self.peek() == Some(',') {
@@ -353,6 +369,7 @@ impl<'a> Cursor<'a> {
             children.push(self.condition()?);
         }
         self.eat(')')?;
+        self.depth -= 1;
         Ok(children)
     }
 
@@ -494,6 +511,23 @@ mod tests {
             op,
             operand: Operand::Value(value.into()),
         }
+    }
+
+    #[test]
+    fn logic_trees_nested_too_deep_are_refused_not_recursed_into() {
+        let nested = |depth: usize| {
+            format!(
+                "({}id.eq.1{})",
+                "and(".repeat(depth - 1),
+                ")".repeat(depth - 1)
+            )
+        };
+        assert!(parse_read(&pairs(&[("or", &nested(MAX_NESTING))])).is_ok());
+        let error = parse_read(&pairs(&[("or", &nested(100_000))])).unwrap_err();
+        assert!(
+            format!("{error:?}").contains("nested deeper than"),
+            "{error:?}"
+        );
     }
 
     #[test]

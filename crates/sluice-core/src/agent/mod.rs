@@ -14,5 +14,5 @@ mod signal;
 
 pub use answer::{attempt_for_status, idempotency_key, Attempt, RETRY_AFTER_CAP};
 pub use patience::{Next, Patience, OFFLINE_ALERT_AFTER};
-pub use settings::AgentSettings;
+pub use settings::{AgentSettings, Destination};
 pub use signal::{parse_signal, ReplyFormat, ReplyReader, Signal, MAX_LINE_BYTES, MAX_REPLY_BYTES};

@@ -4,12 +4,25 @@ use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+/// Where the gate sends events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination<'a> {
+    Agent(&'a str),
+    /// Ticked "Pass-through (no agent)": events pass the gate unprocessed.
+    PassThrough,
+    /// Neither an agent nor pass-through: nothing may drain.
+    Unchosen,
+}
+
 /// Where events go, and how patiently. Remembered in localStorage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgentSettings {
-    /// Empty: pass-through (events pass the gate without an agent).
+    /// Where events are posted. Empty, with pass-through not ticked, means
+    /// no agent was chosen: nothing drains (fail closed).
     pub url: String,
+    /// The operator's explicit choice to let events pass without an agent.
+    pub pass_through: bool,
     /// Sent as `Authorization: Bearer {token}` when not empty.
     pub token: String,
     /// How long one attempt may take, in seconds.
@@ -23,6 +36,7 @@ impl Default for AgentSettings {
     fn default() -> Self {
         Self {
             url: String::new(),
+            pass_through: false,
             token: String::new(),
             timeout_s: 30,
             attempts: NonZeroU32::new(5).expect("five is not zero"),
@@ -31,16 +45,14 @@ impl Default for AgentSettings {
 }
 
 impl AgentSettings {
-    /// Checks the settings as typed: an http(s) URL or nothing, a timeout of
-    /// 1–600 s, 1–20 attempts.
+    /// Checks the settings as typed (and as loaded: stored settings are not
+    /// trusted): an http(s) URL or nothing, a timeout of 1–600 s, 1–20
+    /// attempts, a token a header can carry.
     pub fn validate(self) -> Result<Self, String> {
         let url = self.url.trim().to_string();
         let web_address = url.starts_with("https://") || url.starts_with("http://");
         if !(url.is_empty() || web_address) || url.contains(char::is_whitespace) {
-            return Err(
-                "The agent URL must be an http:// or https:// address (or empty for pass-through)."
-                    .into(),
-            );
+            return Err("The agent URL must be an http:// or https:// address.".into());
         }
         if !(1..=600).contains(&self.timeout_s) {
             return Err("The agent timeout must be between 1 and 600 seconds.".into());
@@ -57,8 +69,12 @@ impl AgentSettings {
         Ok(Self { url, ..self })
     }
 
-    pub fn pass_through(&self) -> bool {
-        self.url.is_empty()
+    pub fn destination(&self) -> Destination<'_> {
+        match (self.pass_through, self.url.is_empty()) {
+            (true, _) => Destination::PassThrough,
+            (false, false) => Destination::Agent(&self.url),
+            (false, true) => Destination::Unchosen,
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -72,7 +88,17 @@ mod tests {
 
     #[test]
     fn settings_are_validated() {
-        assert!(AgentSettings::default().validate().unwrap().pass_through());
+        assert_eq!(
+            AgentSettings::default().validate().unwrap().destination(),
+            Destination::Unchosen,
+            "no agent until the operator chooses one"
+        );
+        let through = AgentSettings {
+            url: "http://kept-for-later".into(),
+            pass_through: true,
+            ..Default::default()
+        };
+        assert_eq!(through.destination(), Destination::PassThrough);
         let ok = AgentSettings {
             url: " http://127.0.0.1:54330/ ".into(),
             ..Default::default()
@@ -105,6 +131,13 @@ mod tests {
         ] {
             assert!(bad.validate().is_err());
         }
+    }
+
+    #[test]
+    fn settings_stored_before_pass_through_was_a_choice_choose_nothing() {
+        let old: AgentSettings =
+            serde_json::from_str(r#"{"url":"","token":"","timeout_s":30,"attempts":5}"#).unwrap();
+        assert_eq!(old.destination(), Destination::Unchosen);
     }
 
     #[test]
