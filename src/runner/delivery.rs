@@ -103,8 +103,7 @@ async fn attempt_until_final(
     let mut settings = context.agent.get_untracked();
     let mut patience = Patience::new(settings.attempts);
     loop {
-        match settings.destination() {
-            Destination::Agent(_) => {}
+        let next_try_at = match settings.destination() {
             Destination::PassThrough => {
                 context.show_gate(|g| {
                     g.message = Some("pass-through: no agent, as chosen".into());
@@ -122,81 +121,75 @@ async fn attempt_until_final(
                         .alerts
                         .show(format!("{what}. Nothing drains until then."));
                 }
-                match wait_for_next_try(context, None, &settings).await {
-                    Woke::Stop => return None,
-                    Woke::Due | Woke::RetryNow => {}
-                    Woke::NewSettings(saved) => {
-                        patience.allow(saved.attempts);
-                        settings = saved;
+                None
+            }
+            Destination::Agent(_) => {
+                let attempt = patience.attempt();
+                context.retry_now.set(false);
+                context.show_gate(|g| g.attempting(attempt));
+                let on_signal = |signal: AgentSignal| {
+                    if let AgentSignal::Processing { progress, message } = signal {
+                        say(match (&message, progress) {
+                            (Some(m), _) => m.clone(),
+                            (None, Some(p)) => format!("{:.0} %", p * 100.0),
+                            (None, None) => "processing".into(),
+                        });
+                        context.show_gate(|g| g.processing(progress, message));
                     }
+                };
+                let result = agent_client::attempt(&settings, table, event, &on_signal).await;
+                match &result {
+                    Attempt::Passed => count_attempt(true),
+                    Attempt::Rejected(_) | Attempt::Failed { .. } => count_attempt(false),
+                    // The agent never judged the event.
+                    Attempt::Unanswered(_) | Attempt::Misconfigured(_) => {}
                 }
-                continue;
-            }
-        }
-        let attempt = patience.attempt();
-        context.retry_now.set(false);
-        context.show_gate(|g| g.attempting(attempt));
-        let on_signal = |signal: AgentSignal| {
-            if let AgentSignal::Processing { progress, message } = signal {
-                say(match (&message, progress) {
-                    (Some(m), _) => m.clone(),
-                    (None, Some(p)) => format!("{:.0} %", p * 100.0),
-                    (None, None) => "processing".into(),
-                });
-                context.show_gate(|g| g.processing(progress, message));
-            }
-        };
-        let result = agent_client::attempt(&settings, table, event, &on_signal).await;
-        match &result {
-            Attempt::Passed => count_attempt(true),
-            Attempt::Rejected(_) | Attempt::Failed { .. } => count_attempt(false),
-            // The agent never judged the event.
-            Attempt::Unanswered(_) | Attempt::Misconfigured(_) => {}
-        }
-        let next_try_at = match patience.after(result, now_ms(), random()) {
-            Next::Passed => {
-                say("done".into());
-                context.show_gate(GateView::passed);
-                return Some((Outcome::Passed, attempt));
-            }
-            Next::DeadLetter(reason) => {
-                say(format!("failed: {reason}"));
-                context.show_gate(|g| g.rejected(reason.clone()));
-                return Some((Outcome::Rejected(reason), attempt));
-            }
-            Next::Retry { reason, wait } => {
-                say(format!("attempt {attempt}: {reason}"));
-                let at = now_ms() + wait.as_secs_f64() * 1000.0;
-                context.show_gate(|g| g.retrying(reason, attempt + 1, at));
-                Some(at)
-            }
-            Next::Offline {
-                reason,
-                wait,
-                announce,
-            } => {
-                say(format!("no answer: {reason}"));
-                let at = now_ms() + wait.as_secs_f64() * 1000.0;
-                context.show_gate(|g| g.offline(format!("agent offline: {reason}"), at));
-                if let (Some(silent), false) = (announce, context.stopping.get()) {
-                    context.alerts.show(format!(
+                match patience.after(result, now_ms(), random()) {
+                    Next::Passed => {
+                        say("done".into());
+                        context.show_gate(GateView::passed);
+                        return Some((Outcome::Passed, attempt));
+                    }
+                    Next::DeadLetter(reason) => {
+                        say(format!("failed: {reason}"));
+                        context.show_gate(|g| g.rejected(reason.clone()));
+                        return Some((Outcome::Rejected(reason), attempt));
+                    }
+                    Next::Retry { reason, wait } => {
+                        say(format!("attempt {attempt}: {reason}"));
+                        let at = now_ms() + wait.as_secs_f64() * 1000.0;
+                        context.show_gate(|g| g.retrying(reason, attempt + 1, at));
+                        Some(at)
+                    }
+                    Next::Offline {
+                        reason,
+                        wait,
+                        announce,
+                    } => {
+                        say(format!("no answer: {reason}"));
+                        let at = now_ms() + wait.as_secs_f64() * 1000.0;
+                        context.show_gate(|g| g.offline(format!("agent offline: {reason}"), at));
+                        if let (Some(silent), false) = (announce, context.stopping.get()) {
+                            context.alerts.show(format!(
                         "The agent has not answered for {}: event {} of {table} waits at the gate, and draining goes on by itself when the agent answers. Last error: {reason}.",
                         format_duration_ms(silent.as_secs_f64() * 1000.0),
                         event.key
                     ));
-                }
-                Some(at)
-            }
-            Next::Halt(reason) => {
-                say(format!("halted: {reason}"));
-                context.show_gate(|g| g.halted(format!("Draining halted: {reason}")));
-                if !context.stopping.get() {
-                    context.alerts.show(format!(
+                        }
+                        Some(at)
+                    }
+                    Next::Halt(reason) => {
+                        say(format!("halted: {reason}"));
+                        context.show_gate(|g| g.halted(format!("Draining halted: {reason}")));
+                        if !context.stopping.get() {
+                            context.alerts.show(format!(
                         "Draining halted: {reason}. Save the agent settings, or press Retry now at the gate, to go on with event {}.",
                         event.key
                     ));
+                        }
+                        None
+                    }
                 }
-                None
             }
         };
         match wait_for_next_try(context, next_try_at, &settings).await {

@@ -302,3 +302,35 @@ test('rows with no timestamp are counted and shown, and the source dialog says h
   await screenshot(page, 'source-unorderable');
   await context.close();
 });
+
+test('"Clear history" pressed while an event is at the gate is not undone when that event finishes', async () => {
+  await configureAgent({ latency_ms: 3000, mode: 'ndjson', progress_steps: 2 });
+  const table = await freshTable('clear_in_flight');
+  const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
+  const context = await env.browser.newContext();
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  page.on('dialog', (dialog) => dialog.accept());
+  await eventually(async () => (await gateState(page)) === 'processing', 20_000, 'the first event at the gate');
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByRole('button', { name: 'Source', exact: true }).click();
+  await page.getByRole('dialog', { name: 'Select source' }).getByRole('button', { name: 'Clear history', exact: true }).click();
+  await page.getByRole('dialog', { name: 'Select source' }).getByRole('button', { name: 'Close' }).click();
+  await eventually(async () => (await tally(table)).done[String(rows[0].id)] === 1, 20_000, 'the event in flight finished');
+  await sleep(1000);
+  const head = await page.evaluate((t) => JSON.parse(localStorage.getItem(`sluice:v1:ledger:http://127.0.0.1:54321|${t}:head`) ?? 'null'), table);
+  assert.ok(head === null || (head.handled === 0 && head.cursor === null), `the clear stands: ${JSON.stringify(head)}`);
+  await configureAgent({ latency_ms: 0, mode: 'json' });
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'drained again from the oldest');
+  assert.deepEqual((await tally(table)).order, [rows[0], rows[0], rows[1]].map((r) => String(r.id)), 'the cleared event goes again, as a clear means');
+  await context.close();
+});
+
+test('stored agent settings out of bounds are refused on load, not trusted', async () => {
+  const context = await env.browser.newContext();
+  await context.addInitScript(() => localStorage.setItem('sluice:v1:agent', JSON.stringify({ url: 'http://127.0.0.1:54330/', pass_through: false, token: '', timeout_s: 900, attempts: 5 })));
+  const { page } = await openApp(context, env.server.url);
+  assert.match(await page.getByRole('alert').innerText(), /saved agent settings were not used: The agent timeout must be between 1 and 600 seconds/);
+  assert.equal(await page.getByLabel('Timeout (s)').inputValue(), '30', 'defaults instead');
+  await context.close();
+});

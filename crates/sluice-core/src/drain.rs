@@ -346,7 +346,8 @@ impl Drain {
         let rows = match result {
             Ok(rows) => rows,
             Err(error) => {
-                if kind == ReadKind::Page && self.read_smaller(&error) {
+                // Watching only, nothing is refused: the error backs off.
+                if kind == ReadKind::Page && !self.watch_only && self.read_smaller(&error) {
                     return report;
                 }
                 if error.is_transient() {
@@ -769,6 +770,22 @@ mod tests {
             .unwrap()
             .to_string()
             .contains("the row first cannot be read, not even its key"));
+    }
+
+    #[test]
+    fn watching_only_an_unreadable_page_backs_off_instead_of_isolating() {
+        let mut drain = Drain::new(source(), Ledger::default());
+        drain.set_watch_only(true);
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!("a first read");
+        };
+        let unreadable = SourceError::Unreadable {
+            table: "events".into(),
+            detail: "recursion limit exceeded".into(),
+        };
+        drain.on_read(kind, Err(unreadable), 0.0, 0.5);
+        assert!(matches!(drain.next(0.0, SECOND), Step::Wait(_)));
+        assert!(drain.retrying().is_some());
     }
 
     #[test]

@@ -121,24 +121,20 @@ impl TableSource {
     /// The next page of events after `cursor` (from the start without one):
     /// a path relative to `{project}/rest/v1/`.
     pub fn page_path(&self, cursor: Option<&Cursor>, limit: usize) -> String {
-        let mut path = format!(
-            "{}?select=*&{}&limit={limit}",
-            self.table.as_str(),
-            self.ordered()
-        );
-        if let Some(cursor) = cursor {
-            path.push_str("&or=");
-            path.push_str(&encode(&self.after(cursor)));
-        }
-        path
+        self.ordered_after("*", cursor, limit)
     }
 
     /// Only the key and timestamp of the first row after `cursor`: for a row
     /// whose whole cannot be read.
     pub fn position_path(&self, cursor: Option<&Cursor>) -> String {
         let (ts, key) = (self.timestamp_column.as_str(), self.key_column.as_str());
+        self.ordered_after(&format!("{key},{ts}"), cursor, 1)
+    }
+
+    /// `select` of the first `limit` rows after `cursor`, oldest first.
+    fn ordered_after(&self, select: &str, cursor: Option<&Cursor>, limit: usize) -> String {
         let mut path = format!(
-            "{}?select={key},{ts}&{}&limit=1",
+            "{}?select={select}&{}&limit={limit}",
             self.table.as_str(),
             self.ordered()
         );
