@@ -38,8 +38,10 @@ test('an agent that goes down holds the event at the gate, dead-letters nothing,
   assert.match(await gate(page).innerText(), /agent offline: the agent could not be reached/);
   assert.match(await gate(page).innerText(), /next try at \d\d:\d\d:\d\d/);
   await screenshot(page, 'gate-agent-offline');
-  // Several tries fail meanwhile (attempts is 1): none may dead-letter it.
-  await sleep(6_000);
+  // Tries fail for over a minute (attempts is 1): none may dead-letter it,
+  // and after a minute an alert says the agent is not answering.
+  await eventually(async () => /The agent has not answered for 1 min/.test(await page.getByRole('alert').innerText()), 150_000, 'the alert after a minute');
+  assert.match(await page.getByRole('alert').innerText(), /waits at the gate, and draining goes on by itself/);
   assert.deepEqual(await deadLetters(page, table), []);
   assert.equal(await drainedCount(page), 2);
   await front.up();
