@@ -94,12 +94,6 @@ async fn attempt_until_final(
             history::push_signal(&mut said, signal);
         }
     };
-    let count_attempt = |ok: bool| {
-        context
-            .view
-            .note(|journal| journal.metrics.record_attempt(now_ms(), ok))
-    };
-    let table = context.source.table.as_str();
     let mut settings = context.agent.get_untracked();
     let mut patience = Patience::new(settings.attempts);
     loop {
@@ -116,79 +110,21 @@ async fn attempt_until_final(
             Destination::Unchosen => {
                 let what = "No agent chosen: enter an Agent URL, or tick Pass-through (no agent), and save";
                 context.show_gate(|g| g.halted(what.into()));
-                if !context.stopping.get() {
-                    context
-                        .alerts
-                        .show(format!("{what}. Nothing drains until then."));
-                }
+                announce(context, format!("{what}. Nothing drains until then."));
                 None
             }
             Destination::Agent(_) => {
                 let attempt = patience.attempt();
-                context.retry_now.set(false);
-                context.show_gate(|g| g.attempting(attempt));
-                let on_signal = |signal: AgentSignal| {
-                    if let AgentSignal::Processing { progress, message } = signal {
-                        say(match (&message, progress) {
-                            (Some(m), _) => m.clone(),
-                            (None, Some(p)) => format!("{:.0} %", p * 100.0),
-                            (None, None) => "processing".into(),
-                        });
-                        context.show_gate(|g| g.processing(progress, message));
-                    }
-                };
-                let result = agent_client::attempt(&settings, table, event, &on_signal).await;
-                match &result {
-                    Attempt::Passed => count_attempt(true),
-                    Attempt::Rejected(_) | Attempt::Failed { .. } => count_attempt(false),
-                    // The agent never judged the event.
-                    Attempt::Unanswered(_) | Attempt::Misconfigured(_) => {}
-                }
-                match patience.after(result, now_ms(), random()) {
-                    Next::Passed => {
-                        say("done".into());
-                        context.show_gate(GateView::passed);
-                        return Some((Outcome::Passed, attempt));
-                    }
-                    Next::DeadLetter(reason) => {
-                        say(format!("failed: {reason}"));
-                        context.show_gate(|g| g.rejected(reason.clone()));
-                        return Some((Outcome::Rejected(reason), attempt));
-                    }
-                    Next::Retry { reason, wait } => {
-                        say(format!("attempt {attempt}: {reason}"));
-                        let at = now_ms() + wait.as_secs_f64() * 1000.0;
-                        context.show_gate(|g| g.retrying(reason, attempt + 1, at));
-                        Some(at)
-                    }
-                    Next::Offline {
-                        reason,
-                        wait,
-                        announce,
-                    } => {
-                        say(format!("no answer: {reason}"));
-                        let at = now_ms() + wait.as_secs_f64() * 1000.0;
-                        context.show_gate(|g| g.offline(format!("agent offline: {reason}"), at));
-                        if let (Some(silent), false) = (announce, context.stopping.get()) {
-                            context.alerts.show(format!(
-                        "The agent has not answered for {}: event {} of {table} waits at the gate, and draining goes on by itself when the agent answers. Last error: {reason}.",
-                        format_duration_ms(silent.as_secs_f64() * 1000.0),
-                        event.key
-                    ));
-                        }
-                        Some(at)
-                    }
-                    Next::Halt(reason) => {
-                        say(format!("halted: {reason}"));
-                        context.show_gate(|g| g.halted(format!("Draining halted: {reason}")));
-                        if !context.stopping.get() {
-                            context.alerts.show(format!(
-                        "Draining halted: {reason}. Save the agent settings, or press Retry now at the gate, to go on with event {}.",
-                        event.key
-                    ));
-                        }
-                        None
-                    }
+                let result = attempt_once(context, event, &settings, attempt, &say).await;
+                match follow(
+                    context,
+                    event,
+                    attempt,
+                    patience.after(result, now_ms(), random()),
+                    &say,
+                ) {
+                    Ok(outcome) => return Some((outcome, attempt)),
+                    Err(next_try_at) => next_try_at,
                 }
             }
         };
@@ -199,6 +135,106 @@ async fn attempt_until_final(
                 patience.allow(saved.attempts);
                 settings = saved;
             }
+        }
+    }
+}
+
+/// An alert, unless the page already shows another drain.
+fn announce(context: &Context, text: String) {
+    if !context.stopping.get() {
+        context.alerts.show(text);
+    }
+}
+
+/// One attempt, with the agent's progress shown live; counted in the error
+/// rate only when the agent judged the event.
+async fn attempt_once(
+    context: &Context,
+    event: &Event,
+    settings: &AgentSettings,
+    attempt: u32,
+    say: &dyn Fn(String),
+) -> Attempt {
+    context.retry_now.set(false);
+    context.show_gate(|g| g.attempting(attempt));
+    let on_signal = |signal: AgentSignal| {
+        if let AgentSignal::Processing { progress, message } = signal {
+            say(match (&message, progress) {
+                (Some(m), _) => m.clone(),
+                (None, Some(p)) => format!("{:.0} %", p * 100.0),
+                (None, None) => "processing".into(),
+            });
+            context.show_gate(|g| g.processing(progress, message));
+        }
+    };
+    let table = context.source.table.as_str();
+    let result = agent_client::attempt(settings, table, event, &on_signal).await;
+    let judged = match &result {
+        Attempt::Passed => Some(true),
+        Attempt::Rejected(_) | Attempt::Failed { .. } => Some(false),
+        Attempt::Unanswered(_) | Attempt::Misconfigured(_) => None,
+    };
+    if let Some(ok) = judged {
+        context
+            .view
+            .note(|journal| journal.metrics.record_attempt(now_ms(), ok));
+    }
+    result
+}
+
+/// Shows what follows an attempt: the final outcome (`Ok`), or when to try
+/// again (`Err`, `None` to wait for the operator).
+fn follow(
+    context: &Context,
+    event: &Event,
+    attempt: u32,
+    next: Next,
+    say: &dyn Fn(String),
+) -> Result<Outcome, Option<f64>> {
+    let at = |wait: std::time::Duration| now_ms() + wait.as_secs_f64() * 1000.0;
+    match next {
+        Next::Passed => {
+            say("done".into());
+            context.show_gate(GateView::passed);
+            Ok(Outcome::Passed)
+        }
+        Next::DeadLetter(reason) => {
+            say(format!("failed: {reason}"));
+            context.show_gate(|g| g.rejected(reason.clone()));
+            Ok(Outcome::Rejected(reason))
+        }
+        Next::Retry { reason, wait } => {
+            say(format!("attempt {attempt}: {reason}"));
+            let at = at(wait);
+            context.show_gate(|g| g.retrying(reason, attempt + 1, at));
+            Err(Some(at))
+        }
+        Next::Offline {
+            reason,
+            wait,
+            announce: silent,
+        } => {
+            say(format!("no answer: {reason}"));
+            let at = at(wait);
+            if let Some(silent) = silent {
+                announce(context, format!(
+                    "The agent has not answered for {}: event {} of {} waits at the gate, and draining goes on by itself when the agent answers. Last error: {reason}.",
+                    format_duration_ms(silent.as_secs_f64() * 1000.0),
+                    event.key,
+                    context.source.table.as_str()
+                ));
+            }
+            context.show_gate(|g| g.offline(format!("agent offline: {reason}"), at));
+            Err(Some(at))
+        }
+        Next::Halt(reason) => {
+            say(format!("halted: {reason}"));
+            announce(context, format!(
+                "Draining halted: {reason}. Save the agent settings, or press Retry now at the gate, to go on with event {}.",
+                event.key
+            ));
+            context.show_gate(|g| g.halted(format!("Draining halted: {reason}")));
+            Err(None)
         }
     }
 }
