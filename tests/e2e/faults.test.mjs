@@ -5,7 +5,7 @@
 // kept as a dead letter, and nothing dead-lettered that the agent never saw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, openTable, drainedCount, saveAgent, screenshot } from './harness.mjs';
 import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep, agentFront, sql } from './backend.mjs';
 
 const env = suiteWithAgent();
@@ -14,15 +14,6 @@ const gate = (page) => page.getByRole('region', { name: 'Gate' });
 const gateState = (page) => gate(page).getAttribute('data-state');
 const letterKey = (table) => `sluice:v1:dead:http://127.0.0.1:54321|${table}`;
 const deadLetters = (page, table) => page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '[]'), letterKey(table));
-
-async function saveAgent(page, { url = 'http://127.0.0.1:54330/', token = '', timeout = '30', attempts = '5' }) {
-  const form = page.getByRole('form', { name: 'Agent settings' });
-  await form.getByLabel('Agent URL').fill(url);
-  await form.getByLabel('Token').fill(token);
-  await form.getByLabel('Timeout (s)').fill(timeout);
-  await form.getByLabel('Attempts').fill(attempts);
-  await form.getByRole('button', { name: 'Save agent' }).click();
-}
 
 test('an agent that goes down holds the event at the gate, dead-letters nothing, and goes on by itself when back', async () => {
   const front = await agentFront();

@@ -3,21 +3,12 @@
 // the pill respects reduced motion, and each gate state is photographed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openApp, openTable, followLink, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, openTable, followLink, drainedCount, saveAgent, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
 const env = suiteWithAgent();
 
 const gateState = (page) => page.getByRole('region', { name: 'Gate' }).getAttribute('data-state');
-
-async function saveAgent(page, { url = 'http://127.0.0.1:54330/', passThrough = false, timeout = '30', attempts = '5' }) {
-  const form = page.getByRole('form', { name: 'Agent settings' });
-  await form.getByLabel('Agent URL').fill(url);
-  await form.getByLabel('Pass-through (no agent)').setChecked(passThrough);
-  await form.getByLabel('Timeout (s)').fill(timeout);
-  await form.getByLabel('Attempts').fill(attempts);
-  await form.getByRole('button', { name: 'Save agent' }).click();
-}
 
 test('the gate follows the agent\'s progress signals live; the pill names the event', async () => {
   await configureAgent({ latency_ms: 3000, mode: 'ndjson', progress_steps: 4 });

@@ -101,6 +101,17 @@ export async function openTable(context, baseUrl, table, key) {
   return { page, errors };
 }
 
+/** Fills in and saves the agent settings form. */
+export async function saveAgent(page, { url = 'http://127.0.0.1:54330/', passThrough = false, token = '', timeout = '30', attempts = '5' }) {
+  const form = page.getByRole('form', { name: 'Agent settings' });
+  await form.getByLabel('Agent URL').fill(url);
+  await form.getByLabel('Pass-through (no agent)').setChecked(passThrough);
+  await form.getByLabel('Token').fill(token);
+  await form.getByLabel('Timeout (s)').fill(timeout);
+  await form.getByLabel('Attempts').fill(attempts);
+  await form.getByRole('button', { name: 'Save agent' }).click();
+}
+
 /** How many events the Drain region says were drained. */
 export async function drainedCount(page) {
   const text = await page.getByRole('region', { name: 'Drain' }).innerText();
