@@ -241,33 +241,25 @@ mod tests {
         assert!(reader.finish().unwrap().is_err());
     }
 
+    /// Pushes `chunk` up to `times` times; why the reader refused, if it did.
+    fn first_refusal(reader: &mut ReplyReader, chunk: &[u8], times: usize) -> Option<String> {
+        (0..times).find_map(|_| reader.push(chunk).err())
+    }
+
     #[test]
     fn overlong_lines_and_replies_are_refused_without_being_kept() {
         let mut reader = ReplyReader::new(ReplyFormat::Ndjson);
-        let chunk = vec![b'x'; 64 << 10];
-        let mut refused = None;
-        for _ in 0..17 {
-            if let Err(why) = reader.push(&chunk) {
-                refused = Some(why);
-                break;
-            }
-        }
-        assert!(refused.unwrap().contains("line"));
+        let no_newline = vec![b'x'; 64 << 10];
+        assert!(first_refusal(&mut reader, &no_newline, 17)
+            .unwrap()
+            .contains("line"));
 
         let mut reader = ReplyReader::new(ReplyFormat::Ndjson);
-        let line = {
-            let mut l = vec![b' '; 1 << 19];
-            l.push(b'\n');
-            l
-        };
-        let mut refused = None;
-        for _ in 0..40 {
-            if let Err(why) = reader.push(&line) {
-                refused = Some(why);
-                break;
-            }
-        }
-        assert!(refused.unwrap().contains("reply"));
+        let mut blank_line = vec![b' '; 1 << 19];
+        blank_line.push(b'\n');
+        assert!(first_refusal(&mut reader, &blank_line, 40)
+            .unwrap()
+            .contains("reply"));
         assert!(reader.pending.len() <= MAX_LINE_BYTES);
     }
 }
