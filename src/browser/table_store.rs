@@ -11,6 +11,7 @@
 use sluice_core::alert_thresholds::AlertThresholds;
 use sluice_core::dead_letters::{self, DeadLetter};
 use sluice_core::ledger::{Head, Ledger, LedgerFile, Slot, Write, RING_SLOTS};
+use sluice_core::source::Identifier;
 use sluice_core::storage_keys;
 
 use super::storage::{self, Store, StoreError};
@@ -113,6 +114,22 @@ impl TableStore {
         Ok(letters)
     }
 
+    /// The column whose values never overlap at the gate, if one is chosen.
+    /// (A damaged name fails to load: `Identifier` checks it.)
+    pub fn partition_key(&self) -> Result<Option<Identifier>, StoreError> {
+        storage::load(Store::Local, &self.partition_key_key())
+    }
+
+    pub fn save_partition_key(&self, key: Option<&Identifier>) -> Result<(), StoreError> {
+        match key {
+            Some(key) => storage::save(Store::Local, &self.partition_key_key(), key),
+            None => {
+                storage::remove(Store::Local, &self.partition_key_key());
+                Ok(())
+            }
+        }
+    }
+
     pub fn alert_thresholds(&self) -> Result<AlertThresholds, StoreError> {
         storage::load(Store::Local, &self.thresholds_key()).map(Option::unwrap_or_default)
     }
@@ -151,6 +168,10 @@ impl TableStore {
 
     fn thresholds_key(&self) -> String {
         storage_keys::alert_thresholds(&self.project, &self.table)
+    }
+
+    fn partition_key_key(&self) -> String {
+        storage_keys::partition_key(&self.project, &self.table)
     }
 
     fn prototype_key(&self) -> String {

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use sluice_core::gate::GateState;
 use sluice_core::metrics::{lag_seconds, sparkline_points, time_to_empty};
 
-use super::format::{clock_time, format_duration};
+use super::format::{clock_time, format_duration, format_duration_ms};
 use super::state::{Clock, DrainHandle};
 
 const SPARK_WIDTH: f64 = 120.0;
@@ -36,8 +36,9 @@ pub fn MetricsStrip() -> impl IntoView {
         let eta = time_to_empty(left, snapshot.with(|s| s.throughput))?;
         Some(format!("empty in ~{}", format_duration(eta)))
     };
+    let gate = Memo::new(move |_| view.speaking_lane());
     let gate_text = move || {
-        view.gate.with(|g| match g.state {
+        gate.with(|g| match g.state {
             GateState::Processing | GateState::Retrying => {
                 format!(
                     "attempt {} of {}",
@@ -87,6 +88,13 @@ pub fn MetricsStrip() -> impl IntoView {
                 </div>
                 <div class="metric" data-metric="gate">
                     <dl><dt>"Gate"</dt><dd>{gate_text}</dd></dl>
+                </div>
+                <div class="metric" data-metric="lanes">
+                    <dl><dt>"Lanes in use"</dt><dd>{move || format!("{} of {}", view.busy_lanes(), view.lanes_shown.get())}</dd></dl>
+                </div>
+                <div class="metric" data-metric="latency">
+                    <dl><dt>"Agent latency"</dt><dd>{move || snapshot.with(|s| s.latency.map_or("—".to_string(), |l| format_duration_ms(l.median_ms)))}</dd></dl>
+                    <span class="metric__note">{move || snapshot.with(|s| s.latency.map(|l| format!("p95 {}", format_duration_ms(l.p95_ms))).unwrap_or_default())}</span>
                 </div>
             </div>
             <div class="threshold-alert" aria-live="assertive" aria-atomic="true"

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 use sluice_core::drain::Admission;
-use sluice_core::gate::GateState;
+use sluice_core::gate::{GateState, GateView};
 use sluice_core::source::unorderable_note;
 
 use super::format::clock_time;
@@ -8,40 +8,45 @@ use super::inspector::{Inspected, Inspection};
 use super::state::{DrainHandle, Sources};
 use crate::runner::{Condition, Intent};
 
+/// Lanes shown as pills, one row each; busy lanes beyond them are counted.
+const PILL_ROWS: usize = 4;
+
+/// Shows the event a lane carries in the inspector.
+fn inspect(lane: &GateView) {
+    let sources = expect_context::<Sources>();
+    let inspected = expect_context::<Inspected>();
+    let (Some(table), Some(event)) = (sources.selected.get_untracked(), &lane.event) else {
+        return;
+    };
+    inspected.show(Inspection {
+        table,
+        key: event.key.clone(),
+        place: "gate",
+        facts: vec![
+            ("Type", event.label.clone()),
+            ("State", lane.state.name().to_string()),
+            ("Agent says", lane.message.clone().unwrap_or_default()),
+        ],
+        signals: Vec::new(),
+        row: None,
+    });
+}
+
 /// Source → Gate → Drain. Each node is a named region, so a screen reader
-/// and a browser test find the same three places. One pill carries the
-/// current event: it enters at the source (CSS `@starting-style`), sits at
-/// the gate while the agent works, and moves to the drain when the agent is
-/// done. Its position follows the gate's state; no timer moves it.
+/// and a browser test find the same three places. Each lane's pill carries
+/// its lane's event: it enters at the source (CSS `@starting-style`), sits
+/// at the gate while the agent works, and moves to the drain when the agent
+/// is done. Its position follows its own lane's state; no timer and no
+/// other lane moves it. The gate node speaks for all lanes: the busiest
+/// (see `sluice_core::gate::speaking_lane`).
 #[component]
 pub fn Rail() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
     let view = drain.view;
     let sources = expect_context::<Sources>();
-    let inspected = expect_context::<Inspected>();
     let table = move || sources.selected.get();
-    let gate = view.gate;
-    let inspect_gate = move || {
-        let Some(table) = sources.selected.get_untracked() else {
-            return;
-        };
-        gate.with_untracked(|g| {
-            if let Some(event) = &g.event {
-                inspected.show(Inspection {
-                    table,
-                    key: event.key.clone(),
-                    place: "gate",
-                    facts: vec![
-                        ("Type", event.label.clone()),
-                        ("State", g.state.name().to_string()),
-                        ("Agent says", g.message.clone().unwrap_or_default()),
-                    ],
-                    signals: Vec::new(),
-                    row: None,
-                });
-            }
-        });
-    };
+    let gate = Memo::new(move |_| view.speaking_lane());
+    let inspect_gate = move || gate.with_untracked(inspect);
     let paused = move || view.admission.get() != Admission::Open;
     let offline = move || {
         matches!(
@@ -50,11 +55,13 @@ pub fn Rail() -> impl IntoView {
         )
     };
     let state = move || gate.with(|g| g.shown(paused(), offline()).name());
-    let pill_at = move || {
-        gate.with(|g| match g.state {
-            GateState::Passed | GateState::Rejected => "drain",
-            _ => "gate",
-        })
+    let pill_rows = move || view.lanes_shown.get().min(PILL_ROWS);
+    // Busy lanes without a pill row of their own.
+    let more = move || {
+        view.lanes[PILL_ROWS..view.lanes_shown.get().max(PILL_ROWS)]
+            .iter()
+            .filter(|lane| lane.with(|g| g.state.is_busy()))
+            .count()
     };
     let percent = move || {
         gate.with(|g| {
@@ -64,14 +71,14 @@ pub fn Rail() -> impl IntoView {
                 .map(|p| (p * 100.0).round() as u32)
         })
     };
-    let at_gate = Memo::new(move |_| gate.with(|g| g.event.clone()));
     let announcement = Memo::new(move |_| {
         gate.with(|g| g.announcement(view.queued.get() > 0))
             .unwrap_or_default()
     });
     view! {
         <p class="visually-hidden" aria-live="polite" aria-atomic="true">{move || announcement.get()}</p>
-        <div class="rail">
+        <div class="rail" class:rail--lanes=move || { view.lanes_shown.get() > 1 }
+            style:--pill-rows=move || pill_rows().to_string()>
             <section class="node node--source" aria-label="Source">
                 <h2 class="node__title">"Source"</h2>
                 <p class="node__detail node__table" title=table>{move || match table() {
@@ -121,6 +128,11 @@ pub fn Rail() -> impl IntoView {
                     <button type="button" class="button button--small" aria-label="Retry the event at the gate now"
                         on:click=move |_| drain.send(Intent::RetryNow)>"Retry now"</button>
                 </Show>
+                <Show when=move || { more() > 0 }>
+                    <p class="node__detail gate__more" aria-label=move || format!("{} more events at the gate", more())>
+                        {move || format!("+{}", more())}
+                    </p>
+                </Show>
             </section>
             <div class="rail__track" aria-hidden="true"></div>
             <section class="node node--drain" aria-label="Drain">
@@ -133,22 +145,40 @@ pub fn Rail() -> impl IntoView {
                     }}
                 </p>
             </section>
-            // Keyed by the event: each event gets a pill of its own that
-            // enters at the source, and no pill is reused for the next
-            // event (it would slide back from the drain to the gate).
-            <For each=move || at_gate.get() key=|event| event.key.clone() let:event>
-                <div
-                    class="pill"
-                    role="img"
-                    aria-label=format!("Event {} ({})", event.key, event.label)
-                    data-at=pill_at
-                    data-state=move || gate.with(|g| g.state.name())
-                    data-key=event.key.clone()
-                    on:click=move |_| inspect_gate()
-                >
-                    {event.initials.clone()}
-                </div>
-            </For>
+            {move || (0..pill_rows()).map(|lane| view! { <LanePill lane=lane /> }).collect_view()}
         </div>
+    }
+}
+
+/// The pill of one lane, in its own row of the rail.
+#[component]
+fn LanePill(lane: usize) -> impl IntoView {
+    let gate = expect_context::<DrainHandle>().view.lanes[lane];
+    let at = move || {
+        gate.with(|g| match g.state {
+            GateState::Passed | GateState::Rejected => "drain",
+            _ => "gate",
+        })
+    };
+    let event = Memo::new(move |_| gate.with(|g| g.event.clone()));
+    // Keyed by the event: each event gets a pill of its own that enters at
+    // the source, and no pill is reused for the next event (it would slide
+    // back from the drain to the gate).
+    view! {
+        <For each=move || event.get() key=|event| event.key.clone() let:event>
+            <div
+                class="pill"
+                role="img"
+                aria-label=format!("Event {} ({})", event.key, event.label)
+                data-at=at
+                data-state=move || gate.with(|g| g.state.name())
+                data-key=event.key.clone()
+                data-lane=lane
+                style:--lane=lane.to_string()
+                on:click=move |_| gate.with_untracked(inspect)
+            >
+                {event.initials.clone()}
+            </div>
+        </For>
     }
 }

@@ -1,6 +1,6 @@
-//! One event at the gate, from admission to the agent's final signal. The
-//! gate's view changes only on the agent's signals and the attempts' results;
-//! no timer moves it. What follows each attempt is decided by
+//! One event at the gate, in its own lane, from admission to the agent's
+//! final signal. Its lane's view changes only on the agent's signals for
+//! this event and the attempts' results; no timer and no other lane moves it. What follows each attempt is decided by
 //! `sluice_core::agent::Patience`; nothing is stored here: the loop records
 //! the result.
 
@@ -29,16 +29,25 @@ pub(super) struct Delivered {
     pub signals: Vec<String>,
 }
 
-/// Takes the event to the gate and hands it to the agent (or lets it pass
-/// through) until the agent's final signal; `None` when the runner stopped
-/// while the event waited (it stays unhandled).
-pub(super) async fn deliver(context: &Context, event: Event) -> Option<Delivered> {
+/// Takes the event to the gate, in `lane`, and hands it to the agent (or
+/// lets it pass through) until the agent's final signal; `None` when the
+/// runner stopped while the event waited (it stays unhandled).
+pub(super) async fn deliver(
+    context: &Context,
+    lane: usize,
+    serial: u64,
+    event: Event,
+) -> Option<Delivered> {
     let badge = Badge::of(&event.key, &event.row, context.source.table.as_str());
-    let admitted = GateView::admit(badge.clone());
-    context.show_gate(|g| *g = admitted);
+    let admitted = GateView::admit(badge.clone(), serial);
+    context.show_gate(lane, |g| *g = admitted);
     let admitted_ms = now_ms();
     let signals = RefCell::new(Vec::new());
-    let (outcome, attempts) = attempt_until_final(context, &event, &signals).await?;
+    let lane = Lane {
+        context,
+        index: lane,
+    };
+    let (outcome, attempts) = attempt_until_final(&lane, &event, &signals).await?;
     Some(Delivered {
         event,
         badge,
@@ -47,6 +56,18 @@ pub(super) async fn deliver(context: &Context, event: Event) -> Option<Delivered
         admitted_ms,
         signals: signals.into_inner(),
     })
+}
+
+/// One lane of the gate: what its event shows goes to its own view.
+struct Lane<'a> {
+    context: &'a Context,
+    index: usize,
+}
+
+impl Lane<'_> {
+    fn show(&self, change: impl FnOnce(&mut GateView)) {
+        self.context.show_gate(self.index, change);
+    }
 }
 
 /// Why the wait between two tries ended.
@@ -61,11 +82,12 @@ enum Woke {
 /// retries, saves new agent settings, or the runner stops. Looked at every
 /// tenth of a second.
 async fn wait_for_next_try(context: &Context, until_ms: Option<f64>, seen: &AgentSettings) -> Woke {
+    let retries_asked = context.retry_now.get();
     loop {
         if context.stopping.get() {
             return Woke::Stop;
         }
-        if context.retry_now.replace(false) {
+        if context.retry_now.get() != retries_asked {
             return Woke::RetryNow;
         }
         let settings = context.agent.get_untracked();
@@ -83,10 +105,11 @@ async fn wait_for_next_try(context: &Context, until_ms: Option<f64>, seen: &Agen
 /// Hands the event to the agent until it passes or is dead-lettered, waiting
 /// through outages and wrong settings; `None` if the runner stops meanwhile.
 async fn attempt_until_final(
-    context: &Context,
+    lane: &Lane<'_>,
     event: &Event,
     signals: &RefCell<Vec<String>>,
 ) -> Option<(Outcome, u32)> {
+    let context = lane.context;
     let say = |signal: String| {
         let mut said = signals.borrow_mut();
         // An outage repeats itself; the history keeps it once.
@@ -99,7 +122,7 @@ async fn attempt_until_final(
     loop {
         let next_try_at = match settings.destination() {
             Destination::PassThrough => {
-                context.show_gate(|g| {
+                lane.show(|g| {
                     g.message = Some("pass-through: no agent, as chosen".into());
                     g.passed();
                 });
@@ -109,15 +132,15 @@ async fn attempt_until_final(
             // chooses where events go.
             Destination::Unchosen => {
                 let what = "No agent chosen: enter an Agent URL, or tick Pass-through (no agent), and save";
-                context.show_gate(|g| g.halted(what.into()));
+                lane.show(|g| g.halted(what.into()));
                 announce(context, format!("{what}. Nothing drains until then."));
                 None
             }
             Destination::Agent(_) => {
                 let attempt = patience.attempt();
-                let result = attempt_once(context, event, &settings, attempt, &say).await;
+                let result = attempt_once(lane, event, &settings, attempt, &say).await;
                 match follow(
-                    context,
+                    lane,
                     event,
                     attempt,
                     patience.after(result, now_ms(), random()),
@@ -149,14 +172,15 @@ fn announce(context: &Context, text: String) {
 /// One attempt, with the agent's progress shown live; counted in the error
 /// rate only when the agent judged the event.
 async fn attempt_once(
-    context: &Context,
+    lane: &Lane<'_>,
     event: &Event,
     settings: &AgentSettings,
     attempt: u32,
     say: &dyn Fn(String),
 ) -> Attempt {
-    context.retry_now.set(false);
-    context.show_gate(|g| g.attempting(attempt));
+    let context = lane.context;
+    lane.show(|g| g.attempting(attempt));
+    let started_ms = now_ms();
     let on_signal = |signal: AgentSignal| {
         if let AgentSignal::Processing { progress, message } = signal {
             say(match (&message, progress) {
@@ -164,7 +188,7 @@ async fn attempt_once(
                 (None, Some(p)) => format!("{:.0} %", p * 100.0),
                 (None, None) => "processing".into(),
             });
-            context.show_gate(|g| g.processing(progress, message));
+            lane.show(|g| g.processing(progress, message));
         }
     };
     let table = context.source.table.as_str();
@@ -175,9 +199,12 @@ async fn attempt_once(
         Attempt::Unanswered(_) | Attempt::Misconfigured(_) => None,
     };
     if let Some(ok) = judged {
-        context
-            .view
-            .note(|journal| journal.metrics.record_attempt(now_ms(), ok));
+        let ended_ms = now_ms();
+        context.view.note(|journal| {
+            journal
+                .metrics
+                .record_attempt(ended_ms, ok, ended_ms - started_ms)
+        });
     }
     result
 }
@@ -185,28 +212,29 @@ async fn attempt_once(
 /// Shows what follows an attempt: the final outcome (`Ok`), or when to try
 /// again (`Err`, `None` to wait for the operator).
 fn follow(
-    context: &Context,
+    lane: &Lane<'_>,
     event: &Event,
     attempt: u32,
     next: Next,
     say: &dyn Fn(String),
 ) -> Result<Outcome, Option<f64>> {
+    let context = lane.context;
     let at = |wait: std::time::Duration| now_ms() + wait.as_secs_f64() * 1000.0;
     match next {
         Next::Passed => {
             say("done".into());
-            context.show_gate(GateView::passed);
+            lane.show(GateView::passed);
             Ok(Outcome::Passed)
         }
         Next::DeadLetter(reason) => {
             say(format!("failed: {reason}"));
-            context.show_gate(|g| g.rejected(reason.clone()));
+            lane.show(|g| g.rejected(reason.clone()));
             Ok(Outcome::Rejected(reason))
         }
         Next::Retry { reason, wait } => {
             say(format!("attempt {attempt}: {reason}"));
             let at = at(wait);
-            context.show_gate(|g| g.retrying(reason, attempt + 1, at));
+            lane.show(|g| g.retrying(reason, attempt + 1, at));
             Err(Some(at))
         }
         Next::Offline {
@@ -224,7 +252,7 @@ fn follow(
                     context.source.table.as_str()
                 ));
             }
-            context.show_gate(|g| g.offline(format!("agent offline: {reason}"), at));
+            lane.show(|g| g.offline(format!("agent offline: {reason}"), at));
             Err(Some(at))
         }
         Next::Halt(reason) => {
@@ -233,7 +261,7 @@ fn follow(
                 "Draining halted: {reason}. Save the agent settings, or press Retry now at the gate, to go on with event {}.",
                 event.key
             ));
-            context.show_gate(|g| g.halted(format!("Draining halted: {reason}")));
+            lane.show(|g| g.halted(format!("Draining halted: {reason}")));
             Err(None)
         }
     }

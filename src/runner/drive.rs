@@ -1,7 +1,9 @@
 //! The loop that owns one table's drain: it takes the table's lock, reads
 //! its ledger, then asks the engine what to do next and does it, applying
-//! the operator's intents between steps. Handling an event ends in
-//! [`Loop::record`], in a fixed order: dead letter, ledger, journal.
+//! the operator's intents between steps. Each event the engine admits is
+//! delivered in a lane of its own, beside the loop (the inbox runs them);
+//! handling an event ends in [`Loop::record`], in a fixed order: dead
+//! letter, ledger, journal.
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::FutureExt;
@@ -10,7 +12,7 @@ use leptos::prelude::*;
 use sluice_core::agent::AgentSettings;
 use sluice_core::credentials::Session;
 use sluice_core::dead_letters::DeadLetter;
-use sluice_core::drain::{Admission, Drain, Step};
+use sluice_core::drain::{Admission, Drain, Step, MAX_LANES};
 use sluice_core::gate::{Badge, GateView};
 use sluice_core::history::{self, Entry, Outcome};
 use sluice_core::ledger::Ledger;
@@ -18,13 +20,14 @@ use sluice_core::rate::ConsumptionRate;
 use sluice_core::source::{Event, TableSource};
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::time::Duration;
 
 use super::backlog::{self, Wanted};
 use super::delivery::{self, Delivered};
-use super::inbox::{Inbox, Urgent};
+use super::inbox::{timer_millis, Arrived, Finished, Inbox, Origin};
 use super::lock::{self, Taken};
-use super::view::{publish_journal_every_second, Condition, DrainView};
+use super::view::{publish_journal_every_second, set_if_changed, Condition, DrainView};
 use super::{prototype, Inputs, Intent};
 use crate::alerts::Alerts;
 use crate::browser::rest;
@@ -39,19 +42,20 @@ pub(super) struct Context {
     pub rate: Signal<ConsumptionRate>,
     pub view: DrainView,
     pub alerts: Alerts,
-    /// Told to stop while an event was at the gate: its attempt ends, no
+    /// Told to stop while events were at the gate: their attempts end, no
     /// other starts, and the page (already showing something else) is left
     /// alone.
     pub stopping: Cell<bool>,
-    /// The operator asked to try the event at the gate again now.
-    pub retry_now: Cell<bool>,
+    /// How many times the operator asked to try the events waiting at the
+    /// gate again now: each lane waiting notices the count change.
+    pub retry_now: Cell<u32>,
 }
 
 impl Context {
-    /// Changes the gate's view, unless stopping.
-    pub fn show_gate(&self, change: impl FnOnce(&mut GateView)) {
+    /// Changes what one lane of the gate shows, unless stopping.
+    pub fn show_gate(&self, lane: usize, change: impl FnOnce(&mut GateView)) {
         if !self.stopping.get() {
-            self.view.gate.update(change);
+            self.view.lanes[lane].update(change);
         }
     }
 }
@@ -83,7 +87,7 @@ pub(super) async fn run(inputs: Inputs, intents: UnboundedReceiver<Intent>) {
         view: inputs.view,
         alerts: inputs.alerts,
         stopping: Cell::new(false),
-        retry_now: Cell::new(false),
+        retry_now: Cell::new(0),
     };
     let wanted = Wanted::default();
     let mut drive = Loop {
@@ -91,6 +95,10 @@ pub(super) async fn run(inputs: Inputs, intents: UnboundedReceiver<Intent>) {
         inbox: Inbox::new(intents),
         redeliveries: VecDeque::new(),
         wanted: &wanted,
+        busy: [false; MAX_LANES],
+        admitted: 0,
+        redelivering: 0,
+        pending_reset: None,
     };
     futures::select! {
         () = drive.run().fuse() => {}
@@ -99,20 +107,20 @@ pub(super) async fn run(inputs: Inputs, intents: UnboundedReceiver<Intent>) {
     }
 }
 
-/// Where a delivered event came from.
-#[derive(Clone, Copy, PartialEq)]
-enum Origin {
-    Source,
-    /// A dead letter sent through the gate again: already in the ledger.
-    DeadLetter,
-}
-
 struct Loop<'a> {
     context: &'a Context,
-    inbox: Inbox,
+    inbox: Inbox<'a>,
     /// Dead letters the operator sent back through the gate, by key.
     redeliveries: VecDeque<String>,
     wanted: &'a Wanted,
+    /// Which lanes carry an event now.
+    busy: [bool; MAX_LANES],
+    /// Events sent to the gate so far, for the lanes' order.
+    admitted: u64,
+    /// Dead letters under way through the gate again (they take lanes too).
+    redelivering: usize,
+    /// "Clear history" or an import, waiting for the gate to empty.
+    pending_reset: Option<Intent>,
 }
 
 impl Loop<'_> {
@@ -121,6 +129,13 @@ impl Loop<'_> {
         let view = context.view;
         view.condition.set(Condition::Starting);
         self.publish_letters(context.store.dead_letters());
+        match context.store.partition_key() {
+            Ok(key) => view.partition_key.set(key),
+            Err(error) => context.alerts.show(format!(
+                "{error} Events of {} pass without a partition key until one is saved.",
+                context.store.table()
+            )),
+        }
         match context.store.alert_thresholds() {
             Ok(limits) => view.alert_thresholds.set(limits),
             Err(error) => context.alerts.show(error),
@@ -140,7 +155,12 @@ impl Loop<'_> {
         loop {
             while let Some(intent) = self.inbox.next_kept() {
                 if !self.apply(&mut drain, intent) {
-                    return;
+                    return self.stop(&mut drain).await;
+                }
+            }
+            if self.inbox.at_gate() == 0 {
+                if let Some(reset) = self.pending_reset.take() {
+                    self.reset(&mut drain, reset);
                 }
             }
             // A backlog passes through without waiting on the network; give
@@ -149,11 +169,17 @@ impl Loop<'_> {
                 TimeoutFuture::new(0).await;
                 slice_started = now_ms();
             }
-            if let Some(key) = self.redeliveries.pop_front() {
-                if !self.redeliver(&mut drain, &key).await {
-                    return;
+            let lanes = context.agent.with_untracked(|a| a.lanes());
+            set_if_changed(view.lanes_shown, lanes);
+            drain.set_lanes(lanes.saturating_sub(self.redelivering));
+            drain.set_partition_key(view.partition_key.get_untracked());
+            if self.inbox.at_gate() < lanes {
+                if let Some(key) = self.redeliveries.pop_front() {
+                    if !self.redeliver(&mut drain, &key).await {
+                        return self.stop(&mut drain).await;
+                    }
+                    continue;
                 }
-                continue;
             }
             let step = drain.next(now_ms(), context.rate.get_untracked().interval());
             view.publish(&drain);
@@ -161,7 +187,7 @@ impl Loop<'_> {
             let went_on = match step {
                 Step::Read(kind, path) => {
                     let read = rest::read_rows(&context.session, context.store.table(), &path);
-                    match self.inbox.attend(read).await {
+                    match self.alongside(&mut drain, read).await {
                         Some(result) => {
                             let report = drain.on_read(kind, result, now_ms(), random());
                             for malformed in report.malformed {
@@ -172,7 +198,10 @@ impl Loop<'_> {
                         None => false,
                     }
                 }
-                Step::Deliver(event) => self.deliver(&mut drain, Origin::Source, event).await,
+                Step::Deliver(event) => {
+                    self.start(Origin::Source, event);
+                    true
+                }
                 Step::Record(writes) => {
                     self.store_ledger(&mut drain, &writes);
                     true
@@ -181,12 +210,90 @@ impl Loop<'_> {
                     self.refuse(&mut drain, event, reason);
                     true
                 }
-                Step::Wait(duration) => self.inbox.wait(duration).await,
-                Step::Halted => self.inbox.wait(Duration::MAX).await,
+                Step::Wait(duration) => self.wait(&mut drain, duration).await,
+                Step::Halted => self.wait(&mut drain, Duration::MAX).await,
             };
             if !went_on {
-                return;
+                return self.stop(&mut drain).await;
             }
+        }
+    }
+
+    /// Runs `work` while the events at the gate finish (each recorded as it
+    /// does) and intents arrive (kept); `None` once told to stop.
+    async fn alongside<T>(
+        &mut self,
+        drain: &mut Drain,
+        work: impl Future<Output = T>,
+    ) -> Option<T> {
+        let work = work.fuse();
+        futures::pin_mut!(work);
+        loop {
+            match self.inbox.next(work.as_mut()).await {
+                Arrived::Done(done) => return Some(done),
+                Arrived::Finished(finished) => self.finished(drain, *finished),
+                Arrived::Intent => {}
+                Arrived::Stop => return None,
+            }
+        }
+    }
+
+    /// Waits `duration`, or less if an intent arrives or an event at the
+    /// gate finishes (a lane is free); `false` once told to stop.
+    async fn wait(&mut self, drain: &mut Drain, duration: Duration) -> bool {
+        let timer = std::pin::pin!(TimeoutFuture::new(timer_millis(duration)).fuse());
+        match self.inbox.next(timer).await {
+            Arrived::Done(()) | Arrived::Intent => true,
+            Arrived::Finished(finished) => {
+                self.finished(drain, *finished);
+                true
+            }
+            Arrived::Stop => false,
+        }
+    }
+
+    /// Told to stop: no event starts, the attempts under way end (each is
+    /// recorded, so the agent's work is not done twice).
+    async fn stop(&mut self, drain: &mut Drain) {
+        self.context.stopping.set(true);
+        while let Some(finished) = self.inbox.next_finished().await {
+            self.finished(drain, finished);
+        }
+    }
+
+    /// Sends an event to the gate in the first free lane.
+    fn start(&mut self, origin: Origin, event: Event) {
+        let lane = self.free_lane();
+        self.busy[lane] = true;
+        self.admitted += 1;
+        if origin == Origin::DeadLetter {
+            self.redelivering += 1;
+        }
+        let (context, serial) = (self.context, self.admitted);
+        self.inbox.start(Box::pin(async move {
+            Finished {
+                lane,
+                origin,
+                delivered: delivery::deliver(context, lane, serial, event).await,
+            }
+        }));
+    }
+
+    fn free_lane(&self) -> usize {
+        self.busy
+            .iter()
+            .position(|busy| !busy)
+            .unwrap_or(MAX_LANES - 1)
+    }
+
+    /// An event left its lane.
+    fn finished(&mut self, drain: &mut Drain, finished: Finished) {
+        self.busy[finished.lane] = false;
+        if finished.origin == Origin::DeadLetter {
+            self.redelivering -= 1;
+        }
+        if let Some(delivered) = finished.delivered {
+            self.record(drain, finished.lane, finished.origin, delivered);
         }
     }
 
@@ -237,6 +344,27 @@ impl Loop<'_> {
             Intent::WatchOnly(on) => drain.set_watch_only(on),
             Intent::Redeliver(keys) => self.redeliveries.extend(keys),
             Intent::Discard(keys) => self.publish_letters(store.remove_dead_letters(&keys)),
+            // The events at the gate finish first: their agent is at work.
+            Intent::Clear | Intent::Import(_) if self.inbox.at_gate() > 0 => {
+                drain.settle();
+                self.pending_reset = Some(intent);
+            }
+            Intent::Clear | Intent::Import(_) => self.reset(drain, intent),
+            Intent::RetryNow => {
+                let asked = &self.context.retry_now;
+                asked.set(asked.get().wrapping_add(1));
+            }
+            Intent::RateChanged => {}
+            Intent::Stop => return false,
+        }
+        self.context.view.publish(drain);
+        true
+    }
+
+    /// Starts the table again from a cleared or imported history.
+    fn reset(&mut self, drain: &mut Drain, reset: Intent) {
+        let store = &self.context.store;
+        match reset {
             Intent::Clear => {
                 store.clear_ledger();
                 *drain = self.new_drain(Ledger::default());
@@ -245,12 +373,9 @@ impl Loop<'_> {
                 Ok(ledger) => *drain = self.new_drain(ledger),
                 Err(error) => self.context.alerts.show(error),
             },
-            // Nothing waits at the gate between steps.
-            Intent::RateChanged | Intent::RetryNow => {}
-            Intent::Stop => return false,
+            _ => {}
         }
         self.context.view.publish(drain);
-        true
     }
 
     /// Applies an intent while there is no drain yet; `false` to stop.
@@ -277,8 +402,9 @@ impl Loop<'_> {
         true
     }
 
-    /// Sends one dead letter through the gate again; `false` once told to
-    /// stop. Its letter stays stored until the agent's final signal.
+    /// Sends one dead letter through the gate again, in a lane of its own;
+    /// `false` once told to stop. Its letter stays stored until the agent's
+    /// final signal.
     async fn redeliver(&mut self, drain: &mut Drain, key: &str) -> bool {
         let context = self.context;
         let table = context.store.table();
@@ -296,7 +422,7 @@ impl Loop<'_> {
         let row = if letter.row_is_noted() {
             let path = context.source.row_path(key);
             let read = rest::read_rows(&context.session, table, &path);
-            match self.inbox.attend(read).await {
+            match self.alongside(drain, read).await {
                 None => return false,
                 Some(Ok(mut rows)) if !rows.is_empty() => rows.swap_remove(0),
                 Some(Ok(_)) => return not_retried(format!("the row is no longer in {table}.")),
@@ -305,30 +431,13 @@ impl Loop<'_> {
         } else {
             letter.event
         };
-        let event = match context.source.event(row) {
-            Ok(event) => event,
-            Err(malformed) => return not_retried(malformed.to_string()),
-        };
-        self.deliver(drain, Origin::DeadLetter, event).await
-    }
-
-    /// Delivers one event and records it; `false` once told to stop. Told
-    /// to stop meanwhile, the attempt under way still ends and is recorded,
-    /// so the agent's work is not done twice.
-    async fn deliver(&mut self, drain: &mut Drain, origin: Origin, event: Event) -> bool {
-        let context = self.context;
-        let urgent = |intent: Urgent| match intent {
-            Urgent::Stop => context.stopping.set(true),
-            Urgent::RetryNow => context.retry_now.set(true),
-        };
-        let (delivered, stopped) = self
-            .inbox
-            .finish(delivery::deliver(context, event), urgent)
-            .await;
-        if let Some(delivered) = delivered {
-            self.record(drain, origin, delivered);
+        match context.source.event(row) {
+            Ok(event) => {
+                self.start(Origin::DeadLetter, event);
+                true
+            }
+            Err(malformed) => not_retried(malformed.to_string()),
         }
-        !stopped
     }
 
     /// The one place where handling an event ends: a refused event's dead
@@ -336,7 +445,7 @@ impl Loop<'_> {
     /// to a kept dead letter), then the ledger (so a reload never hands it
     /// out again), then the journal the page shows (not once stopping: it
     /// shows another drain).
-    fn record(&mut self, drain: &mut Drain, origin: Origin, delivered: Delivered) {
+    fn record(&mut self, drain: &mut Drain, lane: usize, origin: Origin, delivered: Delivered) {
         let context = self.context;
         let store = &context.store;
         if let Outcome::Rejected(reason) = &delivered.outcome {
@@ -353,7 +462,7 @@ impl Loop<'_> {
                     }
                 }
                 Err(refused) => {
-                    self.keep_back(drain, origin, delivered, refused);
+                    self.keep_back(drain, lane, origin, delivered, refused);
                     return;
                 }
             }
@@ -368,7 +477,7 @@ impl Loop<'_> {
         } = delivered;
         match (origin, &outcome) {
             (Origin::Source, _) => {
-                let writes = drain.on_handled();
+                let writes = drain.on_handled(&event.key);
                 self.store_ledger(drain, &writes);
             }
             (Origin::DeadLetter, Outcome::Rejected(_)) => {}
@@ -407,8 +516,10 @@ impl Loop<'_> {
     fn refuse(&mut self, drain: &mut Drain, event: Event, reason: String) {
         let context = self.context;
         let badge = Badge::of(&event.key, &event.row, context.source.table.as_str());
-        context.show_gate(|g| {
-            *g = GateView::admit(badge.clone());
+        self.admitted += 1;
+        let (lane, serial) = (self.free_lane(), self.admitted);
+        context.show_gate(lane, |g| {
+            *g = GateView::admit(badge.clone(), serial);
             g.rejected(reason.clone());
         });
         context.alerts.show(format!(
@@ -424,7 +535,7 @@ impl Loop<'_> {
             admitted_ms: now_ms(),
             signals: Vec::new(),
         };
-        self.record(drain, Origin::Source, delivered);
+        self.record(drain, lane, Origin::Source, delivered);
     }
 
     /// A refused event whose dead letter could not be kept stays unhandled:
@@ -434,6 +545,7 @@ impl Loop<'_> {
     fn keep_back(
         &mut self,
         drain: &mut Drain,
+        lane: usize,
         origin: Origin,
         delivered: Delivered,
         refused: LetterRefused,
@@ -450,7 +562,9 @@ impl Loop<'_> {
         }
         context.view.admission.set(Admission::Paused);
         context.view.publish(drain);
-        context.show_gate(|g| g.kept_back(format!("not dead-lettered: {refused}")));
+        context.show_gate(lane, |g| {
+            g.kept_back(format!("not dead-lettered: {refused}"))
+        });
         context.alerts.show(format!(
             "The agent refused event {key}, but its dead letter could not be kept: {refused} \
              Draining is paused and the event stays in the table; it goes to the agent again on Resume."

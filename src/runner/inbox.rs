@@ -1,101 +1,134 @@
-//! Intents that arrive while the loop is busy (a read, a delivery) or
-//! waiting. They are kept and applied between steps, in order, so an intent
-//! never changes the engine in the middle of one. `Stop` wins at once: the
-//! work under way is dropped, except a delivery, which ends its attempt.
-//! `RetryNow` is for the delivery under way, so it is handed over at once.
+//! What arrives while the loop works or waits: the operator's intents, and
+//! the events at the gate finishing, each in its own lane. Intents are kept
+//! and applied between steps, in order, so an intent never changes the
+//! engine in the middle of one. `Stop` is said at once.
 
 use futures::channel::mpsc::UnboundedReceiver;
+use futures::future::{FusedFuture, LocalBoxFuture};
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
+use super::delivery::Delivered;
 use super::Intent;
 
-/// Intents for the delivery under way, handed over as they arrive.
-pub(super) enum Urgent {
-    Stop,
-    RetryNow,
+/// Where a delivered event came from.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Origin {
+    Source,
+    /// A dead letter sent through the gate again: already in the ledger.
+    DeadLetter,
 }
 
-pub(super) struct Inbox {
+/// An event that left its lane: delivered, or `None` when the runner
+/// stopped while it waited (it stays unhandled).
+pub(super) struct Finished {
+    pub lane: usize,
+    pub origin: Origin,
+    pub delivered: Option<Delivered>,
+}
+
+/// What ended a wait.
+pub(super) enum Arrived<T> {
+    /// The work waited on is done.
+    Done(T),
+    /// An event at the gate finished.
+    Finished(Box<Finished>),
+    /// An intent arrived and was kept.
+    Intent,
+    Stop,
+}
+
+pub(super) struct Inbox<'a> {
     arriving: UnboundedReceiver<Intent>,
     kept: VecDeque<Intent>,
+    /// The deliveries under way, one per busy lane.
+    gate: FuturesUnordered<LocalBoxFuture<'a, Finished>>,
 }
 
-impl Inbox {
+impl<'a> Inbox<'a> {
     pub fn new(arriving: UnboundedReceiver<Intent>) -> Self {
         Self {
             arriving,
             kept: VecDeque::new(),
+            gate: FuturesUnordered::new(),
         }
     }
 
+    /// Starts a delivery; it runs beside the loop until it finishes.
+    pub fn start(&mut self, delivery: LocalBoxFuture<'a, Finished>) {
+        self.gate.push(delivery);
+    }
+
+    /// Deliveries under way.
+    pub fn at_gate(&self) -> usize {
+        self.gate.len()
+    }
+
+    /// Waits for whichever comes first: `work`, a delivery finishing, an
+    /// intent. Biased in that order's reverse, so a Stop that arrives with
+    /// a result still wins.
+    pub async fn next<T>(
+        &mut self,
+        mut work: Pin<&mut impl FusedFuture<Output = T>>,
+    ) -> Arrived<T> {
+        let mut finished = self.gate.select_next_some();
+        futures::select_biased! {
+            intent = self.arriving.next() => match intent {
+                None | Some(Intent::Stop) => Arrived::Stop,
+                Some(intent) => {
+                    self.kept.push_back(intent);
+                    Arrived::Intent
+                }
+            },
+            done = finished => Arrived::Finished(Box::new(done)),
+            done = work => Arrived::Done(done),
+        }
+    }
+
+    /// The next delivery to finish, once told to stop; `None` when none is
+    /// left.
+    pub async fn next_finished(&mut self) -> Option<Finished> {
+        self.gate.next().await
+    }
+
     /// Runs `work` to its end, keeping what arrives meanwhile; `None` once
-    /// told to stop.
+    /// told to stop. Only while nothing is at the gate (before draining).
     pub async fn attend<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
         let work = work.fuse();
         futures::pin_mut!(work);
         loop {
-            // Biased: a Stop that arrives with the result still wins.
-            futures::select_biased! {
-                intent = self.arriving.next() => match intent {
-                    None | Some(Intent::Stop) => return None,
-                    Some(intent) => self.kept.push_back(intent),
-                },
-                done = work => return Some(done),
+            match self.next(work.as_mut()).await {
+                Arrived::Done(done) => return Some(done),
+                Arrived::Intent | Arrived::Finished(_) => {}
+                Arrived::Stop => return None,
             }
         }
     }
 
-    /// Runs `work` to its end even when told to stop meanwhile. Urgent
-    /// intents go to `on_urgent` at once; the result says whether it was
-    /// told to stop (`true`). For the event at the gate, which the agent is
-    /// already working on.
-    pub async fn finish<T>(
-        &mut self,
-        work: impl Future<Output = T>,
-        on_urgent: impl Fn(Urgent),
-    ) -> (T, bool) {
-        let work = work.fuse();
-        futures::pin_mut!(work);
-        loop {
-            futures::select_biased! {
-                intent = self.arriving.next() => match intent {
-                    None | Some(Intent::Stop) => {
-                        on_urgent(Urgent::Stop);
-                        return (work.await, true);
-                    }
-                    Some(Intent::RetryNow) => on_urgent(Urgent::RetryNow),
-                    Some(intent) => self.kept.push_back(intent),
-                },
-                done = work => return (done, false),
-            }
-        }
-    }
-
-    /// Waits `duration`, or less if an intent arrives; `false` once told to stop.
+    /// Waits `duration`, or less if an intent arrives; `false` once told to
+    /// stop. Only while nothing is at the gate (before draining).
     pub async fn wait(&mut self, duration: Duration) -> bool {
         if !self.kept.is_empty() {
             return true;
         }
-        // Longer waits are cut to an hour: the loop simply looks again.
-        let millis = duration.as_millis().min(3_600_000) as u32;
-        futures::select_biased! {
-            intent = self.arriving.next() => match intent {
-                None | Some(Intent::Stop) => false,
-                Some(intent) => {
-                    self.kept.push_back(intent);
-                    true
-                }
-            },
-            () = TimeoutFuture::new(millis).fuse() => true,
-        }
+        let timer = TimeoutFuture::new(timer_millis(duration)).fuse();
+        futures::pin_mut!(timer);
+        !matches!(self.next(timer).await, Arrived::Stop)
     }
 
     /// The next intent kept, oldest first.
     pub fn next_kept(&mut self) -> Option<Intent> {
         self.kept.pop_front()
     }
+}
+
+/// A wait as a timer: longer waits are cut to an hour, after which the
+/// loop simply looks again.
+pub(super) fn timer_millis(duration: Duration) -> u32 {
+    duration.as_millis().min(3_600_000) as u32
 }

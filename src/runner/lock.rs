@@ -24,7 +24,7 @@ pub(super) enum Taken {
 
 /// Takes the table's lock, watching while another tab holds it. Intents that
 /// arrive meanwhile are kept in `inbox`.
-pub(super) async fn take(context: &Context, inbox: &mut Inbox) -> Taken {
+pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_>) -> Taken {
     let name = format!(
         "sluice:{}|{}",
         context.session.project.as_str(),

@@ -6,11 +6,12 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use sluice_core::alert_thresholds::AlertThresholds;
 use sluice_core::dead_letters::DeadLetter;
-use sluice_core::drain::{Admission, Drain, PAGE_SIZE};
-use sluice_core::gate::{Badge, GateView};
+use sluice_core::drain::{Admission, Drain, MAX_LANES, PAGE_SIZE};
+use sluice_core::gate::{speaking_lane, Badge, GateView};
 use sluice_core::history::History;
 use sluice_core::ledger::LookBack;
 use sluice_core::metrics::{Backlog, Metrics};
+use sluice_core::source::Identifier;
 
 /// Where a table's drain stands, in the operator's terms.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +39,13 @@ pub struct Journal {
 /// What the components show about the drain.
 #[derive(Clone, Copy)]
 pub struct DrainView {
-    pub gate: RwSignal<GateView>,
+    /// What each lane of the gate shows: its event, until the lane takes
+    /// the next one. Each lane changes only on its own event's signals.
+    pub lanes: [RwSignal<GateView>; MAX_LANES],
+    /// How many lanes the agent settings give.
+    pub lanes_shown: RwSignal<usize>,
+    /// The table's partition key: read when the runner starts, set when saved.
+    pub partition_key: RwSignal<Option<Identifier>>,
     /// The event waiting first at the source.
     pub next_up: RwSignal<Option<Badge>>,
     pub queued: RwSignal<usize>,
@@ -66,7 +73,9 @@ pub struct DrainView {
 impl Default for DrainView {
     fn default() -> Self {
         Self {
-            gate: RwSignal::new(GateView::default()),
+            lanes: std::array::from_fn(|_| RwSignal::new(GateView::default())),
+            lanes_shown: RwSignal::new(1),
+            partition_key: RwSignal::new(None),
             next_up: RwSignal::new(None),
             queued: RwSignal::new(0),
             handled: RwSignal::new(0),
@@ -90,7 +99,10 @@ impl DrainView {
     /// Back to an empty rail, when no table is drained; the operator's
     /// choices (admission, watch only) stay.
     pub fn reset(&self) {
-        self.gate.set(GateView::default());
+        for lane in self.lanes {
+            lane.set(GateView::default());
+        }
+        self.partition_key.set(None);
         self.next_up.set(None);
         self.queued.set(0);
         self.handled.set(0);
@@ -104,6 +116,20 @@ impl DrainView {
         self.last_read_ms.set(None);
         self.condition.set(Condition::Idle);
         self.alert_thresholds.set(AlertThresholds::default());
+    }
+
+    /// The lane that speaks for the whole gate (tracked).
+    pub fn speaking_lane(&self) -> GateView {
+        let lanes: Vec<GateView> = self.lanes.iter().map(|lane| lane.get()).collect();
+        speaking_lane(&lanes).cloned().unwrap_or_default()
+    }
+
+    /// Lanes with an event at the gate (tracked).
+    pub fn busy_lanes(&self) -> usize {
+        self.lanes
+            .iter()
+            .filter(|lane| lane.with(|g| g.state.is_busy()))
+            .count()
     }
 
     /// Counts something in the journal without waking the page.
@@ -147,7 +173,7 @@ impl DrainView {
         if read_everything(drain) {
             // Everything after the cursor has been read: the backlog is known
             // exactly, without asking the server.
-            let waiting = (drain.queued() + usize::from(drain.delivering())) as u64;
+            let waiting = (drain.queued() + drain.at_gate()) as u64;
             let handled = drain.ledger().handled();
             self.backlog.maybe_update(|b| {
                 let before = *b;

@@ -23,6 +23,11 @@ pub enum GateState {
 }
 
 impl GateState {
+    /// An event is at the gate in this state (its lane is busy).
+    pub fn is_busy(self) -> bool {
+        matches!(self, Self::Processing | Self::Retrying | Self::Offline)
+    }
+
     /// The name carried in `data-state`.
     pub fn name(self) -> &'static str {
         match self {
@@ -98,15 +103,34 @@ pub struct GateView {
     pub attempt: u32,
     /// When the next attempt starts, while retrying (ms on the shell's clock).
     pub retry_at_ms: Option<f64>,
+    /// Counts admissions across lanes: the newest event has the highest.
+    pub serial: u64,
+}
+
+/// The lane that speaks for the whole gate: the busiest (processing, else
+/// retrying, else waiting on its agent), and among equals or when none is
+/// busy, the one admitted last.
+pub fn speaking_lane<'a>(lanes: impl IntoIterator<Item = &'a GateView>) -> Option<&'a GateView> {
+    let rank = |g: &GateView| match g.state {
+        GateState::Processing => 3,
+        GateState::Retrying => 2,
+        GateState::Offline => 1,
+        _ => 0,
+    };
+    lanes
+        .into_iter()
+        .filter(|g| g.event.is_some())
+        .max_by_key(|g| (rank(g), g.serial))
 }
 
 impl GateView {
-    /// An event arrived at the gate.
-    pub fn admit(badge: Badge) -> Self {
+    /// An event arrived at the gate, the `serial`th admitted.
+    pub fn admit(badge: Badge, serial: u64) -> Self {
         Self {
             state: GateState::Processing,
             event: Some(badge),
             attempt: 1,
+            serial,
             ..Self::default()
         }
     }
@@ -236,7 +260,7 @@ mod tests {
     #[test]
     fn the_gate_follows_signals_only() {
         let badge = Badge::of("7", &json!({"type": "order.created"}), "events");
-        let mut gate = GateView::admit(badge.clone());
+        let mut gate = GateView::admit(badge.clone(), 1);
         assert_eq!((gate.state, gate.attempt), (GateState::Processing, 1));
         gate.processing(Some(0.4), Some("resizing".into()));
         gate.processing(None, None);
@@ -263,7 +287,10 @@ mod tests {
 
     #[test]
     fn announcements_are_kept_for_what_matters_during_a_drain() {
-        let mut gate = GateView::admit(Badge::of("7", &json!({"type": "order.created"}), "events"));
+        let mut gate = GateView::admit(
+            Badge::of("7", &json!({"type": "order.created"}), "events"),
+            1,
+        );
         assert_eq!(
             gate.announcement(false).as_deref(),
             Some("Event 7 (order.created) is at the gate")
@@ -286,7 +313,7 @@ mod tests {
 
     #[test]
     fn paused_and_offline_show_once_the_gate_is_free() {
-        let mut gate = GateView::admit(Badge::of("1", &json!({}), "t"));
+        let mut gate = GateView::admit(Badge::of("1", &json!({}), "t"), 1);
         assert_eq!(
             gate.shown(true, true),
             GateState::Processing,
@@ -301,7 +328,7 @@ mod tests {
 
     #[test]
     fn an_event_waiting_on_its_agent_shows_offline_even_while_paused() {
-        let mut gate = GateView::admit(Badge::of("7", &json!({}), "t"));
+        let mut gate = GateView::admit(Badge::of("7", &json!({}), "t"), 1);
         gate.offline("refused".into(), 5_000.0);
         assert_eq!(gate.shown(true, false), GateState::Offline);
         assert_eq!(gate.retry_at_ms, Some(5_000.0));
@@ -313,6 +340,34 @@ mod tests {
         assert_eq!((gate.state, gate.retry_at_ms), (GateState::Offline, None));
         gate.attempting(1);
         assert_eq!(gate.shown(true, false), GateState::Processing);
+    }
+
+    #[test]
+    fn the_busiest_lane_speaks_for_the_gate_else_the_newest() {
+        let lane = |key: &str, serial| GateView::admit(Badge::of(key, &json!({}), "t"), serial);
+        let mut passed = lane("1", 1);
+        passed.passed();
+        let mut retrying = lane("2", 2);
+        retrying.retrying("HTTP 503".into(), 2, 0.0);
+        let processing = lane("3", 3);
+        let mut newest = lane("4", 4);
+        newest.rejected("no".into());
+        let key = |g: Option<&GateView>| g.and_then(|g| g.event.as_ref()).map(|e| e.key.clone());
+        let all = [passed.clone(), retrying.clone(), processing, newest.clone()];
+        assert_eq!(
+            key(speaking_lane(&all)),
+            Some("3".into()),
+            "processing first"
+        );
+        let all = [passed.clone(), retrying, newest.clone()];
+        assert_eq!(key(speaking_lane(&all)), Some("2".into()), "then retrying");
+        let all = [passed, newest, GateView::default()];
+        assert_eq!(
+            key(speaking_lane(&all)),
+            Some("4".into()),
+            "then the newest"
+        );
+        assert_eq!(speaking_lane(&[GateView::default()]), None);
     }
 
     #[test]

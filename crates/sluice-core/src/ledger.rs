@@ -2,6 +2,12 @@
 //! a cursor (the last event handled in order) plus a ring of the most recent
 //! keys, which is what the look-back for late rows compares against.
 //!
+//! With several lanes, events finish out of order: the cursor moves only
+//! over the unbroken run of handled events, and an event handled ahead of an
+//! unfinished older one is kept in the head's `ahead` list until the cursor
+//! passes it. The drain admits no more than [`MAX_AHEAD`] events beyond the
+//! oldest unfinished one, so that list stays small whatever the lanes.
+//!
 //! Persisted as separate small storage items, so recording an event writes
 //! two of them (the head and one ring slot) and never the whole ledger.
 
@@ -12,6 +18,10 @@ use crate::source::{Cursor, Position};
 /// Keys remembered for the look-back. With the key names, one table's
 /// ledger stays under 16 KB even with uuid keys.
 pub const RING_SLOTS: usize = 100;
+
+/// Events at most at the gate or handled ahead of the cursor at once: with
+/// uuid keys the `ahead` list adds under 4 KB to the head.
+pub const MAX_AHEAD: usize = 64;
 
 /// How far behind the cursor late rows are still looked for.
 pub const LOOK_BACK_MICROS: i64 = 10 * 60 * 1_000_000;
@@ -72,6 +82,10 @@ pub struct Head {
     pub next_slot: usize,
     /// Events handled in this table since its history was last cleared.
     pub handled: u64,
+    /// Events handled ahead of the cursor (an older one was unfinished), in
+    /// the order they were handled: a reload skips them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ahead: Vec<Slot>,
 }
 
 /// One remembered key and its timestamp.
@@ -88,7 +102,11 @@ pub enum Write {
 /// Whether an event came in keyset order or from the look-back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
+    /// In keyset order, with nothing older unfinished: the cursor moves to it.
     InOrder,
+    /// In keyset order, but an older event is unfinished: remembered ahead
+    /// of the cursor until the cursor passes it.
+    Ahead,
     Late,
 }
 
@@ -133,6 +151,16 @@ impl Ledger {
 
     pub fn handled(&self) -> u64 {
         self.head.handled
+    }
+
+    /// Keys handled ahead of the cursor.
+    pub fn ahead(&self) -> impl Iterator<Item = &str> {
+        self.head.ahead.iter().map(|slot| slot.1.as_str())
+    }
+
+    /// Whether `key` was handled ahead of the cursor.
+    pub fn is_ahead(&self, key: &str) -> bool {
+        self.head.ahead.iter().any(|slot| slot.1 == key)
     }
 
     /// Whether `key` is among the remembered recent keys.
@@ -187,17 +215,42 @@ impl Ledger {
         self.slots[slot_index] = Some(slot.clone());
         self.head.next_slot = (slot_index + 1) % RING_SLOTS;
         self.head.handled += 1;
-        if arrival == Arrival::InOrder {
-            self.head.cursor = Some(Cursor {
-                timestamp: event.timestamp.clone(),
-                key: event.key.clone(),
-            });
-            self.head.cursor_micros = Some(event.timestamp_micros);
+        match arrival {
+            Arrival::InOrder => self.move_cursor(event),
+            Arrival::Ahead => self
+                .head
+                .ahead
+                .push(Slot(event.timestamp_micros, event.key.clone())),
+            Arrival::Late => {}
         }
         vec![
             Write::Head(self.head.clone()),
             Write::Slot(slot_index, slot),
         ]
+    }
+}
+
+impl Ledger {
+    /// The cursor moves on to `event`, handled ahead earlier, now that
+    /// nothing before it is unfinished. Returns the head to write.
+    /// `passed` are the events handled ahead that it moves over.
+    pub fn pass_ahead(&mut self, event: &Position, passed: &[String]) -> Write {
+        self.head.ahead.retain(|slot| !passed.contains(&slot.1));
+        self.move_cursor(event);
+        Write::Head(self.head.clone())
+    }
+
+    /// Moves the cursor, forgetting the events handled ahead that it passes
+    /// (and any whose row vanished behind it).
+    fn move_cursor(&mut self, to: &Position) {
+        self.head.cursor = Some(Cursor {
+            timestamp: to.timestamp.clone(),
+            key: to.key.clone(),
+        });
+        self.head.cursor_micros = Some(to.timestamp_micros);
+        self.head
+            .ahead
+            .retain(|slot| slot.1 != to.key && slot.0 >= to.timestamp_micros);
     }
 }
 
@@ -238,6 +291,12 @@ impl LedgerFile {
             return Err(format!(
                 "This file holds the history of {}, not of {table}.",
                 file.table
+            ));
+        }
+        if file.head.ahead.len() > MAX_AHEAD {
+            return Err(format!(
+                "This file has {} events handled ahead of its cursor; at most {MAX_AHEAD} are expected.",
+                file.head.ahead.len()
             ));
         }
         if file.slots.len() > RING_SLOTS {

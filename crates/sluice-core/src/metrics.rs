@@ -6,6 +6,8 @@ use std::collections::VecDeque;
 
 /// The sliding window, in one-second buckets.
 pub const WINDOW_SECONDS: usize = 60;
+/// Latencies kept for the percentiles: the newest, within the window.
+pub const MAX_LATENCY_SAMPLES: usize = 4096;
 /// Fewer attempts than this in the window give no error rate: one failure
 /// out of two is not a trend worth an alert.
 pub const MIN_ATTEMPTS_FOR_RATE: u32 = 5;
@@ -27,6 +29,15 @@ pub struct Metrics {
     started_ms: Option<f64>,
     /// The source timestamp (µs) of the last event handled, and when.
     last_event: Option<(i64, f64)>,
+    /// When each recent attempt ended, and how long it took (ms).
+    latencies: VecDeque<(f64, f64)>,
+}
+
+/// How long the agent takes per attempt over the last minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    pub median_ms: f64,
+    pub p95_ms: f64,
 }
 
 /// What the strip shows, computed at one instant.
@@ -42,6 +53,14 @@ pub struct Snapshot {
     pub attempts: u32,
     /// Source timestamp (µs) of the last event handled.
     pub last_event_micros: Option<i64>,
+    /// The agent's latency, once an attempt was answered in the window.
+    pub latency: Option<Latency>,
+}
+
+/// The nearest-rank percentile `p` (0–1) of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn second_of(ms: f64) -> i64 {
@@ -69,11 +88,35 @@ impl Metrics {
         }
     }
 
-    /// One delivery attempt ended; `ok` unless it failed or was refused.
-    pub fn record_attempt(&mut self, now_ms: f64, ok: bool) {
+    /// One delivery attempt the agent answered ended after `took_ms`; `ok`
+    /// unless it failed or was refused.
+    pub fn record_attempt(&mut self, now_ms: f64, ok: bool, took_ms: f64) {
         let bucket = self.bucket(now_ms);
         bucket.attempts += 1;
         bucket.failures += u32::from(!ok);
+        if self.latencies.len() == MAX_LATENCY_SAMPLES {
+            self.latencies.pop_front();
+        }
+        self.latencies.push_back((now_ms, took_ms));
+    }
+
+    /// Median and 95th percentile of the attempts that ended in the window.
+    fn latency(&self, now_ms: f64) -> Option<Latency> {
+        let since = now_ms - WINDOW_SECONDS as f64 * 1000.0;
+        let mut recent: Vec<f64> = self
+            .latencies
+            .iter()
+            .filter(|(at, _)| *at > since)
+            .map(|(_, took)| *took)
+            .collect();
+        if recent.is_empty() {
+            return None;
+        }
+        recent.sort_by(f64::total_cmp);
+        Some(Latency {
+            median_ms: percentile(&recent, 0.5),
+            p95_ms: percentile(&recent, 0.95),
+        })
     }
 
     /// An event left the gate for the drain (passed or dead-lettered).
@@ -106,6 +149,7 @@ impl Metrics {
                 .then(|| f64::from(failures) / f64::from(attempts)),
             attempts,
             last_event_micros: self.last_event.map(|(micros, _)| micros),
+            latency: self.latency(now_ms),
         }
     }
 }
@@ -234,7 +278,7 @@ mod tests {
     fn old_seconds_slide_out_of_the_window() {
         let mut metrics = Metrics::default();
         metrics.record_handled(T, 0);
-        metrics.record_attempt(T, false);
+        metrics.record_attempt(T, false, 10.0);
         let later = metrics.snapshot(T + 61_000.0);
         assert_eq!(later.throughput, 0.0);
         assert_eq!(later.attempts, 0);
@@ -249,12 +293,29 @@ mod tests {
     fn error_rate_needs_enough_attempts_and_counts_failures() {
         let mut metrics = Metrics::default();
         for ok in [true, false, true, true] {
-            metrics.record_attempt(T, ok);
+            metrics.record_attempt(T, ok, 10.0);
         }
         assert_eq!(metrics.snapshot(T).error_rate, None);
-        metrics.record_attempt(T + 10.0, false);
+        metrics.record_attempt(T + 10.0, false, 10.0);
         assert_eq!(metrics.snapshot(T + 10.0).error_rate, Some(0.4));
         assert_eq!(metrics.snapshot(T + 70_000.0).error_rate, None);
+    }
+
+    #[test]
+    fn latency_is_the_median_and_p95_of_the_last_minute() {
+        let mut metrics = Metrics::default();
+        assert_eq!(metrics.snapshot(T).latency, None);
+        // An old, slow attempt, then 100 of 1..=100 ms within the minute.
+        metrics.record_attempt(T, true, 60_000.0);
+        for took in 1..=100 {
+            metrics.record_attempt(T + 30_000.0, true, f64::from(took));
+        }
+        let latency = metrics.snapshot(T + 61_000.0).latency.unwrap();
+        assert_eq!((latency.median_ms, latency.p95_ms), (50.0, 95.0));
+        for _ in 0..MAX_LATENCY_SAMPLES {
+            metrics.record_attempt(T + 40_000.0, true, 1.0);
+        }
+        assert_eq!(metrics.latencies.len(), MAX_LATENCY_SAMPLES, "bounded");
     }
 
     #[test]

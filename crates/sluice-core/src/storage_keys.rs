@@ -66,6 +66,11 @@ pub fn alert_thresholds(project_url: &str, table: &str) -> String {
     format!("{NAMESPACE}alerts:{project_url}|{table}")
 }
 
+/// A table's partition key: the column whose values never overlap at the gate.
+pub fn partition_key(project_url: &str, table: &str) -> String {
+    format!("{NAMESPACE}partition:{project_url}|{table}")
+}
+
 /// Light, dark or system.
 pub fn theme() -> String {
     format!("{NAMESPACE}theme")

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::drain::MAX_LANES;
+
 /// Where the gate sends events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination<'a> {
@@ -30,6 +32,8 @@ pub struct AgentSettings {
     /// Attempts before an event is dead-lettered; never zero, so a stored
     /// 0 is refused as damaged rather than retried for ever.
     pub attempts: NonZeroU32,
+    /// Events at the gate at once (1 to [`MAX_LANES`]).
+    pub lanes: NonZeroU32,
 }
 
 impl Default for AgentSettings {
@@ -40,6 +44,7 @@ impl Default for AgentSettings {
             token: String::new(),
             timeout_s: 30,
             attempts: NonZeroU32::new(5).expect("five is not zero"),
+            lanes: NonZeroU32::MIN,
         }
     }
 }
@@ -60,6 +65,9 @@ impl AgentSettings {
         if self.attempts.get() > 20 {
             return Err("Attempts must be between 1 and 20.".into());
         }
+        if self.lanes.get() as usize > MAX_LANES {
+            return Err(format!("Lanes must be between 1 and {MAX_LANES}."));
+        }
         // It travels in a header, which carries visible ASCII only.
         if !self.token.chars().all(|c| c.is_ascii_graphic()) {
             return Err(
@@ -79,6 +87,10 @@ impl AgentSettings {
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(u64::from(self.timeout_s))
+    }
+
+    pub fn lanes(&self) -> usize {
+        self.lanes.get() as usize
     }
 }
 
@@ -124,6 +136,10 @@ mod tests {
                 ..Default::default()
             },
             AgentSettings {
+                lanes: NonZeroU32::new(33).unwrap(),
+                ..Default::default()
+            },
+            AgentSettings {
                 url: "http://agent".into(),
                 token: "s\u{e9}cret".into(),
                 ..Default::default()
@@ -138,6 +154,7 @@ mod tests {
         let old: AgentSettings =
             serde_json::from_str(r#"{"url":"","token":"","timeout_s":30,"attempts":5}"#).unwrap();
         assert_eq!(old.destination(), Destination::Unchosen);
+        assert_eq!(old.lanes(), 1, "one lane, as before lanes existed");
     }
 
     #[test]

@@ -4,9 +4,16 @@
 //!
 //! - Oldest first by keyset: each page starts after the cursor, so a table
 //!   whose oldest rows are all handled never stalls.
-//! - One request at a time: the next idle read is scheduled from when the
+//! - One read at a time: the next idle read is scheduled from when the
 //!   last one ended; while pages come back full they follow each other
 //!   without waiting.
+//! - Lanes: up to that many events at the gate at once, admitted oldest
+//!   first. With a partition key, an event waits while one with the same
+//!   value is at the gate, so each value passes in order. Events finish in
+//!   any order: the ledger's cursor moves only over the unbroken run of
+//!   handled events (each read gets a sequence number, so the run needs no
+//!   comparison of keys), and no more than `MAX_AHEAD` events go beyond
+//!   the oldest unfinished one.
 //! - Late rows: every few intervals, also during a backlog, rows between the
 //!   ledger's floor and the cursor that the ledger does not remember are
 //!   read and handled once.
@@ -16,16 +23,18 @@
 //!   cannot be read is refused by its key and timestamp (read alone), so one
 //!   hostile row never blocks its table.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use crate::backoff::Backoff;
-use crate::ledger::{Arrival, Ledger, Write};
-use crate::source::{Event, MalformedRow, Position, TableSource};
+use crate::ledger::{Arrival, Ledger, Write, MAX_AHEAD};
+use crate::source::{Cursor, Event, Identifier, MalformedRow, Position, TableSource};
 use crate::source_error::SourceError;
 
 /// Rows asked for per page.
 pub const PAGE_SIZE: usize = 100;
+/// Most events at the gate at once.
+pub const MAX_LANES: usize = 32;
 /// A one-row read must fail this many times in a row before its row counts
 /// as unreadable: one garbled reply is the network's fault, not the row's.
 pub const UNREADABLE_AFTER: u32 = 3;
@@ -39,19 +48,22 @@ pub const READ_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Durat
 pub enum Step {
     /// GET this path (relative to `{project}/rest/v1/`), then call [`Drain::on_read`].
     Read(ReadKind, String),
-    /// Hand the event to the gate, then call [`Drain::on_handled`] once the
-    /// agent's final signal has arrived.
+    /// Hand the event to the gate, then call [`Drain::on_handled`] with its
+    /// key once the agent's final signal has arrived. Other events may be
+    /// at the gate meanwhile.
     Deliver(Event),
-    /// The next event was handled before Sluice (by the seed prototype):
-    /// store these ledger items, without delivering it.
+    /// Store these ledger items: an event the seed prototype handled, or
+    /// the cursor moving over events handled ahead of it.
     Record(Vec<Write>),
     /// The next row cannot be read: keep this event (its key, its timestamp
     /// and a note in place of the row) as a dead letter with this reason,
     /// then call [`Drain::on_handled`]. It never reaches the agent.
     Refuse(Event, String),
-    /// Nothing to do for this long, unless the operator acts first.
+    /// Nothing to do for this long, unless the operator acts or an event at
+    /// the gate finishes first.
     Wait(Duration),
-    /// Stopped by an error retrying cannot fix; see [`Drain::halted`].
+    /// Reading stopped on an error retrying cannot fix; see [`Drain::halted`].
+    /// Events at the gate still finish.
     Halted,
 }
 
@@ -79,12 +91,44 @@ pub struct ReadReport {
     pub malformed: Vec<MalformedRow>,
 }
 
+/// An event read and waiting at the source.
+#[derive(Debug, Clone)]
+struct Waiting {
+    event: Event,
+    arrival: Arrival,
+    /// Its place in the order of reading.
+    seq: u64,
+}
+
+/// An event at the gate: its row went to the shell, only its place stays.
+#[derive(Debug, Clone)]
+struct AtGate {
+    position: Position,
+    arrival: Arrival,
+    /// Its place in the order of reading; `None` after reading started
+    /// again from the cursor, until the row is read again.
+    seq: Option<u64>,
+    /// Its partition key's value, as JSON.
+    partition: Option<String>,
+    /// An unreadable row, refused for this reason.
+    refusing: Option<String>,
+}
+
 pub struct Drain {
     source: TableSource,
     ledger: Ledger,
-    queue: VecDeque<(Event, Arrival)>,
-    /// The event at the gate: its row went to the shell, only its place stays.
-    delivering: Option<(Position, Arrival)>,
+    queue: VecDeque<Waiting>,
+    at_gate: Vec<AtGate>,
+    /// Events handled ahead of the cursor whose place in this reading is
+    /// known, by sequence number: the run the cursor moves over.
+    ahead_read: BTreeMap<u64, Position>,
+    next_seq: u64,
+    /// The newest row read in keyset order: the next page starts after it.
+    read_to: Option<Cursor>,
+    lanes: usize,
+    partition_key: Option<Identifier>,
+    /// Admit nothing until the gate is empty (the partition key changed).
+    settling: bool,
     /// Rows asked for per page: halved while pages cannot be read or time
     /// out, doubled back after each good one.
     page_size: usize,
@@ -92,10 +136,8 @@ pub struct Drain {
     unreadable_reads: u32,
     /// Why the next row cannot be read, while its position is asked for.
     unreadable: Option<String>,
-    /// An unreadable row to hand out, refused.
-    refusal: Option<(Event, String)>,
-    /// The event at the gate is such a row, refused for this reason.
-    refusing: Option<String>,
+    /// An unreadable row to hand out, refused, with its sequence number.
+    refusal: Option<(Event, String, u64)>,
     admission: Admission,
     watch_only: bool,
     /// The last page was full: read the next at once.
@@ -119,16 +161,22 @@ fn millis(d: Duration) -> f64 {
 
 impl Drain {
     pub fn new(source: TableSource, ledger: Ledger) -> Self {
+        let read_to = ledger.cursor().cloned();
         Self {
             source,
             ledger,
             queue: VecDeque::new(),
-            delivering: None,
+            at_gate: Vec::new(),
+            ahead_read: BTreeMap::new(),
+            next_seq: 0,
+            read_to,
+            lanes: 1,
+            partition_key: None,
+            settling: false,
             page_size: PAGE_SIZE,
             unreadable_reads: 0,
             unreadable: None,
             refusal: None,
-            refusing: None,
             admission: Admission::Open,
             watch_only: false,
             more_pages: false,
@@ -166,21 +214,45 @@ impl Drain {
 
     /// The next event to leave the source.
     pub fn next_event(&self) -> Option<&Event> {
-        self.queue.front().map(|(event, _)| event)
+        self.queue.front().map(|waiting| &waiting.event)
     }
 
-    /// Whether an event is at the gate.
-    pub fn delivering(&self) -> bool {
-        self.delivering.is_some()
+    /// How many events are at the gate.
+    pub fn at_gate(&self) -> usize {
+        self.at_gate.len()
     }
 
-    /// The source timestamp (µs) of the oldest event not yet handled: the
-    /// one at the gate, else the first waiting. Its age is the lag.
+    /// Up to `lanes` events at the gate at once (at most [`MAX_LANES`]; 0
+    /// while the shell's own deliveries take every lane).
+    pub fn set_lanes(&mut self, lanes: usize) {
+        self.lanes = lanes.min(MAX_LANES);
+    }
+
+    /// Admits nothing more until the gate is empty.
+    pub fn settle(&mut self) {
+        self.settling = !self.at_gate.is_empty();
+    }
+
+    pub fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Events with the same value in this column never overlap. A new key
+    /// applies once the events at the gate under the old one have finished.
+    pub fn set_partition_key(&mut self, key: Option<Identifier>) {
+        if key != self.partition_key {
+            self.settling = !self.at_gate.is_empty();
+            self.partition_key = key;
+        }
+    }
+
+    /// The source timestamp (µs) of the oldest event not yet handled: at the
+    /// gate or waiting. Its age is the lag.
     pub fn oldest_waiting_micros(&self) -> Option<i64> {
-        let waiting = self.queue.iter().map(|(event, _)| event.timestamp_micros);
-        self.delivering
+        let waiting = self.queue.iter().map(|w| w.event.timestamp_micros);
+        self.at_gate
             .iter()
-            .map(|(position, _)| position.timestamp_micros)
+            .map(|g| g.position.timestamp_micros)
             .chain(waiting)
             .min()
     }
@@ -220,6 +292,115 @@ impl Drain {
         (self.interval * 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
     }
 
+    fn take_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// The sequence number of the oldest event read in order and not yet
+    /// handled: the cursor's run ends before it.
+    fn first_unfinished(&self) -> Option<u64> {
+        let in_order = |arrival: Arrival| arrival != Arrival::Late;
+        let waiting = self
+            .queue
+            .iter()
+            .find(|w| in_order(w.arrival))
+            .map(|w| w.seq);
+        let at_gate = self
+            .at_gate
+            .iter()
+            .filter(|g| in_order(g.arrival))
+            .filter_map(|g| g.seq);
+        let refused = self.refusal.as_ref().map(|(_, _, seq)| *seq);
+        waiting.into_iter().chain(at_gate).chain(refused).min()
+    }
+
+    /// The partition key's value in `event`'s row, as JSON (`null` when
+    /// the row has none: such rows pass in order among themselves).
+    fn partition_of(&self, event: &Event) -> Option<String> {
+        let column = self.partition_key.as_ref()?;
+        Some(
+            event
+                .row
+                .get(column.as_str())
+                .map_or_else(|| "null".to_string(), |v| v.to_string()),
+        )
+    }
+
+    /// The waiting event to admit next, if a lane is free: the oldest whose
+    /// partition has nothing at the gate or waiting before it. In order,
+    /// no more than [`MAX_AHEAD`] go beyond the oldest unfinished event.
+    fn admissible(&self) -> Option<usize> {
+        let first = self.first_unfinished();
+        let beyond = self.ledger.head().ahead.len()
+            + self
+                .at_gate
+                .iter()
+                .filter(|g| g.arrival != Arrival::Late)
+                .count();
+        let mut blocked: Vec<String> = self
+            .at_gate
+            .iter()
+            .filter_map(|g| g.partition.clone())
+            .collect();
+        for (i, waiting) in self.queue.iter().enumerate() {
+            let partition = self.partition_of(&waiting.event);
+            let held = partition.as_ref().is_some_and(|p| blocked.contains(p))
+                || (waiting.arrival != Arrival::Late
+                    && beyond >= MAX_AHEAD
+                    && Some(waiting.seq) != first);
+            if !held {
+                return Some(i);
+            }
+            // Whatever shares its partition waits behind it.
+            blocked.extend(partition);
+        }
+        None
+    }
+
+    /// Lets the next event through, if admission allows: a refused
+    /// unreadable row, else the oldest admissible waiting event.
+    fn admit(&mut self) -> Option<Step> {
+        if self.admission == Admission::Paused || self.settling || self.at_gate.len() >= self.lanes
+        {
+            return None;
+        }
+        if let Some((event, reason, seq)) = self.refusal.take() {
+            self.admitted();
+            self.at_gate.push(AtGate {
+                position: event.position(),
+                arrival: Arrival::InOrder,
+                seq: Some(seq),
+                partition: None,
+                refusing: Some(reason.clone()),
+            });
+            return Some(Step::Refuse(event, reason));
+        }
+        let index = self.admissible()?;
+        self.admitted();
+        let waiting = self.queue.remove(index).expect("admissible index");
+        let partition = self.partition_of(&waiting.event);
+        let key = waiting.event.key.clone();
+        self.at_gate.push(AtGate {
+            position: waiting.event.position(),
+            arrival: waiting.arrival,
+            seq: Some(waiting.seq),
+            partition,
+            refusing: None,
+        });
+        if self.imported.contains(&key) {
+            return Some(Step::Record(self.on_handled(&key)));
+        }
+        Some(Step::Deliver(waiting.event))
+    }
+
+    /// One event went: a step admits no other.
+    fn admitted(&mut self) {
+        if self.admission == Admission::StepOnce {
+            self.admission = Admission::Paused;
+        }
+    }
+
     /// What to do now, at `now_ms`, polling every `interval` when idle.
     pub fn next(&mut self, now_ms: f64, interval: Duration) -> Step {
         if interval != self.interval {
@@ -232,8 +413,16 @@ impl Drain {
         if self.halted.is_some() {
             return Step::Halted;
         }
-        if self.delivering.is_some() {
-            return Step::Wait(Duration::MAX);
+        if self.settling && self.at_gate.is_empty() {
+            self.settling = false;
+        }
+        if let Some(head) = self.pass_run() {
+            return Step::Record(vec![head]);
+        }
+        if !self.watch_only {
+            if let Some(step) = self.admit() {
+                return step;
+            }
         }
         if let Some(at) = self.retry_at_ms {
             if now_ms < at {
@@ -253,37 +442,11 @@ impl Drain {
         if self.unreadable.is_some() {
             return Step::Read(
                 ReadKind::Position,
-                self.source.position_path(self.ledger.cursor()),
+                self.source.position_path(self.read_to.as_ref()),
             );
         }
-        if let Some((event, reason)) = self.refusal.take() {
-            match self.admission {
-                Admission::Paused => {
-                    self.refusal = Some((event, reason));
-                    return Step::Wait(Duration::MAX);
-                }
-                Admission::StepOnce => self.admission = Admission::Paused,
-                Admission::Open => {}
-            }
-            self.delivering = Some((event.position(), Arrival::InOrder));
-            self.refusing = Some(reason.clone());
-            return Step::Refuse(event, reason);
-        }
-        if !self.queue.is_empty() {
-            return match self.admission {
-                Admission::Paused => Step::Wait(Duration::MAX),
-                Admission::StepOnce | Admission::Open => {
-                    if self.admission == Admission::StepOnce {
-                        self.admission = Admission::Paused;
-                    }
-                    let (event, arrival) = self.queue.pop_front().expect("queue is not empty");
-                    if self.imported.contains(&event.key) {
-                        return Step::Record(self.ledger.record(&event.position(), arrival));
-                    }
-                    self.delivering = Some((event.position(), arrival));
-                    Step::Deliver(event)
-                }
-            };
+        if !self.wants_rows() {
+            return Step::Wait(Duration::MAX);
         }
         // Late rows are looked for during a backlog too: a row that commits
         // late must not wait for the backlog to end, when the ring may have
@@ -300,20 +463,14 @@ impl Drain {
             }
         }
         if self.more_pages {
-            return Step::Read(
-                ReadKind::Page,
-                self.source.page_path(self.ledger.cursor(), self.page_size),
-            );
+            return self.read_page();
         }
-        if self.last_read_ms.is_some() && !self.watch_only {
+        if self.last_read_ms.is_some() && self.queue.is_empty() {
             // Caught up: every imported key has been met, or never will be.
             self.imported.clear();
         }
         if now_ms >= self.next_read_at_ms {
-            return Step::Read(
-                ReadKind::Page,
-                self.source.page_path(self.ledger.cursor(), self.page_size),
-            );
+            return self.read_page();
         }
         let late_at = if self.ledger.cursor().is_some() {
             self.next_late_check_at_ms
@@ -321,6 +478,23 @@ impl Drain {
             f64::MAX
         };
         self.wait_until(self.next_read_at_ms.min(late_at), now_ms)
+    }
+
+    fn read_page(&self) -> Step {
+        Step::Read(
+            ReadKind::Page,
+            self.source.page_path(self.read_to.as_ref(), self.page_size),
+        )
+    }
+
+    /// Whether to read more rows now: when nothing waits, or when what
+    /// waits is held back (its partition is busy) while a lane is free.
+    fn wants_rows(&self) -> bool {
+        self.queue.is_empty()
+            || (self.admission != Admission::Paused
+                && !self.settling
+                && self.at_gate.len() < self.lanes
+                && self.queue.len() < PAGE_SIZE)
     }
 
     fn wait_until(&self, at_ms: f64, now_ms: f64) -> Step {
@@ -383,12 +557,16 @@ impl Drain {
         } else {
             Arrival::Late
         };
-        let mut accepted = 0;
+        let mut parsed = 0;
         for row in rows {
             match self.source.event(row) {
                 Ok(event) => {
-                    accepted += 1;
-                    self.queue.push_back((event, arrival));
+                    parsed += 1;
+                    if let Some(missing) = self.missing_partition_key(&event) {
+                        self.halted = Some(missing);
+                        return report;
+                    }
+                    self.take_in(event, arrival);
                 }
                 Err(malformed) => {
                     if self.reported.len() < 10_000 && self.reported.insert(malformed.to_string()) {
@@ -401,7 +579,7 @@ impl Drain {
             ReadKind::Page => {
                 self.more_pages = full && !self.watch_only;
                 self.next_read_at_ms = now_ms + millis(self.interval);
-                if full && accepted == 0 {
+                if full && parsed == 0 {
                     // A whole page of rows that cannot be handled: the cursor
                     // cannot move past them, so say so rather than spin.
                     self.halted = Some(SourceError::Unreadable {
@@ -419,6 +597,63 @@ impl Drain {
             ReadKind::Position => {}
         }
         report
+    }
+
+    /// The partition key names a column the table's rows do not have.
+    fn missing_partition_key(&self, event: &Event) -> Option<SourceError> {
+        let column = self.partition_key.as_ref()?;
+        event.row.get(column.as_str()).is_none().then(|| SourceError::UnknownColumn {
+            table: self.source.table.as_str().to_string(),
+            message: format!(
+                "the partition key {} is not a column of {}; change or clear it in the agent settings",
+                column.as_str(),
+                self.source.table.as_str()
+            ),
+        })
+    }
+
+    /// A row just read: waiting at the source, unless it is already at the
+    /// gate or handled ahead of the cursor (read again after a reload), or
+    /// (from the look-back) already waiting.
+    fn take_in(&mut self, event: Event, arrival: Arrival) {
+        if self.watch_only {
+            let seq = self.take_seq();
+            self.queue.push_back(Waiting {
+                event,
+                arrival,
+                seq,
+            });
+            return;
+        }
+        if arrival == Arrival::InOrder {
+            self.read_to = Some(Cursor {
+                timestamp: event.timestamp.clone(),
+                key: event.key.clone(),
+            });
+        }
+        let seq = self.take_seq();
+        if let Some(at_gate) = self
+            .at_gate
+            .iter_mut()
+            .find(|g| g.position.key == event.key)
+        {
+            if arrival == Arrival::InOrder && at_gate.arrival != Arrival::Late {
+                at_gate.seq = Some(seq);
+            }
+            return;
+        }
+        if arrival == Arrival::InOrder && self.ledger.is_ahead(&event.key) {
+            self.ahead_read.insert(seq, event.position());
+            return;
+        }
+        if arrival == Arrival::Late && self.queue.iter().any(|w| w.event.key == event.key) {
+            return;
+        }
+        self.queue.push_back(Waiting {
+            event,
+            arrival,
+            seq,
+        });
     }
 
     /// A page failed in a way a smaller page may not: unreadable (a row the
@@ -451,7 +686,7 @@ impl Drain {
         random: f64,
     ) {
         let detail = self.unreadable.clone().unwrap_or_default();
-        let after = match self.ledger.cursor() {
+        let after = match &self.read_to {
             Some(c) => format!("after key {} at {}", c.key, c.timestamp),
             None => "first".to_string(),
         };
@@ -477,7 +712,7 @@ impl Drain {
                 self.unreadable = None;
                 self.unreadable_reads = 0;
                 let Some(row) = rows.into_iter().next() else {
-                    // The row is gone: read on from the cursor.
+                    // The row is gone: read on.
                     return;
                 };
                 match self.source.event(row) {
@@ -487,7 +722,12 @@ impl Drain {
                             crate::dead_letters::NOTE_FIELD: format!("this row could not be read ({detail}); read it from the table by its key"),
                         });
                         event.row_bytes = 0;
-                        self.refusal = Some((event, reason));
+                        self.read_to = Some(Cursor {
+                            timestamp: event.timestamp.clone(),
+                            key: event.key.clone(),
+                        });
+                        let seq = self.take_seq();
+                        self.refusal = Some((event, reason, seq));
                     }
                     Err(malformed) => {
                         self.halted = Some(halt(format!(
@@ -500,26 +740,76 @@ impl Drain {
         }
     }
 
-    /// The agent's final signal for the event at the gate has arrived: the
-    /// event is handled. Returns the storage items to write.
-    pub fn on_handled(&mut self) -> Vec<Write> {
-        self.refusing = None;
-        match self.delivering.take() {
-            Some((position, arrival)) => self.ledger.record(&position, arrival),
-            None => Vec::new(),
+    /// The agent's final signal for the event at the gate with this key has
+    /// arrived: the event is handled. Returns the storage items to write.
+    /// A key no longer at the gate (the history was cleared meanwhile)
+    /// records nothing.
+    pub fn on_handled(&mut self, key: &str) -> Vec<Write> {
+        let Some(index) = self.at_gate.iter().position(|g| g.position.key == key) else {
+            return Vec::new();
+        };
+        let done = self.at_gate.remove(index);
+        if done.arrival == Arrival::Late {
+            return self.ledger.record(&done.position, Arrival::Late);
         }
+        // Remembered ahead first; the run then decides whether the cursor
+        // moves over it at once.
+        let mut writes = self.ledger.record(&done.position, Arrival::Ahead);
+        if let Some(seq) = done.seq {
+            self.ahead_read.insert(seq, done.position);
+        }
+        if let Some(head) = self.pass_run() {
+            writes[0] = head;
+        }
+        writes
+    }
+
+    /// Moves the cursor to the newest event handled ahead with nothing
+    /// unfinished read before it; returns the head to write, if it moved.
+    fn pass_run(&mut self) -> Option<Write> {
+        let first = self.first_unfinished().unwrap_or(u64::MAX);
+        let passed: Vec<u64> = self
+            .ahead_read
+            .range(..first)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let last = *passed.last()?;
+        let to = self.ahead_read[&last].clone();
+        let keys: Vec<String> = passed
+            .iter()
+            .filter_map(|seq| self.ahead_read.remove(seq))
+            .map(|position| position.key)
+            .collect();
+        Some(self.ledger.pass_ahead(&to, &keys))
     }
 
     /// The event at the gate cannot leave (its dead letter could not be
-    /// kept): it goes back to the head of the queue, unhandled, and
+    /// kept): it goes back to its place in the queue, unhandled, and
     /// admission pauses until the operator has made room.
     pub fn put_back(&mut self, event: Event) {
-        if let Some((_, arrival)) = self.delivering.take() {
-            if let Some(reason) = self.refusing.take() {
+        if let Some(index) = self
+            .at_gate
+            .iter()
+            .position(|g| g.position.key == event.key)
+        {
+            let back = self.at_gate.remove(index);
+            match (back.refusing, back.seq) {
                 // An unreadable row: refused again once there is room.
-                self.refusal = Some((event, reason));
-            } else {
-                self.queue.push_front((event, arrival));
+                (Some(reason), Some(seq)) => self.refusal = Some((event, reason, seq)),
+                (None, Some(seq)) => {
+                    let place = self.queue.iter().position(|w| w.seq > seq);
+                    let waiting = Waiting {
+                        event,
+                        arrival: back.arrival,
+                        seq,
+                    };
+                    match place {
+                        Some(place) => self.queue.insert(place, waiting),
+                        None => self.queue.push_back(waiting),
+                    }
+                }
+                // Its place is not known yet: reading finds it again.
+                (_, None) => {}
             }
         }
         self.pause();
@@ -542,11 +832,28 @@ impl Drain {
 
     pub fn set_watch_only(&mut self, watch_only: bool) {
         self.watch_only = watch_only;
+        self.read_again_from_cursor();
+    }
+
+    /// Forgets what was read: the next page starts after the cursor. The
+    /// events at the gate and those handled ahead keep their places only
+    /// once read again, so the cursor never passes a row not read.
+    fn read_again_from_cursor(&mut self) {
         self.queue.clear();
+        self.ahead_read.clear();
+        for at_gate in &mut self.at_gate {
+            at_gate.seq = None;
+        }
+        self.refusal = None;
+        self.unreadable = None;
+        self.read_to = self.ledger.cursor().cloned();
         self.more_pages = false;
         self.next_read_at_ms = f64::MIN;
     }
 }
+
+#[cfg(test)]
+mod lane_tests;
 
 #[cfg(test)]
 mod tests {
@@ -555,10 +862,10 @@ mod tests {
     use crate::timestamp::format_micros;
     use serde_json::{json, Value};
 
-    const T0: i64 = 1_714_557_600_000_000;
-    const SECOND: Duration = Duration::from_secs(1);
+    pub(super) const T0: i64 = 1_714_557_600_000_000;
+    pub(super) const SECOND: Duration = Duration::from_secs(1);
 
-    fn source() -> TableSource {
+    pub(super) fn source() -> TableSource {
         TableSource {
             table: Identifier::parse("events").unwrap(),
             timestamp_column: Identifier::parse("created_at").unwrap(),
@@ -566,18 +873,19 @@ mod tests {
         }
     }
 
-    fn row(id: i64, micros: i64) -> Value {
-        json!({"id": id, "created_at": format_micros(micros), "type": "x"})
+    /// A row of the test table; its `part` column serves as a partition key.
+    pub(super) fn row(id: i64, micros: i64) -> Value {
+        json!({"id": id, "created_at": format_micros(micros), "type": "x", "part": (id * 7) % 5})
     }
 
     /// A table in memory, answering the engine's reads the way PostgREST would.
-    struct Table(Vec<(i64, i64)>);
+    pub(super) struct Table(pub Vec<(i64, i64)>);
 
     impl Table {
-        fn answer(&self, drain: &Drain, kind: ReadKind) -> Vec<Value> {
+        pub(super) fn answer(&self, drain: &Drain, kind: ReadKind) -> Vec<Value> {
             let mut rows = self.0.clone();
             rows.sort_by_key(|&(id, t)| (t, id));
-            let after = |id: i64, t: i64| match drain.ledger().cursor() {
+            let after = |id: i64, t: i64| match drain.read_to.as_ref() {
                 None => true,
                 Some(c) => {
                     let ct = crate::timestamp::parse_micros(&c.timestamp).unwrap();
@@ -596,7 +904,12 @@ mod tests {
                     let floor = drain.ledger().late_floor().unwrap();
                     rows.into_iter()
                         .filter(|&(id, t)| {
-                            t > floor && !after(id, t) && !drain.ledger().remembers(&id.to_string())
+                            let cursor = drain.ledger().cursor().unwrap();
+                            let ct = crate::timestamp::parse_micros(&cursor.timestamp).unwrap();
+                            let ck: i64 = cursor.key.parse().unwrap();
+                            t > floor
+                                && (t, id) <= (ct, ck)
+                                && !drain.ledger().remembers(&id.to_string())
                         })
                         .take(LATE_PAGE_SIZE)
                         .map(|(id, t)| row(id, t))
@@ -618,7 +931,7 @@ mod tests {
                 }
                 Step::Deliver(event) => {
                     delivered.push(event.key.clone());
-                    drain.on_handled();
+                    drain.on_handled(&event.key);
                 }
                 Step::Record(_) => {}
                 Step::Refuse(event, reason) => panic!("{} refused: {reason}", event.key),
@@ -674,13 +987,13 @@ mod tests {
                 }
                 Step::Deliver(event) => {
                     delivered.push(event.key.clone());
-                    drain.on_handled();
+                    drain.on_handled(&event.key);
                 }
                 Step::Refuse(event, reason) => {
                     assert!(reason.contains("recursion limit exceeded"), "{reason}");
                     assert!(event.row.get(crate::dead_letters::NOTE_FIELD).is_some());
                     refused.push(event.key.clone());
-                    drain.on_handled();
+                    drain.on_handled(&event.key);
                 }
                 Step::Record(_) => {}
                 // Waits of a backoff pass; once every row is handled, stop.
@@ -810,7 +1123,7 @@ mod tests {
         assert_eq!(&sizes[..8], [100, 50, 25, 12, 6, 3, 1, 1]);
     }
 
-    fn keys(range: std::ops::Range<i64>) -> Vec<String> {
+    pub(super) fn keys(range: std::ops::Range<i64>) -> Vec<String> {
         range.map(|i| i.to_string()).collect()
     }
 
@@ -856,8 +1169,8 @@ mod tests {
                     drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
                 }
                 Step::Deliver(event) => {
+                    drain.on_handled(&event.key);
                     delivered.push(event.key);
-                    drain.on_handled();
                 }
                 other => panic!("{other:?}"),
             }
@@ -1022,14 +1335,14 @@ mod tests {
         assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
         drain.pause();
         assert_eq!(
-            drain.on_handled().len(),
+            drain.on_handled("1").len(),
             2,
             "the event at the gate still finishes"
         );
         assert_eq!(drain.next(0.0, SECOND), Step::Wait(Duration::MAX));
         drain.step();
         assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "2"));
-        drain.on_handled();
+        drain.on_handled("2");
         assert_eq!(
             drain.next(0.0, SECOND),
             Step::Wait(Duration::MAX),
@@ -1079,10 +1392,10 @@ mod tests {
         };
         drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
         for _ in 0..2 {
-            let Step::Deliver(_) = drain.next(0.0, SECOND) else {
+            let Step::Deliver(event) = drain.next(0.0, SECOND) else {
                 panic!()
             };
-            drain.on_handled();
+            drain.on_handled(&event.key);
         }
         // The third event is at the gate when the page reloads.
         let Step::Deliver(in_flight) = drain.next(0.0, SECOND) else {
