@@ -18,5 +18,5 @@ wasm-bindgen --target web --no-typescript --out-dir target/bench-pkg \
 scripts/backend.sh --stop
 SLUICE_STACK_PROFILE=release scripts/backend.sh --detach --generate-per-second 0
 trap 'scripts/backend.sh --stop' EXIT
-log "measuring (about 3 minutes)"
+log "measuring (about 5 minutes)"
 node tests/bench/bench.mjs

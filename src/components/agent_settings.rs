@@ -45,6 +45,7 @@ fn AgentForm(current: AgentSettings, partition_key: Option<Identifier>) -> impl 
             "No agent chosen: nothing drains until you enter an Agent URL or tick Pass-through."
         }
     };
+    let connection_note = current.connection_note();
     let url = RwSignal::new(current.url);
     let token = RwSignal::new(current.token);
     let timeout = RwSignal::new(current.timeout_s.to_string());
@@ -129,6 +130,7 @@ fn AgentForm(current: AgentSettings, partition_key: Option<Identifier>) -> impl 
             </label>
             <button type="submit" class="button">"Save agent"</button>
             <span class="agent__mode">{destination}</span>
+            {connection_note.map(|note| view! { <p class="agent__note" role="note">{note}</p> })}
         </form>
     }
 }

@@ -73,6 +73,17 @@ pub fn App() -> impl IntoView {
             }
         }
     });
+    // A page going away starts no new attempt (its requests are being
+    // cancelled, which looks like an agent gone offline): the events at the
+    // gate stay unrecorded and go again after the reload, once each.
+    let _ = window_event_listener(leptos::ev::pagehide, move |_| drain.replace(None));
+    // Restored from the back-forward cache, the page has no drain: start
+    // afresh.
+    let _ = window_event_listener(leptos::ev::pageshow, move |event| {
+        if event.persisted() {
+            let _ = window().location().reload();
+        }
+    });
     provide_context(Inspected::default());
     provide_context(ShortcutTargets::default());
     let filter = RwSignal::new(String::new());
@@ -136,7 +147,9 @@ pub fn App() -> impl IntoView {
     });
     Effect::new(move |_| {
         drain.rate.track();
-        drain.send(Intent::RateChanged);
+        drain.agent.track();
+        drain.view.partition_key.track();
+        drain.send(Intent::SettingsChanged);
     });
     view! {
         <header class="header">

@@ -354,7 +354,7 @@ impl Loop<'_> {
                 let asked = &self.context.retry_now;
                 asked.set(asked.get().wrapping_add(1));
             }
-            Intent::RateChanged => {}
+            Intent::SettingsChanged => {}
             Intent::Stop => return false,
         }
         self.context.view.publish(drain);
@@ -395,7 +395,7 @@ impl Loop<'_> {
             | Intent::Resume
             | Intent::Step
             | Intent::WatchOnly(_)
-            | Intent::RateChanged
+            | Intent::SettingsChanged
             | Intent::RetryNow => {}
             Intent::Stop => return false,
         }

@@ -49,8 +49,9 @@ pub enum Intent {
     Clear,
     /// Replace the table's history with a file's.
     Import(LedgerFile),
-    /// The consumption rate changed: plan the next read again.
-    RateChanged,
+    /// The rate, the agent settings or the partition key changed: plan
+    /// again (more lanes may admit more events at once).
+    SettingsChanged,
     /// Try the event at the gate again now, instead of waiting for its next
     /// try (retrying, agent offline, or halted on the agent's settings).
     RetryNow,

@@ -40,7 +40,8 @@ export async function configureAgent(config) {
   if (!r.ok) throw new Error(`agent config: ${r.status}`);
 }
 
-/** The agent's deliveries for one table: { counts: {id: n}, order: [id], done: {id: n} }. */
+/** The agent's deliveries for one table: { counts: {id: n}, order: [id],
+ * done: {id: n}, rejected: {id: n}, timeline: [[id, 'arrived' | outcome]] }. */
 export async function tally(table) {
   const t = await (await fetch(`${AGENT}/tally`)).json();
   const prefix = `${table}:`;
@@ -50,6 +51,7 @@ export async function tally(table) {
     done: pick(t.done),
     rejected: pick(t.rejected),
     order: t.order.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
+    timeline: t.timeline.filter(([k]) => k.startsWith(prefix)).map(([k, what]) => [k.slice(prefix.length), what]),
   };
 }
 

@@ -9,6 +9,9 @@ import { chromium } from 'playwright-core';
 import { configureAgent, eventually } from './backend.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The demo agent over HTTPS with HTTP/2 (self-signed: contexts that use it
+ * pass `ignoreHTTPSErrors`), for more lanes than HTTP/1.1 gives connections. */
+export const AGENT_H2 = 'https://127.0.0.1:54331/';
 export const SCREENSHOTS = join(ROOT, 'target', 'screenshots');
 
 const TYPES = {
@@ -102,13 +105,15 @@ export async function openTable(context, baseUrl, table, key) {
 }
 
 /** Fills in and saves the agent settings form. */
-export async function saveAgent(page, { url = 'http://127.0.0.1:54330/', passThrough = false, token = '', timeout = '30', attempts = '5' }) {
+export async function saveAgent(page, { url = 'http://127.0.0.1:54330/', passThrough = false, token = '', timeout = '30', attempts = '5', lanes = '1', partitionKey = '' }) {
   const form = page.getByRole('form', { name: 'Agent settings' });
   await form.getByLabel('Agent URL').fill(url);
   await form.getByLabel('Pass-through (no agent)').setChecked(passThrough);
   await form.getByLabel('Token').fill(token);
   await form.getByLabel('Timeout (s)').fill(timeout);
   await form.getByLabel('Attempts').fill(attempts);
+  await form.getByLabel('Lanes').fill(lanes);
+  if (await form.getByLabel('Partition key').isEnabled()) await form.getByLabel('Partition key').fill(partitionKey);
   await form.getByRole('button', { name: 'Save agent' }).click();
 }
 

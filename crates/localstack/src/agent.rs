@@ -40,6 +40,15 @@ pub struct AgentConfig {
         default_value_t = 1200
     )]
     pub latency_ms: u64,
+    /// Up to this much more per delivery, at random: agents are not all
+    /// equally quick, so events finish out of order.
+    #[arg(
+        id = "agent-latency-jitter-ms",
+        long = "agent-latency-jitter-ms",
+        env = "SLUICE_AGENT_LATENCY_JITTER_MS",
+        default_value_t = 0
+    )]
+    pub latency_jitter_ms: u64,
     #[arg(id = "agent-mode", long = "agent-mode", env = "SLUICE_AGENT_MODE", value_enum, default_value_t = ReplyMode::Ndjson)]
     pub mode: ReplyMode,
     /// Progress signals sent before `done` (ndjson mode).
@@ -59,6 +68,15 @@ pub struct AgentConfig {
         default_value_t = 0.0
     )]
     pub reject_rate: f64,
+    /// The status designed rejects are answered with: 422 (refused for
+    /// good) unless set, e.g. 503 to have the same events fail every try.
+    #[arg(
+        id = "agent-reject-status",
+        long = "agent-reject-status",
+        env = "SLUICE_AGENT_REJECT_STATUS",
+        default_value_t = 422
+    )]
+    pub reject_status: u16,
     /// Share of deliveries answered 503 with Retry-After (worth retrying).
     #[arg(
         id = "agent-error-rate",
@@ -134,9 +152,11 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             latency_ms: 1200,
+            latency_jitter_ms: 0,
             mode: ReplyMode::Ndjson,
             progress_steps: 4,
             reject_rate: 0.0,
+            reject_status: 422,
             error_rate: 0.0,
             timeout_rate: 0.0,
             midstream_fail_rate: 0.0,
@@ -166,6 +186,9 @@ pub struct Tally {
     /// `503`, `timeout`, `cut` (stream broken off) or `garbage` (HTML), so
     /// a soak can say why a key was delivered more than once.
     pub outcomes: BTreeMap<String, Vec<&'static str>>,
+    /// Arrivals and outcomes as they happened, `[key, "arrived"]` then
+    /// `[key, outcome]`: tests read from it which deliveries overlapped.
+    pub timeline: Vec<(String, &'static str)>,
 }
 
 #[derive(Default)]
@@ -179,6 +202,7 @@ impl Agent {
     fn record_done(&self, key: String) {
         let mut tally = self.tally.lock().expect("tally lock");
         tally.outcomes.entry(key.clone()).or_default().push("done");
+        tally.timeline.push((key.clone(), "done"));
         *tally.done.entry(key).or_default() += 1;
     }
 
@@ -190,6 +214,7 @@ impl Agent {
             .entry(key.to_string())
             .or_default()
             .push(outcome);
+        tally.timeline.push((key.to_string(), outcome));
     }
 }
 
@@ -279,6 +304,7 @@ async fn deliver(
         tally.deliveries += 1;
         *tally.keys.entry(key.clone()).or_default() += 1;
         tally.order.push(key.clone());
+        tally.timeline.push((key.clone(), "arrived"));
     }
     if !config.token.is_empty() {
         let expected = format!("Bearer {}", config.token);
@@ -315,10 +341,19 @@ async fn deliver(
             .rejected
             .entry(key)
             .or_default() += 1;
-        return problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "demo agent refuses this event (designed reject)",
-        );
+        let status =
+            StatusCode::from_u16(config.reject_status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let mut response = problem(status, "demo agent refuses this event (designed reject)");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, config.retry_after_s.into());
+        }
+        return response;
+    }
+    let mut config = config;
+    if config.latency_jitter_ms > 0 {
+        config.latency_ms += rand::rng().random_range(0..=config.latency_jitter_ms);
     }
     let roll: f64 = rand::rng().random();
     if roll < config.error_rate {

@@ -4,6 +4,7 @@
 //! `scripts/backend.sh` starts. See docs/local-stack.md.
 
 mod agent;
+mod agent_tls;
 mod events;
 mod gateway;
 mod loopback;
@@ -33,6 +34,11 @@ struct Args {
     /// Where the demo agent listens.
     #[arg(long, env = "SLUICE_AGENT_ADDR", default_value = "127.0.0.1:54330")]
     agent_addr: SocketAddr,
+    /// Where the demo agent also listens over HTTPS with HTTP/2 (a
+    /// self-signed certificate): a browser opens at most six HTTP/1.1
+    /// connections to one host, so more lanes than that need HTTP/2.
+    #[arg(long, env = "SLUICE_AGENT_TLS_ADDR", default_value = "127.0.0.1:54331")]
+    agent_tls_addr: SocketAddr,
     /// JWT secret (Supabase CLI's local default, so its well-known keys work).
     #[arg(long, env = "SLUICE_JWT_SECRET", default_value = gateway::keys::DEFAULT_JWT_SECRET, hide_default_value = true)]
     jwt_secret: String,
@@ -84,13 +90,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Serve::All | Serve::Agent => {
             let listener = TcpListener::bind(args.agent_addr).await?;
             println!("  agent URL        http://{}/", args.agent_addr);
+            println!(
+                "  agent URL (h2)   https://{}/  (self-signed)",
+                args.agent_tls_addr
+            );
             let agent = Arc::new(agent::Agent {
                 config: Mutex::new(args.agent),
                 tally: Mutex::default(),
             });
+            let tls = agent_tls::serve(args.agent_tls_addr, agent::router(agent.clone()))?;
             Some((
                 listener,
                 agent::router(agent).into_make_service_with_connect_info::<SocketAddr>(),
+                tls,
             ))
         }
     };
@@ -108,7 +120,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let agent = async {
         match agent {
-            Some((listener, app)) => axum::serve(listener.tap_io(no_delay), app).await,
+            Some((listener, app, tls)) => {
+                tokio::select! {
+                    result = axum::serve(listener.tap_io(no_delay), app) => result,
+                    result = tls => result,
+                }
+            }
             None => std::future::pending().await,
         }
     };

@@ -494,6 +494,24 @@ mod tests {
     }
 
     #[test]
+    fn events_handled_ahead_travel_with_the_file_and_too_many_are_refused() {
+        let mut ledger = Ledger::default();
+        ledger.record(&event("1", T0), Arrival::InOrder);
+        ledger.record(&event("3", T0 + 2), Arrival::Ahead);
+        let text = serde_json::to_string(&LedgerFile::of("events", &ledger)).unwrap();
+        let file = LedgerFile::parse(&text, "events").unwrap();
+        assert_eq!(file.head.ahead, vec![Slot(T0 + 2, "3".into())]);
+        let mut crowded = ledger.clone();
+        for i in 0..MAX_AHEAD as i64 {
+            crowded.record(&event(&format!("a{i}"), T0 + 10 + i), Arrival::Ahead);
+        }
+        let text = serde_json::to_string(&LedgerFile::of("events", &crowded)).unwrap();
+        assert!(LedgerFile::parse(&text, "events")
+            .unwrap_err()
+            .contains("handled ahead of its cursor"));
+    }
+
+    #[test]
     fn a_foreign_or_mismatched_file_is_refused_with_the_reason() {
         let (ledger, _, _) = stored_after(3);
         let text = serde_json::to_string(&LedgerFile::of("events", &ledger)).unwrap();

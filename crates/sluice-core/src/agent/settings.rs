@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use crate::drain::MAX_LANES;
 
+/// HTTP/1.1 connections a browser opens to one host at most (Chromium,
+/// Firefox and Safari alike).
+pub const BROWSER_CONNECTIONS_PER_HOST: usize = 6;
+
 /// Where the gate sends events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination<'a> {
@@ -92,6 +96,18 @@ impl AgentSettings {
     pub fn lanes(&self) -> usize {
         self.lanes.get() as usize
     }
+
+    /// Said when lanes would wait for a connection rather than for the
+    /// agent: over plain http a browser speaks HTTP/1.1, and opens at most
+    /// six connections to one host.
+    pub fn connection_note(&self) -> Option<String> {
+        let plain = self.url.starts_with("http://");
+        (plain && !self.pass_through && self.lanes() > BROWSER_CONNECTIONS_PER_HOST).then(|| {
+            format!(
+                "Over http:// a browser opens at most {BROWSER_CONNECTIONS_PER_HOST} connections to one host: lanes beyond {BROWSER_CONNECTIONS_PER_HOST} wait for one. An https:// agent that speaks HTTP/2 has no such limit."
+            )
+        })
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +163,21 @@ mod tests {
         ] {
             assert!(bad.validate().is_err());
         }
+    }
+
+    #[test]
+    fn more_lanes_than_a_browser_opens_connections_over_http_are_pointed_out() {
+        let lanes = |url: &str, lanes: u32| AgentSettings {
+            url: url.into(),
+            lanes: NonZeroU32::new(lanes).unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(lanes("http://agent", 6).connection_note(), None);
+        assert!(lanes("http://agent", 7)
+            .connection_note()
+            .unwrap()
+            .contains("at most 6 connections"));
+        assert_eq!(lanes("https://agent", 32).connection_note(), None);
     }
 
     #[test]
