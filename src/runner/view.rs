@@ -120,8 +120,11 @@ impl DrainView {
 
     /// The lane that speaks for the whole gate (tracked).
     pub fn speaking_lane(&self) -> GateView {
-        let lanes: Vec<GateView> = self.lanes.iter().map(|lane| lane.get()).collect();
-        speaking_lane(&lanes).cloned().unwrap_or_default()
+        let ranks = self
+            .lanes
+            .iter()
+            .map(|lane| lane.with(GateView::speaking_rank));
+        speaking_lane(ranks).map_or_else(GateView::default, |lane| self.lanes[lane].get())
     }
 
     /// Lanes with an event at the gate (tracked).

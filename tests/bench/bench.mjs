@@ -193,6 +193,36 @@ async function throughput(browser, url, session) {
   row('long tasks (> 50 ms) while draining, demo agent', `${agent.longTasks.length}, longest ${ms(worst(agent.longTasks))}`, 'none over 50 ms', agent.longTasks.length === 0);
 }
 
+/** Requests per second that `lanes` loops of bare fetch() reach from a page
+ * for `ms`, each posting an event-sized body and reading the reply. */
+async function bareFetches(browser, url, agentUrl, lanes, ms) {
+  await configureAgent({ latency_ms: 0, mode: 'json' });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(`${url}bench/`);
+  const rate = await page.evaluate(async ({ agentUrl, lanes, ms }) => {
+    let done = 0;
+    let k = 0;
+    const until = performance.now() + ms;
+    const lane = async () => {
+      while (performance.now() < until) {
+        const key = String(k++);
+        const reply = await fetch(agentUrl, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `bench_ceiling:${key}` },
+          body: JSON.stringify({ key, table: 'bench_ceiling', event: { id: key, type: 'order.created' } }),
+        });
+        await reply.arrayBuffer();
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+    return done / (ms / 1000);
+  }, { agentUrl, lanes, ms });
+  await context.close();
+  return rate;
+}
+
 /** Lanes side by side, each run on a fresh table of its own. */
 async function lanes(browser, url) {
   section('Lanes (demo agent over HTTP/2, built in release; 15 s of draining per row)');
@@ -207,6 +237,10 @@ async function lanes(browser, url) {
   await configureAgent({ latency_ms: 0, mode: 'json' });
   const fast = await drain(browser, url, null, AGENT_H2, { lanes: 16, events: 10_000 });
   row('agent at zero latency, 16 lanes (10,000 events)', `${fast.rate.toFixed(0)} events/s`, '≥ 500 events/s', fast.rate >= 500);
+  // The ceiling the page cannot pass: bare fetches from its main thread,
+  // 16 at a time, to the same agent, with nothing else to do.
+  const ceiling = await bareFetches(browser, url, AGENT_H2, 16, 5000);
+  row('browser ceiling: bare fetch() from the page, 16 at a time, same agent', `${ceiling.toFixed(0)} requests/s (Sluice at 16 lanes: ${(fast.rate / ceiling * 100).toFixed(0)} % of it)`);
   const worst = Math.max(0, ...fast.longTasks, ...slow[16].longTasks);
   const count = fast.longTasks.length + slow[16].longTasks.length;
   row('long tasks (> 50 ms) while draining at 16 lanes', `${count}, longest ${ms(worst)}`, 'none over 50 ms', count === 0);

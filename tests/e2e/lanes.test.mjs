@@ -129,6 +129,10 @@ test('a reload with 8 events at the gate sends exactly those 8 again, and none h
   assert.equal(atGate.length, 8, 'still 8: every lane holds an unanswered event');
   const head = await storedHead(page, table);
   assert.ok(head.ahead?.length > 0, 'some events were handled ahead of an unfinished older one');
+  await eventually(async () => /8 of 8/.test(await page.locator('[data-metric="lanes"]').innerText()), 5_000, '8 lanes in use');
+  assert.equal(await page.locator('.pill[data-at="gate"]').count(), 4, 'four pill rows…');
+  assert.match(await gate(page).innerText(), /\+4/, '…and the other four counted');
+  await screenshot(page, 'lanes-at-gate');
   await configureAgent({ latency_ms: 20, mode: 'json' });
   await page.reload();
   await page.getByRole('button', { name: 'Log out' }).waitFor();

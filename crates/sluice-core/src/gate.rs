@@ -107,23 +107,34 @@ pub struct GateView {
     pub serial: u64,
 }
 
-/// The lane that speaks for the whole gate: the busiest (processing, else
-/// retrying, else waiting on its agent), and among equals or when none is
-/// busy, the one admitted last.
-pub fn speaking_lane<'a>(lanes: impl IntoIterator<Item = &'a GateView>) -> Option<&'a GateView> {
-    let rank = |g: &GateView| match g.state {
-        GateState::Processing => 3,
-        GateState::Retrying => 2,
-        GateState::Offline => 1,
-        _ => 0,
-    };
-    lanes
+/// The lane that speaks for the whole gate, by index, from each lane's
+/// [`GateView::speaking_rank`]: the busiest (processing, else retrying,
+/// else waiting on its agent), and among equals or when none is busy, the
+/// one admitted last. (Ranks rather than views: the page reads each lane's
+/// signal without cloning it.)
+pub fn speaking_lane(ranks: impl IntoIterator<Item = Option<(u8, u64)>>) -> Option<usize> {
+    ranks
         .into_iter()
-        .filter(|g| g.event.is_some())
-        .max_by_key(|g| (rank(g), g.serial))
+        .enumerate()
+        .filter_map(|(lane, rank)| rank.map(|rank| (rank, lane)))
+        .max()
+        .map(|(_, lane)| lane)
 }
 
 impl GateView {
+    /// How strongly this lane speaks for the gate (see [`speaking_lane`]);
+    /// `None` before its first event.
+    pub fn speaking_rank(&self) -> Option<(u8, u64)> {
+        self.event.as_ref()?;
+        let busy = match self.state {
+            GateState::Processing => 3,
+            GateState::Retrying => 2,
+            GateState::Offline => 1,
+            _ => 0,
+        };
+        Some((busy, self.serial))
+    }
+
     /// An event arrived at the gate, the `serial`th admitted.
     pub fn admit(badge: Badge, serial: u64) -> Self {
         Self {
@@ -352,22 +363,18 @@ mod tests {
         let processing = lane("3", 3);
         let mut newest = lane("4", 4);
         newest.rejected("no".into());
-        let key = |g: Option<&GateView>| g.and_then(|g| g.event.as_ref()).map(|e| e.key.clone());
+        let speaking = |lanes: &[GateView]| {
+            speaking_lane(lanes.iter().map(GateView::speaking_rank))
+                .and_then(|i| lanes[i].event.as_ref())
+                .map(|e| e.key.clone())
+        };
         let all = [passed.clone(), retrying.clone(), processing, newest.clone()];
-        assert_eq!(
-            key(speaking_lane(&all)),
-            Some("3".into()),
-            "processing first"
-        );
+        assert_eq!(speaking(&all), Some("3".into()), "processing first");
         let all = [passed.clone(), retrying, newest.clone()];
-        assert_eq!(key(speaking_lane(&all)), Some("2".into()), "then retrying");
+        assert_eq!(speaking(&all), Some("2".into()), "then retrying");
         let all = [passed, newest, GateView::default()];
-        assert_eq!(
-            key(speaking_lane(&all)),
-            Some("4".into()),
-            "then the newest"
-        );
-        assert_eq!(speaking_lane(&[GateView::default()]), None);
+        assert_eq!(speaking(&all), Some("4".into()), "then the newest");
+        assert_eq!(speaking(&[GateView::default()]), None);
     }
 
     #[test]
