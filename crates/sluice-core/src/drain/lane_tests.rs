@@ -250,32 +250,47 @@ fn a_reload_sends_again_exactly_the_events_that_were_at_the_gate() {
     }
 }
 
-#[test]
-fn a_stuck_event_holds_at_most_max_ahead_and_the_head_stays_small() {
-    let table = table(500);
-    let mut drain = with_lanes(MAX_LANES, Ledger::default());
-    // Event 1 never finishes; every other one does at once.
+/// Drives `drain` with event 1 never finishing and every other event
+/// finishing as soon as it is at the gate, until nothing more moves; hands
+/// each finished event and what recording it wrote to `finished`. Returns
+/// the events left at the gate.
+fn run_with_event_1_stuck(
+    drain: &mut Drain,
+    table: &Table,
+    mut finished: impl FnMut(&Event, Vec<Write>),
+) -> Vec<Event> {
     let mut gate: Vec<Event> = Vec::new();
-    let mut largest_head = 0;
     for _ in 0..10_000 {
         match drain.next(0.0, SECOND) {
             Step::Read(kind, _) => {
-                drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+                drain.on_read(kind, Ok(table.answer(drain, kind)), 0.0, 0.5);
             }
             Step::Deliver(event) => gate.push(event),
             _ => {
                 let Some(i) = (0..gate.len()).find(|&i| gate[i].key != "1") else {
-                    break;
+                    return gate;
                 };
                 let done = gate.remove(i);
-                for write in drain.on_handled(&done.key) {
-                    if let Write::Head(head) = write {
-                        largest_head = largest_head.max(ahead_chars_with_uuid_keys(&head));
-                    }
-                }
+                let writes = drain.on_handled(&done.key);
+                finished(&done, writes);
             }
         }
     }
+    panic!("the engine never settled");
+}
+
+#[test]
+fn a_stuck_event_holds_at_most_max_ahead_and_the_head_stays_small() {
+    let table = table(500);
+    let mut drain = with_lanes(MAX_LANES, Ledger::default());
+    let mut largest_head = 0;
+    let gate = run_with_event_1_stuck(&mut drain, &table, |_, writes| {
+        for write in writes {
+            if let Write::Head(head) = write {
+                largest_head = largest_head.max(ahead_chars_with_uuid_keys(&head));
+            }
+        }
+    });
     assert_eq!(gate.len(), 1, "only the stuck event is left at the gate");
     // The stuck event and those handled ahead of it fill the window.
     assert_eq!(drain.ledger().ahead().count(), MAX_AHEAD - 1);
@@ -311,7 +326,6 @@ fn a_failing_event_holds_only_its_own_partition() {
     let table = table(40);
     let mut drain = with_lanes(4, Ledger::default());
     drain.set_partition_key(Some(Identifier::parse("part").unwrap()));
-    let mut gate: Vec<Event> = Vec::new();
     let stuck_part = part_of(&Event {
         key: "1".into(),
         timestamp: String::new(),
@@ -320,22 +334,9 @@ fn a_failing_event_holds_only_its_own_partition() {
         row_bytes: 0,
     });
     let mut finished: HashMap<String, usize> = HashMap::new();
-    for _ in 0..10_000 {
-        match drain.next(0.0, SECOND) {
-            Step::Read(kind, _) => {
-                drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
-            }
-            Step::Deliver(event) => gate.push(event),
-            _ => {
-                let Some(i) = (0..gate.len()).find(|&i| gate[i].key != "1") else {
-                    break;
-                };
-                let done = gate.remove(i);
-                drain.on_handled(&done.key);
-                *finished.entry(part_of(&done)).or_default() += 1;
-            }
-        }
-    }
+    run_with_event_1_stuck(&mut drain, &table, |done, _| {
+        *finished.entry(part_of(done)).or_default() += 1;
+    });
     assert_eq!(
         finished.get(&stuck_part),
         None,
