@@ -15,6 +15,9 @@ import { GATEWAY, AGENT } from '../contract/stack.mjs';
 const EVENTS = 10_000;
 const PROJECT = 'http://127.0.0.1:54321';
 const GATEWAY_FAULTS = { latency_ms: 20, error_rate: 0.05, drop_rate: 0.02, malformed_rate: 0.02 };
+// Six events at the gate at once: as many as a browser opens HTTP/1.1
+// connections to the agent's front.
+const LANES = 6;
 const AGENT_FAULTS = { latency_ms: 0, mode: 'ndjson', progress_steps: 1, reject_rate: 0.005, error_rate: 0.03, timeout_rate: 0.003, midstream_fail_rate: 0.01, garbage_rate: 0.01, retry_after_s: 0 };
 const log = (message) => console.log(`[soak +${Math.round(process.uptime())}s] ${message}`);
 
@@ -39,7 +42,8 @@ const tally = async () => {
   const t = await (await fetch(`${AGENT}/tally`)).json();
   const prefix = `${table}:`;
   const mine = (map) => Object.fromEntries(Object.entries(map).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-  return { counts: mine(t.keys), done: mine(t.done), rejected: mine(t.rejected), outcomes: mine(t.outcomes) };
+  const timeline = t.timeline.filter(([k]) => k.startsWith(prefix));
+  return { counts: mine(t.keys), done: mine(t.done), rejected: mine(t.rejected), outcomes: mine(t.outcomes), timeline };
 };
 
 // The page reaches the agent through a front that can refuse connections.
@@ -47,11 +51,11 @@ const front = await agentFront();
 const server = await serveDist();
 const browser = await launchBrowser();
 const context = await browser.newContext();
-await context.addInitScript((agentUrl) => {
+await context.addInitScript(({ agentUrl, lanes }) => {
   if (!localStorage.getItem('sluice:v1:agent')) {
-    localStorage.setItem('sluice:v1:agent', JSON.stringify({ url: agentUrl, token: '', timeout_s: 2, attempts: 12 }));
+    localStorage.setItem('sluice:v1:agent', JSON.stringify({ url: agentUrl, token: '', timeout_s: 2, attempts: 12, lanes }));
   }
-}, front.url);
+}, { agentUrl: front.url, lanes: LANES });
 const url = `${server.url}?table=${table}`;
 let page = await context.newPage();
 const pageErrors = [];
@@ -145,6 +149,13 @@ for (const k of repeated) {
   }
 }
 const lost = keys.filter((k) => !t.done[k] && !deadKeys.has(k));
+// The most deliveries the agent was working on at once.
+let open = 0;
+let mostAtOnce = 0;
+for (const [, what] of t.timeline) {
+  open += what === 'arrived' ? 1 : -1;
+  mostAtOnce = Math.max(mostAtOnce, open);
+}
 const unreadableKept = deepIds.filter((k) => stored.dead.some((l) => l.key === k && /unreadable row/.test(l.reason)));
 const unreadableSent = deepIds.filter((k) => t.counts[k]);
 for (const k of unreadableKept) designed.add(k);
@@ -167,13 +178,17 @@ const lines = [
   ['dead-lettered without a designed reject', deadWithoutCause.length],
   ['designed rejects not dead-lettered', designedNotDead.length],
   ['ledger: events recorded as handled', stored.head?.handled ?? 0],
+  ['ledger: events still handled ahead of the cursor', stored.head?.ahead?.length ?? 0],
+  [`most deliveries at the agent at once (${LANES} lanes)`, mostAtOnce],
   ['lost (neither passed nor dead-lettered)', lost.length],
   ['page errors', pageErrors.length],
 ];
 const width = Math.max(...lines.map(([k]) => k.length));
-console.log(`\n## Soak: ${EVENTS} events; gateway ${JSON.stringify(GATEWAY_FAULTS)}; agent ${JSON.stringify(AGENT_FAULTS)}`);
+console.log(`\n## Soak: ${EVENTS} events, ${LANES} lanes; gateway ${JSON.stringify(GATEWAY_FAULTS)}; agent ${JSON.stringify(AGENT_FAULTS)}`);
 for (const [k, v] of lines) console.log(`${k.padEnd(width)}  ${v}`);
 if (lost.length) console.log(`lost keys (first 20): ${lost.slice(0, 20).join(', ')}`);
+const doneTwice = keys.filter((k) => t.done[k] > 1);
+if (doneTwice.length) console.log(`done more than once: ${doneTwice.slice(0, 10).map((k) => `${k} (${t.outcomes[k].join(', ')})`).join('; ')}`);
 if (deadWithoutCause.length) console.log(`dead-lettered without cause: ${deadWithoutCause.slice(0, 20).join(', ')}; reasons: ${stored.dead.filter((l) => !designed.has(l.key)).slice(0, 5).map((l) => l.reason).join(' | ')}`);
 if (pageErrors.length) console.log(`page errors: ${pageErrors.slice(0, 5).join(' | ')}`);
 const failed = lost.length > 0 || deadWithoutCause.length > 0 || designedNotDead.length > 0

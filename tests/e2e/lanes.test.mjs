@@ -170,3 +170,23 @@ test('an event failing in one lane does not hold the others; it is dead-lettered
   await page.getByRole('region', { name: 'Drain' }).getByText(`(of which ${failing.length} dead-lettered)`).waitFor();
   await context.close();
 });
+
+test('pause lets every event at the gate finish and admits none; step admits exactly one', async () => {
+  await configureAgent({ latency_ms: 1500, mode: 'ndjson', progress_steps: 2 });
+  const table = await freshTable('lanepause');
+  await insertEvents(table, Array.from({ length: 20 }, (_, i) => stamp(-60_000 + i)));
+  const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
+  const { page } = await openTable(context, env.server.url, table, ANON);
+  await saveAgent(page, { url: AGENT_H2, lanes: '4' });
+  await eventually(async () => Object.keys((await tally(table)).counts).length === 4, 20_000, '4 at the gate');
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await eventually(async () => Object.keys((await tally(table)).done).length === 4, 20_000, 'the 4 finished');
+  await sleep(2000);
+  assert.equal(Object.keys((await tally(table)).counts).length, 4, 'none admitted while paused');
+  assert.equal(await gate(page).getAttribute('data-state'), 'paused');
+  await page.getByRole('button', { name: 'Step' }).click();
+  await eventually(async () => Object.keys((await tally(table)).done).length === 5, 20_000, 'one stepped through');
+  await sleep(2000);
+  assert.equal(Object.keys((await tally(table)).counts).length, 5, 'a step is one event, whatever the lanes');
+  await context.close();
+});

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::tests::{keys, row, source, Table, SECOND, T0};
 use super::*;
 use crate::ledger::{Head, Ledger};
+use crate::source_error::SourceError;
 
 /// xorshift64*: enough to shuffle completions, and the same every run.
 struct Shuffle(u64);
@@ -404,4 +405,86 @@ fn watch_only_meanwhile_keeps_the_events_at_the_gate_and_loses_none() {
     all.sort_by_key(|k| k.parse::<i64>().unwrap());
     assert_eq!(all, keys(1..31), "each once, none lost");
     assert_eq!(drain.ledger().cursor().unwrap().key, "30");
+}
+
+/// Answers a read as PostgREST would, except that any read carrying a row
+/// of `poisoned` whole fails as unreadable (a position read carries only
+/// the key and timestamp, so it passes).
+fn answer_poisoned(
+    drain: &Drain,
+    table: &Table,
+    kind: ReadKind,
+    path: &str,
+    poisoned: i64,
+) -> Result<Vec<serde_json::Value>, SourceError> {
+    let rows = table.answer(drain, kind);
+    if kind == ReadKind::Position {
+        let first = rows.into_iter().next();
+        return Ok(first
+            .map(|r| vec![serde_json::json!({"id": r["id"], "created_at": r["created_at"]})])
+            .unwrap_or_default());
+    }
+    let at = path.find("limit=").expect("a limit") + 6;
+    let limit: usize = path[at..].split('&').next().unwrap().parse().unwrap();
+    let rows: Vec<_> = rows.into_iter().take(limit).collect();
+    if rows.iter().any(|r| r["id"].as_i64() == Some(poisoned)) {
+        return Err(SourceError::Unreadable {
+            table: "events".into(),
+            detail: "recursion limit exceeded".into(),
+        });
+    }
+    Ok(rows)
+}
+
+#[test]
+fn an_unreadable_row_refused_ahead_of_older_events_is_not_refused_again_after_a_reload() {
+    let table = table(10);
+    let mut drain = with_lanes(5, Ledger::default());
+    let (mut now, mut gate, mut refused) = (0.0, Vec::new(), Vec::new());
+    // Events 1–4 stay at the gate while row 5 is isolated and refused.
+    for _ in 0..10_000 {
+        match drain.next(now, SECOND) {
+            Step::Read(kind, path) => {
+                let result = answer_poisoned(&drain, &table, kind, &path, 5);
+                drain.on_read(kind, result, now, 0.5);
+            }
+            Step::Deliver(event) => gate.push(event.key),
+            Step::Refuse(event, _) => {
+                drain.on_handled(&event.key);
+                refused.push(event.key);
+            }
+            Step::Wait(wait) if refused.is_empty() => now += wait.as_secs_f64() * 1000.0 + 1.0,
+            _ => break,
+        }
+    }
+    assert_eq!(
+        (gate[..4].to_vec(), refused),
+        (keys(1..5), vec!["5".to_string()])
+    );
+    assert!(drain.ledger().is_ahead("5"), "refused ahead of 1–4");
+    // The page reloads with 1–4 unfinished.
+    let mut reloaded = with_lanes(5, stored(drain.ledger()));
+    let (mut delivered, mut refused_again) = (Vec::new(), Vec::new());
+    for _ in 0..10_000 {
+        match reloaded.next(now, SECOND) {
+            Step::Read(kind, path) => {
+                let result = answer_poisoned(&reloaded, &table, kind, &path, 5);
+                reloaded.on_read(kind, result, now, 0.5);
+            }
+            Step::Deliver(event) => {
+                reloaded.on_handled(&event.key);
+                delivered.push(event.key);
+            }
+            Step::Refuse(event, _) => refused_again.push(event.key),
+            Step::Record(_) => {}
+            Step::Wait(wait) if wait < Duration::from_secs(600) => {
+                now += wait.as_secs_f64() * 1000.0 + 1.0
+            }
+            Step::Wait(_) | Step::Halted => break,
+        }
+    }
+    assert_eq!(refused_again, Vec::<String>::new(), "dead-lettered once");
+    delivered.sort_by_key(|k| k.parse::<i64>().unwrap());
+    assert_eq!(delivered, ["1", "2", "3", "4", "6", "7", "8", "9", "10"]);
+    assert_eq!(reloaded.ledger().cursor().unwrap().key, "10");
 }

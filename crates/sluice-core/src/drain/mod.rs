@@ -716,6 +716,16 @@ impl Drain {
                     return;
                 };
                 match self.source.event(row) {
+                    // Refused before a reload, ahead of an older event: it
+                    // is handled, and stays so.
+                    Ok(event) if self.ledger.is_ahead(&event.key) => {
+                        self.read_to = Some(Cursor {
+                            timestamp: event.timestamp.clone(),
+                            key: event.key.clone(),
+                        });
+                        let seq = self.take_seq();
+                        self.ahead_read.insert(seq, event.position());
+                    }
                     Ok(mut event) => {
                         let reason = format!("unreadable row: {detail}");
                         event.row = serde_json::json!({
