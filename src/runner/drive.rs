@@ -172,7 +172,8 @@ impl Loop<'_> {
             let lanes = context.agent.with_untracked(|a| a.lanes());
             set_if_changed(view.lanes_shown, lanes);
             drain.set_lanes(lanes.saturating_sub(self.redelivering));
-            drain.set_partition_key(view.partition_key.get_untracked());
+            view.partition_key
+                .with_untracked(|key| drain.set_partition_key(key.as_ref()));
             if self.inbox.at_gate() < lanes {
                 if let Some(key) = self.redeliveries.pop_front() {
                     if !self.redeliver(&mut drain, &key).await {

@@ -93,6 +93,14 @@ fn table(n: i64) -> Table {
     Table((1..=n).map(|i| (i, T0 + i * 1000)).collect())
 }
 
+/// The drain's first step is a read: answers it.
+fn read_first_page(drain: &mut Drain, table: &Table) {
+    let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+        panic!("a new drain reads first")
+    };
+    drain.on_read(kind, Ok(table.answer(drain, kind)), 0.0, 0.5);
+}
+
 fn with_lanes(lanes: usize, ledger: Ledger) -> Drain {
     let mut drain = Drain::new(source(), ledger);
     drain.set_lanes(lanes);
@@ -103,10 +111,7 @@ fn with_lanes(lanes: usize, ledger: Ledger) -> Drain {
 fn lanes_admit_up_to_their_number_oldest_first() {
     let table = table(10);
     let mut drain = with_lanes(4, Ledger::default());
-    let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-        panic!()
-    };
-    drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+    read_first_page(&mut drain, &table);
     let admitted: Vec<String> = (0..4)
         .map(|_| match drain.next(0.0, SECOND) {
             Step::Deliver(event) => event.key,
@@ -128,10 +133,7 @@ fn lanes_admit_up_to_their_number_oldest_first() {
 fn the_cursor_moves_only_over_the_unbroken_run_of_handled_events() {
     let table = table(6);
     let mut drain = with_lanes(4, Ledger::default());
-    let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-        panic!()
-    };
-    drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+    read_first_page(&mut drain, &table);
     for _ in 0..4 {
         assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(_)));
     }
@@ -185,7 +187,7 @@ fn a_partition_never_overlaps_and_passes_in_the_table_order() {
     for seed in 1..=20u64 {
         let table = table(200);
         let mut drain = with_lanes(16, Ledger::default());
-        drain.set_partition_key(Some(Identifier::parse("part").unwrap()));
+        drain.set_partition_key(Some(&Identifier::parse("part").unwrap()));
         // run_lanes asserts that no two events of a partition overlap.
         let (seen, _) = run_lanes(&mut drain, &table, &mut Shuffle(seed), None);
         let mut by_part: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
@@ -326,7 +328,7 @@ fn ahead_chars_with_uuid_keys(head: &Head) -> usize {
 fn a_failing_event_holds_only_its_own_partition() {
     let table = table(40);
     let mut drain = with_lanes(4, Ledger::default());
-    drain.set_partition_key(Some(Identifier::parse("part").unwrap()));
+    drain.set_partition_key(Some(&Identifier::parse("part").unwrap()));
     let stuck_part = part_of(&Event {
         key: "1".into(),
         timestamp: String::new(),
@@ -354,12 +356,9 @@ fn a_failing_event_holds_only_its_own_partition() {
 fn a_new_partition_key_applies_once_the_gate_is_empty() {
     let table = table(10);
     let mut drain = with_lanes(4, Ledger::default());
-    let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-        panic!()
-    };
-    drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+    read_first_page(&mut drain, &table);
     assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
-    drain.set_partition_key(Some(Identifier::parse("part").unwrap()));
+    drain.set_partition_key(Some(&Identifier::parse("part").unwrap()));
     assert_eq!(drain.next(0.0, SECOND), Step::Wait(Duration::MAX));
     drain.on_handled("1");
     assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "2"));
@@ -369,11 +368,8 @@ fn a_new_partition_key_applies_once_the_gate_is_empty() {
 fn a_partition_key_the_rows_lack_halts_with_its_name() {
     let table = table(3);
     let mut drain = with_lanes(4, Ledger::default());
-    drain.set_partition_key(Some(Identifier::parse("tenant").unwrap()));
-    let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-        panic!()
-    };
-    drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+    drain.set_partition_key(Some(&Identifier::parse("tenant").unwrap()));
+    read_first_page(&mut drain, &table);
     assert_eq!(drain.next(0.0, SECOND), Step::Halted);
     assert!(drain
         .halted()

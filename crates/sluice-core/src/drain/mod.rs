@@ -98,6 +98,8 @@ struct Waiting {
     arrival: Arrival,
     /// Its place in the order of reading.
     seq: u64,
+    /// Its partition key's value, as JSON, taken once when it was read.
+    partition: Option<String>,
 }
 
 /// An event at the gate: its row went to the shell, only its place stays.
@@ -153,6 +155,18 @@ pub struct Drain {
     reported: HashSet<String>,
     /// Keys the seed prototype handled, until the drain first catches up.
     imported: HashSet<String>,
+}
+
+/// The partition key's value in `event`'s row, as JSON (`null` when the
+/// row has none: such rows pass in order among themselves).
+fn partition_of(column: Option<&Identifier>, event: &Event) -> Option<String> {
+    let column = column?;
+    Some(
+        event
+            .row
+            .get(column.as_str())
+            .map_or_else(|| "null".to_string(), |v| v.to_string()),
+    )
 }
 
 fn millis(d: Duration) -> f64 {
@@ -239,10 +253,14 @@ impl Drain {
 
     /// Events with the same value in this column never overlap. A new key
     /// applies once the events at the gate under the old one have finished.
-    pub fn set_partition_key(&mut self, key: Option<Identifier>) {
-        if key != self.partition_key {
+    pub fn set_partition_key(&mut self, key: Option<&Identifier>) {
+        if key != self.partition_key.as_ref() {
             self.settling = !self.at_gate.is_empty();
-            self.partition_key = key;
+            self.partition_key = key.cloned();
+            let column = self.partition_key.clone();
+            for waiting in &mut self.queue {
+                waiting.partition = partition_of(column.as_ref(), &waiting.event);
+            }
         }
     }
 
@@ -315,16 +333,15 @@ impl Drain {
         waiting.into_iter().chain(at_gate).chain(refused).min()
     }
 
-    /// The partition key's value in `event`'s row, as JSON (`null` when
-    /// the row has none: such rows pass in order among themselves).
-    fn partition_of(&self, event: &Event) -> Option<String> {
-        let column = self.partition_key.as_ref()?;
-        Some(
-            event
-                .row
-                .get(column.as_str())
-                .map_or_else(|| "null".to_string(), |v| v.to_string()),
-        )
+    /// An event read, as it waits at the source.
+    fn waiting(&self, event: Event, arrival: Arrival, seq: u64) -> Waiting {
+        let partition = partition_of(self.partition_key.as_ref(), &event);
+        Waiting {
+            event,
+            arrival,
+            seq,
+            partition,
+        }
     }
 
     /// The waiting event to admit next, if a lane is free: the oldest whose
@@ -344,8 +361,8 @@ impl Drain {
             .filter_map(|g| g.partition.clone())
             .collect();
         for (i, waiting) in self.queue.iter().enumerate() {
-            let partition = self.partition_of(&waiting.event);
-            let held = partition.as_ref().is_some_and(|p| blocked.contains(p))
+            let partition = waiting.partition.as_ref();
+            let held = partition.is_some_and(|p| blocked.contains(p))
                 || (waiting.arrival != Arrival::Late
                     && beyond >= MAX_AHEAD
                     && Some(waiting.seq) != first);
@@ -353,7 +370,7 @@ impl Drain {
                 return Some(i);
             }
             // Whatever shares its partition waits behind it.
-            blocked.extend(partition);
+            blocked.extend(partition.cloned());
         }
         None
     }
@@ -379,13 +396,12 @@ impl Drain {
         let index = self.admissible()?;
         self.admitted();
         let waiting = self.queue.remove(index).expect("admissible index");
-        let partition = self.partition_of(&waiting.event);
         let key = waiting.event.key.clone();
         self.at_gate.push(AtGate {
             position: waiting.event.position(),
             arrival: waiting.arrival,
             seq: Some(waiting.seq),
-            partition,
+            partition: waiting.partition,
             refusing: None,
         });
         if self.imported.contains(&key) {
@@ -618,11 +634,7 @@ impl Drain {
     fn take_in(&mut self, event: Event, arrival: Arrival) {
         if self.watch_only {
             let seq = self.take_seq();
-            self.queue.push_back(Waiting {
-                event,
-                arrival,
-                seq,
-            });
+            self.queue.push_back(self.waiting(event, arrival, seq));
             return;
         }
         if arrival == Arrival::InOrder {
@@ -649,11 +661,7 @@ impl Drain {
         if arrival == Arrival::Late && self.queue.iter().any(|w| w.event.key == event.key) {
             return;
         }
-        self.queue.push_back(Waiting {
-            event,
-            arrival,
-            seq,
-        });
+        self.queue.push_back(self.waiting(event, arrival, seq));
     }
 
     /// A page failed in a way a smaller page may not: unreadable (a row the
@@ -808,11 +816,7 @@ impl Drain {
                 (Some(reason), Some(seq)) => self.refusal = Some((event, reason, seq)),
                 (None, Some(seq)) => {
                     let place = self.queue.iter().position(|w| w.seq > seq);
-                    let waiting = Waiting {
-                        event,
-                        arrival: back.arrival,
-                        seq,
-                    };
+                    let waiting = self.waiting(event, back.arrival, seq);
                     match place {
                         Some(place) => self.queue.insert(place, waiting),
                         None => self.queue.push_back(waiting),
