@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::tests::{keys, row, source, Table, SECOND, T0};
+use super::tests::{keys, read_first_page, row, source, Table, SECOND, T0};
 use super::*;
 use crate::ledger::{Head, Ledger};
 use crate::source_error::SourceError;
@@ -91,14 +91,6 @@ fn run_lanes(
 
 fn table(n: i64) -> Table {
     Table((1..=n).map(|i| (i, T0 + i * 1000)).collect())
-}
-
-/// The drain's first step is a read: answers it.
-fn read_first_page(drain: &mut Drain, table: &Table) {
-    let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-        panic!("a new drain reads first")
-    };
-    drain.on_read(kind, Ok(table.answer(drain, kind)), 0.0, 0.5);
 }
 
 fn with_lanes(lanes: usize, ledger: Ledger) -> Drain {

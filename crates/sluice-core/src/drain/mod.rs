@@ -1137,6 +1137,14 @@ mod tests {
         assert_eq!(&sizes[..8], [100, 50, 25, 12, 6, 3, 1, 1]);
     }
 
+    /// The drain's first step is a read: answers it.
+    pub(super) fn read_first_page(drain: &mut Drain, table: &Table) {
+        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+            panic!("a new drain reads first")
+        };
+        drain.on_read(kind, Ok(table.answer(drain, kind)), 0.0, 0.5);
+    }
+
     pub(super) fn keys(range: std::ops::Range<i64>) -> Vec<String> {
         range.map(|i| i.to_string()).collect()
     }
@@ -1342,10 +1350,7 @@ mod tests {
     fn pause_lets_the_gate_finish_and_step_admits_exactly_one() {
         let table = Table((1..=3).map(|i| (i, T0 + i)).collect());
         let mut drain = Drain::new(source(), Ledger::default());
-        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-            panic!()
-        };
-        drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+        read_first_page(&mut drain, &table);
         assert!(matches!(drain.next(0.0, SECOND), Step::Deliver(e) if e.key == "1"));
         drain.pause();
         assert_eq!(
@@ -1401,10 +1406,7 @@ mod tests {
     fn a_restart_from_the_stored_ledger_resumes_after_the_last_handled_event() {
         let table = Table((1..=5).map(|i| (i, T0 + i)).collect());
         let mut drain = Drain::new(source(), Ledger::default());
-        let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
-            panic!()
-        };
-        drain.on_read(kind, Ok(table.answer(&drain, kind)), 0.0, 0.5);
+        read_first_page(&mut drain, &table);
         for _ in 0..2 {
             let Step::Deliver(event) = drain.next(0.0, SECOND) else {
                 panic!()
