@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 use tokio_postgres::Client;
 
+use crate::queues::{self, QUEUES};
+
 /// How a default table is shaped, and what happens in it.
 pub struct TableSpec {
     pub name: &'static str,
@@ -171,6 +173,8 @@ pub async fn seed(client: &Client, per_table: usize) -> Result<usize, tokio_post
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct GeneratorTally {
     pub inserted: u64,
+    /// Messages sent to the default queues.
+    pub queued: u64,
     pub late: u64,
     pub same_timestamp: u64,
 }
@@ -179,8 +183,9 @@ pub struct GeneratorTally {
 pub type SharedGeneratorTally = std::sync::Arc<std::sync::Mutex<GeneratorTally>>;
 
 /// Adds `per_second` events a second across the tables until the process
-/// ends. About one in ten commits "late", with a timestamp up to 20 s in the
-/// past; about one in ten reuses the previous timestamp.
+/// ends, and half as many messages across the default queues. About one in
+/// ten rows commits "late", with a timestamp up to 20 s in the past; about
+/// one in ten reuses the previous timestamp.
 pub async fn generate(client: Client, per_second: f64, tally: SharedGeneratorTally) {
     if per_second <= 0.0 {
         return;
@@ -188,8 +193,17 @@ pub async fn generate(client: Client, per_second: f64, tally: SharedGeneratorTal
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
     // The last timestamp written to each table, so a repeat lands in the same table.
     let mut previous = [SystemTime::now(); TABLES.len()];
+    let mut ticks = 0_u64;
     loop {
         ticker.tick().await;
+        ticks += 1;
+        if ticks.is_multiple_of(2) {
+            let queue = QUEUES.choose(&mut rand::rng()).expect("non-empty");
+            match queues::send(&client, queue).await {
+                Ok(()) => tally.lock().expect("tally lock").queued += 1,
+                Err(error) => eprintln!("generator: send to {} failed: {error}", queue.name),
+            }
+        }
         let (index, at, late, same) = {
             let mut rng = rand::rng();
             let index = rng.random_range(0..TABLES.len());

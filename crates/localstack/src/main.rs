@@ -8,6 +8,7 @@ mod agent_tls;
 mod events;
 mod gateway;
 mod loopback;
+mod queues;
 
 use axum::serve::ListenerExt;
 use clap::Parser;
@@ -49,7 +50,8 @@ struct Args {
     /// Most rows in one reply (Supabase's default).
     #[arg(long, env = "SLUICE_MAX_ROWS", default_value_t = 1000)]
     max_rows: u64,
-    /// Events seeded into each empty default table at start.
+    /// Events seeded into each empty default table (and messages into each
+    /// empty default queue) at start.
     #[arg(long, env = "SLUICE_SEED_EVENTS", default_value_t = 40)]
     seed_events: usize,
     /// Events the generator adds per second, across the tables (0: none).
@@ -158,6 +160,8 @@ async fn start_gateway(
         .await?;
     setup.batch_execute(include_str!("schema.sql")).await?;
     let seeded = events::seed(&setup, args.seed_events).await?;
+    let pgmq = queues::install(&args.database_url, &setup).await?;
+    let queued = queues::seed(&setup, args.seed_events).await?;
 
     let pg_config: tokio_postgres::Config = args.database_url.parse()?;
     let manager = Manager::from_config(
@@ -188,7 +192,12 @@ async fn start_gateway(
     println!("  publishable key  {}", args.publishable_key);
     println!("  service_role key {service_role}  (server-side only)");
     println!(
-        "  seeded {seeded} events; generating {} a second",
+        "  pgmq {} installed and exposed as pgmq_public in {} ms",
+        pgmq.version,
+        pgmq.took.as_millis()
+    );
+    println!(
+        "  seeded {seeded} events and {queued} queue messages; generating {} a second",
         args.generate_per_second
     );
     let app = gateway::router(gateway, faults, generator_tally)

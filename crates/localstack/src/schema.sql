@@ -60,3 +60,8 @@ CREATE INDEX IF NOT EXISTS trello_events_keyset ON trello_events (created_at, ac
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO anon, authenticated;
 GRANT ALL ON ALL TABLES IN SCHEMA public TO service_role;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO service_role;
+
+-- A fixture for the contract tests of RPC: a read-only function, so that a
+-- GET call (run read-only, as in PostgREST) has something it may call.
+CREATE OR REPLACE FUNCTION public.add_numbers(a integer, b integer DEFAULT 1)
+  RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;

@@ -88,7 +88,9 @@ impl ApiError {
         let status = match code {
             "42501" if role == Role::Anon => StatusCode::UNAUTHORIZED,
             "42501" => StatusCode::FORBIDDEN,
-            "42P01" => StatusCode::NOT_FOUND,
+            "42P01" | "42883" => StatusCode::NOT_FOUND,
+            // A write in the read-only transaction of a GET.
+            "25006" => StatusCode::METHOD_NOT_ALLOWED,
             "23503" | "23505" => StatusCode::CONFLICT,
             "57014" => StatusCode::INTERNAL_SERVER_ERROR,
             c if c.starts_with("22")

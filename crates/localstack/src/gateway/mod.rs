@@ -6,6 +6,8 @@ pub mod faults;
 pub mod keys;
 mod paging;
 mod query;
+mod queue_admin;
+mod rpc;
 mod sql;
 
 use axum::extract::{Path, RawQuery, State};
@@ -40,6 +42,12 @@ pub fn router(
 ) -> Router {
     let rest = Router::new()
         .route("/rest/v1/{table}", get(read).post(insert))
+        .route(
+            "/rest/v1/rpc/{function}",
+            get(call_get)
+                .post(call_post)
+                .fallback(rpc_method_not_allowed),
+        )
         .with_state(gateway.clone())
         // PostgREST sets no body limit; axum's 2 MB default would refuse large rows.
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
@@ -50,6 +58,8 @@ pub fn router(
     let tables = Router::new()
         .route("/_admin/tables", axum::routing::post(create_table))
         .route("/_admin/jwt-secret", axum::routing::put(rotate_secret))
+        .route("/_admin/queues", axum::routing::post(queue_admin::create))
+        .route("/_admin/queues/{name}", get(queue_admin::describe))
         .with_state(gateway);
     let admin = Router::new()
         .route("/_admin/faults", get(faults::get).put(faults::put))
@@ -164,7 +174,7 @@ async fn read(
 
     let (mut client, table) = connect_to(&gateway, &table).await?;
     let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;
-    let tx = begin_as(&mut client, role).await?;
+    let tx = begin_as(&mut client, role, Access::ReadOnly).await?;
     let total = if want_count {
         let row = tx
             .query_one(&count_sql.sql, &params(&count_sql))
@@ -207,14 +217,25 @@ async fn connect_to(
     Ok((client, table))
 }
 
+/// PostgREST runs GET and HEAD in a read-only transaction, POST in a
+/// read-write one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
 /// A transaction running as the key's database role, so that privileges
 /// and row-level security apply as in Supabase.
 async fn begin_as(
     client: &mut deadpool_postgres::Object,
     role: Role,
+    access: Access,
 ) -> Result<deadpool_postgres::Transaction<'_>, ApiError> {
     let tx = client
-        .transaction()
+        .build_transaction()
+        .read_only(access == Access::ReadOnly)
+        .start()
         .await
         .map_err(|e| ApiError::database(&e, role))?;
     tx.batch_execute(&format!("SET LOCAL ROLE {}", role.db_role()))
@@ -230,10 +251,156 @@ fn json_response(status: StatusCode, content_range: &str, body: String) -> Respo
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    if let Ok(value) = HeaderValue::from_str(content_range) {
-        headers.insert(header::CONTENT_RANGE, value);
+    if !content_range.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(content_range) {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
     }
     response
+}
+
+/// The overloads of `schema.function` with named arguments, from the catalogue.
+async fn overloads(
+    client: &tokio_postgres::Client,
+    schema: &str,
+    function: &str,
+) -> Result<Vec<rpc::Overload>, ApiError> {
+    let rows = client
+        .query(
+            "SELECT coalesce(p.proargnames[1:p.pronargs], '{}')::text[],                     array(SELECT format_type(t, NULL) FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i) ORDER BY i)::text[],                     p.pronargdefaults::int4, p.proretset              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace              WHERE n.nspname = $1 AND p.proname = $2 AND p.prokind = 'f'",
+            &[&schema, &function],
+        )
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let names: Vec<String> = row.get(0);
+            let types: Vec<String> = row.get(1);
+            // PostgREST calls only functions whose arguments all have names.
+            (names.len() == types.len() && names.iter().all(|n| !n.is_empty())).then(|| {
+                rpc::Overload {
+                    arguments: names.into_iter().zip(types).collect(),
+                    defaults: row.get::<_, i32>(2) as usize,
+                    returns_set: row.get(3),
+                }
+            })
+        })
+        .collect())
+}
+
+/// `POST /rest/v1/rpc/{function}`: named arguments as a JSON object, the
+/// schema from `Content-Profile`, in a read-write transaction.
+async fn call_post(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref())?;
+    let role = authorize(&gateway, &headers, &pairs)?;
+    let schema = rpc::schema(&headers, true)?;
+    let arguments = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(arguments)) => arguments,
+            _ => return Err(ApiError::bad_body("Empty or invalid json")),
+        }
+    };
+    call(
+        &gateway,
+        role,
+        schema,
+        &function,
+        arguments,
+        Access::ReadWrite,
+    )
+    .await
+}
+
+/// `GET /rest/v1/rpc/{function}?arg=value`: the schema from
+/// `Accept-Profile`, in a read-only transaction, so a function that writes
+/// fails (25006, answered 405).
+async fn call_get(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref())?;
+    let role = authorize(&gateway, &headers, &pairs)?;
+    let schema = rpc::schema(&headers, false)?;
+    let arguments = rpc::arguments_from_query(&pairs);
+    call(
+        &gateway,
+        role,
+        schema,
+        &function,
+        arguments,
+        Access::ReadOnly,
+    )
+    .await
+}
+
+async fn call(
+    gateway: &Gateway,
+    role: Role,
+    schema: &str,
+    function: &str,
+    arguments: serde_json::Map<String, Value>,
+    access: Access,
+) -> Result<Response, ApiError> {
+    let mut client = gateway
+        .pool
+        .get()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let overloads = overloads(&client, schema, function).await?;
+    let given: Vec<&str> = arguments.keys().map(String::as_str).collect();
+    let overload = rpc::choose(
+        schema,
+        function,
+        &overloads,
+        &given,
+        access == Access::ReadWrite,
+    )?;
+    let sql = rpc::call_sql(schema, function, overload, &given);
+    let bound = Value::Object(arguments.clone()).to_string();
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = if given.is_empty() {
+        Vec::new()
+    } else {
+        vec![&bound]
+    };
+    let tx = begin_as(&mut client, role, access).await?;
+    let row = tx
+        .query_one(&sql, &params)
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::database(&e, role))?;
+    let body: String = row.get(0);
+    let content_range = if overload.returns_set {
+        let returned = serde_json::from_str::<Vec<serde::de::IgnoredAny>>(&body)
+            .map_or(0, |rows| rows.len() as u64);
+        paging::content_range(0, returned, None).1
+    } else {
+        String::new()
+    };
+    Ok(json_response(StatusCode::OK, &content_range, body))
+}
+
+/// PostgREST answers other methods on a function with 405 and PGRST101.
+async fn rpc_method_not_allowed(method: Method) -> ApiError {
+    ApiError::postgrest(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "PGRST101",
+        format!("Cannot use the {method} method on RPC"),
+        None,
+        None,
+    )
 }
 
 async fn insert(
@@ -276,7 +443,7 @@ async fn insert(
         )
     })?;
     let payload = Value::Array(rows).to_string();
-    let tx = begin_as(&mut client, role).await?;
+    let tx = begin_as(&mut client, role, Access::ReadWrite).await?;
     let row = tx
         .query_one(&statement.sql, &[&payload])
         .await
