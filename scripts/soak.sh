@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The fault soak: 10,000 events through the release build with faults in the
 # gateway and the demo agent, reloads, a second tab, a gateway restart and a
-# logout. The agent runs in a process of its own so the restart keeps its
-# tally. Exits non-zero if any event is lost or dead-lettered without cause.
+# logout; then a Supabase Queue of 3,000 messages drained by operators that
+# join and leave. The agent runs in a process of its own so the restart
+# keeps its tally. Exits non-zero if any event or message is lost or
+# dead-lettered without cause.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -24,3 +26,5 @@ for _ in $(seq 1 50); do
 done
 log "soaking (several minutes)"
 node tests/bench/soak.mjs
+log "queue soak: operators joining and leaving one queue"
+node tests/bench/soak_queue.mjs

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod dialogs;
 pub mod files;
 pub mod http;
+pub mod queue_rpc;
 pub mod rest;
 pub mod runtime_config;
 pub mod storage;

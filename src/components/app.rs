@@ -36,6 +36,7 @@ pub fn App() -> impl IntoView {
     let sources = Sources::new(
         remembered_session(alerts),
         remembered(&storage_keys::added_tables(), alerts).unwrap_or_default(),
+        remembered(&storage_keys::added_queues(), alerts).unwrap_or_default(),
         remembered(&storage_keys::selected_table(), alerts),
     );
     provide_context(sources);
@@ -104,6 +105,7 @@ pub fn App() -> impl IntoView {
                     }
                 }
                 sources.deployed.set(config.tables);
+                sources.deployed_queues.set(config.queues);
             }
             Err(message) => alerts.show(message),
         }
@@ -127,7 +129,7 @@ pub fn App() -> impl IntoView {
     // One drain at a time: a new login or table stops the old one and
     // starts the next.
     Effect::new(move |_| {
-        let next = match (sources.session.get(), sources.source.get()) {
+        let next = match (sources.session.get(), sources.chosen.get()) {
             (Some(session), Some(source)) => Some(Runner::start(Inputs {
                 session,
                 source,

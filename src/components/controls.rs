@@ -4,7 +4,7 @@ use sluice_core::metrics::updated_ago;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::storage_keys;
 
-use super::state::{remember, Clock, DrainHandle};
+use super::state::{remember, Clock, DrainHandle, Sources};
 use crate::alerts::Alerts;
 use crate::runner::{Condition, Intent};
 
@@ -44,6 +44,7 @@ pub fn RateSlider() -> impl IntoView {
 #[component]
 pub fn DrainControls() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
+    let sources = expect_context::<Sources>();
     let paused = move || drain.paused();
     view! {
         <div class="drain-controls">
@@ -53,14 +54,17 @@ pub fn DrainControls() -> impl IntoView {
             <button type="button" class="button" disabled=move || !paused() on:click=move |_| drain.send(Intent::Step)>
                 "Step"
             </button>
-            <label class="check">
-                <input
-                    type="checkbox"
-                    prop:checked=move || drain.view.watch_only.get()
-                    on:change=move |ev| drain.set_watch_only(event_target_checked(&ev))
-                />
-                "Watch only"
-            </label>
+            // A queue's read takes what it reads: there is nothing to watch.
+            <Show when=move || !sources.queue_chosen()>
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || drain.view.watch_only.get()
+                        on:change=move |ev| drain.set_watch_only(event_target_checked(&ev))
+                    />
+                    "Watch only"
+                </label>
+            </Show>
         </div>
     }
 }

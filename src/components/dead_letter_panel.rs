@@ -41,12 +41,12 @@ pub fn DeadLetterPanel() -> impl IntoView {
     let retry = move |keys: Vec<String>| drain.send(Intent::Redeliver(keys));
     let discard = move |keys: Vec<String>| drain.send(Intent::Discard(keys));
     let inspect = move |letter: &DeadLetter| {
-        if let Some(table) = sources.selected.get_untracked() {
+        if let Some(table) = sources.chosen_name_untracked() {
             inspected.show(inspection_of(table, letter));
         }
     };
     let export = move || {
-        let Some(table) = sources.selected.get_untracked() else {
+        let Some(table) = sources.chosen_name_untracked() else {
             return;
         };
         let text = letters.with_untracked(|l| dead_letters::export(&table, l));

@@ -62,7 +62,7 @@ pub fn HistoryPanel() -> impl IntoView {
     let inspected = expect_context::<Inspected>();
     let sources = expect_context::<Sources>();
     let on_inspect = move |entry: &Entry| {
-        if let Some(table) = sources.selected.get_untracked() {
+        if let Some(table) = sources.chosen_name_untracked() {
             inspected.show(inspection_of(table, entry));
         }
     };

@@ -62,8 +62,9 @@ pub fn HistoryFile() -> impl IntoView {
             input.set_value("");
         });
     };
+    // A queue's history is the queue: nothing in the browser to export.
     view! {
-        <div class="table-data" role="group" aria-label="History file">
+        <div class="table-data" role="group" aria-label="History file" hidden=move || sources.queue_chosen()>
             <button type="button" class="button" on:click=export>"Export history"</button>
             <label class="button">
                 "Import history"

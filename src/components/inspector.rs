@@ -49,7 +49,7 @@ pub fn Inspector() -> impl IntoView {
     let sources = expect_context::<Sources>();
     // Shown only while its table is the chosen one.
     let inspection = Memo::new(move |_| {
-        let table = sources.selected.get()?;
+        let table = sources.chosen_name()?;
         inspected.get().filter(|i| i.table == table)
     });
     let row = LocalResource::new(move || {

@@ -3,7 +3,7 @@ use sluice_core::gate::GateState;
 use sluice_core::metrics::{lag_seconds, sparkline_points, time_to_empty};
 
 use super::format::{clock_time, format_duration, format_duration_ms};
-use super::state::{Clock, DrainHandle};
+use super::state::{Clock, DrainHandle, Sources};
 
 const SPARK_WIDTH: f64 = 120.0;
 const SPARK_HEIGHT: f64 = 28.0;
@@ -30,7 +30,13 @@ pub fn MetricsStrip() -> impl IntoView {
     let warnings = Memo::new(move |_| {
         thresholds.with(|t| t.warnings(lag.get(), snapshot.with(|s| s.error_rate)))
     });
-    let backlog_text = move || backlog().map_or("—".to_string(), |n| n.to_string());
+    let sources = expect_context::<Sources>();
+    // pgmq_public tells an anon key nothing of a queue's length.
+    let backlog_text = move || match backlog() {
+        _ if sources.queue_chosen() => "unknown".to_string(),
+        Some(n) => n.to_string(),
+        None => "—".to_string(),
+    };
     let empty_in = move || {
         let left = backlog()?;
         let eta = time_to_empty(left, snapshot.with(|s| s.throughput))?;
@@ -57,7 +63,7 @@ pub fn MetricsStrip() -> impl IntoView {
         <section class="metrics" aria-label="Metrics">
             <div class="metrics__list">
                 <div class="metric" data-metric="backlog">
-                    <dl><dt>"Backlog"</dt><dd>{backlog_text}</dd></dl>
+                    <dl><dt>"Backlog"</dt><dd title=move || sources.queue_chosen().then_some("Supabase Queues' API does not tell a client key how long a queue is")>{backlog_text}</dd></dl>
                     <Show when=move || progress().is_some()>
                         <progress class="metric__bar" max="100" aria-label="Catching up"
                             value=move || progress().map_or(0.0, |p| (p * 100.0).round())></progress>

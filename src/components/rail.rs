@@ -15,7 +15,7 @@ const PILL_ROWS: usize = 4;
 fn inspect(lane: &GateView) {
     let sources = expect_context::<Sources>();
     let inspected = expect_context::<Inspected>();
-    let (Some(table), Some(event)) = (sources.selected.get_untracked(), &lane.event) else {
+    let (Some(table), Some(event)) = (sources.chosen_name_untracked(), &lane.event) else {
         return;
     };
     inspected.show(Inspection {
@@ -44,7 +44,7 @@ pub fn Rail() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
     let view = drain.view;
     let sources = expect_context::<Sources>();
-    let table = move || sources.selected.get();
+    let table = move || sources.chosen_name();
     let gate = Memo::new(move |_| view.speaking_lane());
     let inspect_gate = move || gate.with_untracked(inspect);
     let paused = move || view.admission.get() != Admission::Open;

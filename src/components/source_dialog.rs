@@ -1,13 +1,15 @@
 use leptos::html;
 use leptos::prelude::*;
-use sluice_core::source::{unorderable_note, TableSource};
+use sluice_core::queue::QueueSource;
+use sluice_core::runtime_config::selection;
+use sluice_core::source::{unorderable_note, Source, TableSource};
 use sluice_core::storage_keys;
 
 use super::keyboard::ShortcutTargets;
 use super::state::{remember, DrainHandle, Sources};
 use crate::alerts::Alerts;
 use crate::browser::dialogs::confirm;
-use crate::browser::rest;
+use crate::browser::{queue_rpc, rest};
 use crate::runner::Intent;
 
 /// Events handled per table, read from this browser's storage when the
@@ -160,6 +162,8 @@ pub fn SourceDialog() -> impl IntoView {
             <TableOptions handled=handled notes=notes />
             <UnorderableRows />
             <AddTableForm handled=handled />
+            <QueueOptions />
+            <AddQueueForm />
             <div class="dialog__actions">
                 <ClearHistory handled=handled />
                 <button type="button" class="button button--primary" on:click=close>"Close"</button>
@@ -318,7 +322,11 @@ fn ClearHistory(handled: Handled) -> impl IntoView {
         }
     };
     let clear_chosen = move |_| {
-        if let Some(table) = sources.selected.get_untracked() {
+        if let Some(table) = sources
+            .source
+            .get_untracked()
+            .map(|s| s.table.as_str().to_string())
+        {
             let question = format!("Clear the history of {table}? Every event in it will be handed to the agent again.");
             clear(vec![table], question);
         }
@@ -331,9 +339,134 @@ fn ClearHistory(handled: Handled) -> impl IntoView {
         clear(names, question);
     };
     view! {
-        <button type="button" class="button" disabled=move || sources.selected.get().is_none() on:click=clear_chosen>
+        <button type="button" class="button" disabled=move || sources.source.get().is_none() on:click=clear_chosen>
             "Clear history"
         </button>
         <button type="button" class="button" on:click=clear_all>"Clear all history"</button>
+    }
+}
+
+/// One radio per queue, in the same group as the tables: the queue is the
+/// progress, so there is no count and no history to clear here.
+#[component]
+fn QueueOptions() -> impl IntoView {
+    let sources = expect_context::<Sources>();
+    let alerts = expect_context::<Alerts>();
+    let added = move |name: &str| {
+        sources
+            .added_queues
+            .with(|a| a.iter().any(|q| q.name() == name))
+    };
+    let remove = move |queue: &QueueSource| {
+        sources
+            .added_queues
+            .update(|a| a.retain(|q| q.queue != queue.queue));
+        sources
+            .added_queues
+            .with_untracked(|a| remember(&storage_keys::added_queues(), a, alerts));
+        if sources.selected.get_untracked() == Some(selection(&Source::Queue(queue.clone()))) {
+            sources.selected.set(None);
+        }
+    };
+    view! {
+        <fieldset class="dialog__tables">
+            <legend>"Queues"</legend>
+            <Show when=move || sources.queues.with(Vec::is_empty)>
+                <p class="dialog__note">"No queue yet: add one by name below (Supabase Queues, exposed through the API)."</p>
+            </Show>
+            <For each=move || sources.queues.get() key=|q| q.name().to_string() let:queue>
+                {
+                    let name = queue.name().to_string();
+                    let chosen = selection(&Source::Queue(queue.clone()));
+                    let dead_letters = queue.dead_letter_queue.as_str().to_string();
+                    let this = StoredValue::new(queue);
+                    let value = StoredValue::new(chosen.clone());
+                    view! {
+                        <label class="dialog__table">
+                            <input
+                                type="radio"
+                                name="source-table"
+                                value=chosen
+                                prop:checked=move || value.with_value(|v| sources.selected.get().as_ref() == Some(v))
+                                on:change=move |_| sources.selected.set(Some(value.get_value()))
+                            />
+                            <span class="dialog__name">{name.clone()}</span>
+                            <span class="dialog__count">{format!(" — queue · dead letters to {dead_letters}")}</span>
+                            <Show when=move || this.with_value(|q| added(q.name()))>
+                                <button type="button" class="button button--small" aria-label=format!("Remove {name}")
+                                    on:click=move |_| this.with_value(remove)>
+                                    "Remove"
+                                </button>
+                            </Show>
+                        </label>
+                    }
+                }
+            </For>
+        </fieldset>
+    }
+}
+
+/// Adds a queue by name, with its dead-letter queue (`{queue}_dlq` unless
+/// named). Both are checked against the project first, with a read that
+/// takes nothing; once added, the queue is chosen.
+#[component]
+fn AddQueueForm() -> impl IntoView {
+    let sources = expect_context::<Sources>();
+    let alerts = expect_context::<Alerts>();
+    let problem = RwSignal::new(None::<String>);
+    let queue = RwSignal::new(String::new());
+    let dead_letter_queue = RwSignal::new(String::new());
+    let check_and_add = move |source: QueueSource| {
+        let Some(session) = sources.session.get_untracked() else {
+            problem.set(None);
+            return sources.add_queue_and_select(source, alerts);
+        };
+        leptos::task::spawn_local(async move {
+            let dead_letters = source.dead_letter_queue.as_str();
+            let checked =
+                match queue_rpc::call(&session, source.name(), "read", &source.check_arguments())
+                    .await
+                {
+                    Ok(_) => {
+                        queue_rpc::call(
+                            &session,
+                            dead_letters,
+                            "read",
+                            &source.dead_letters_arguments(0),
+                        )
+                        .await
+                    }
+                    Err(error) => Err(error),
+                };
+            match checked {
+                Ok(_) => {
+                    problem.set(None);
+                    sources.add_queue_and_select(source, alerts);
+                }
+                Err(error) => problem.set(Some(error.to_string())),
+            }
+        });
+    };
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match QueueSource::parse(&queue.get(), &dead_letter_queue.get()) {
+            Ok(source)
+                if sources
+                    .queues
+                    .with_untracked(|q| q.iter().any(|s| s.queue == source.queue)) =>
+            {
+                problem.set(Some(format!("{} is already in the list.", source.name())))
+            }
+            Ok(source) => check_and_add(source),
+            Err(message) => problem.set(Some(message)),
+        }
+    };
+    view! {
+        <form class="dialog__add" aria-label="Add a queue" on:submit=add>
+            <label>"Queue" <input type="text" name="new-queue" bind:value=queue /></label>
+            <label>"Dead-letter queue" <input type="text" name="new-dead-letter-queue" placeholder="{queue}_dlq" bind:value=dead_letter_queue /></label>
+            <button type="submit" class="button">"Add queue"</button>
+            <p class="dialog__error" role="alert">{move || problem.get().unwrap_or_default()}</p>
+        </form>
     }
 }

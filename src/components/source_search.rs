@@ -44,7 +44,7 @@ pub fn SourceSearchPanel() -> impl IntoView {
         };
         let ready = sources.session.with_untracked(Option::is_some)
             && sources.source.with_untracked(Option::is_some);
-        let table = sources.selected.get_untracked();
+        let table = sources.chosen_name_untracked();
         problem.set(match (ready, table) {
             (true, Some(_)) if search.is_empty() => {
                 Some("Fill in a type, a source or words to look for.".into())
@@ -72,7 +72,7 @@ pub fn SourceSearchPanel() -> impl IntoView {
         })
     };
     view! {
-        <section class="panel search" aria-label="Search the table">
+        <section class="panel search" aria-label="Search the table" hidden=move || sources.queue_chosen()>
             <h2 class="panel__title">"Search the table"</h2>
             <form class="search__form" on:submit=submit>
                 <label>"Type" <input type="text" bind:value=event_type placeholder="order.created" /></label>
@@ -100,7 +100,7 @@ pub fn SourceSearchPanel() -> impl IntoView {
                     let inspect = {
                         let key = key.clone();
                         move |_| {
-                            let Some(table) = sources.selected.get_untracked() else { return };
+                            let Some(table) = sources.chosen_name_untracked() else { return };
                             inspected.show(Inspection {
                                 table,
                                 key: key.clone(),

@@ -6,9 +6,12 @@ use leptos::prelude::*;
 use sluice_core::agent::AgentSettings;
 use sluice_core::credentials::Session;
 use sluice_core::drain::Admission;
+use sluice_core::queue::QueueSource;
 use sluice_core::rate::ConsumptionRate;
-use sluice_core::runtime_config::{table_list, RuntimeConfig};
-use sluice_core::source::TableSource;
+use sluice_core::runtime_config::{
+    queue_list, selected_source, selection, table_list, RuntimeConfig,
+};
+use sluice_core::source::{Source, TableSource};
 use sluice_core::storage_keys;
 
 use crate::alerts::Alerts;
@@ -42,10 +45,19 @@ pub struct Sources {
     /// A table named by the page's link (`?table=`) that is not in the
     /// list: it is drained only once the operator says so.
     pub offered: RwSignal<Option<TableSource>>,
-    /// Everything the source dialog offers.
+    /// Every table the source dialog offers.
     pub tables: Memo<Vec<TableSource>>,
+    /// The queues the deployment offers (config.json).
+    pub deployed_queues: RwSignal<Vec<QueueSource>>,
+    /// The queues the operator added (remembered).
+    pub added_queues: RwSignal<Vec<QueueSource>>,
+    /// Every queue the source dialog offers.
+    pub queues: Memo<Vec<QueueSource>>,
+    /// The chosen source, as remembered: a table's name or `queue:{name}`.
     pub selected: RwSignal<Option<String>>,
-    /// The chosen table, once it is in the list.
+    /// The chosen source, once it is in the lists.
+    pub chosen: Memo<Option<Source>>,
+    /// The chosen table (`None` while a queue is chosen).
     pub source: Memo<Option<TableSource>>,
     /// What this browser keeps about the chosen table of this project.
     pub store: Memo<Option<TableStore>>,
@@ -55,6 +67,7 @@ impl Sources {
     pub fn new(
         session: Option<Session>,
         added: Vec<TableSource>,
+        added_queues: Vec<QueueSource>,
         selected: Option<String>,
     ) -> Self {
         let session = RwSignal::new(session);
@@ -62,10 +75,19 @@ impl Sources {
         let added = RwSignal::new(added);
         let tables =
             Memo::new(move |_| added.with(|extra| deployed.with(|d| table_list(d, extra))));
+        let deployed_queues = RwSignal::new(Vec::new());
+        let added_queues = RwSignal::new(added_queues);
+        let queues = Memo::new(move |_| {
+            added_queues.with(|extra| deployed_queues.with(|d| queue_list(d, extra)))
+        });
         let selected = RwSignal::new(selected);
-        let source = Memo::new(move |_| {
+        let chosen = Memo::new(move |_| {
             let name = selected.get()?;
-            tables.with(|t| t.iter().find(|s| s.table.as_str() == name).cloned())
+            tables.with(|t| queues.with(|q| selected_source(&name, t, q)))
+        });
+        let source = Memo::new(move |_| match chosen.get()? {
+            Source::Table(table) => Some(table),
+            Source::Queue(_) => None,
         });
         let store = Memo::new(move |_| {
             let project = session.with(|s| s.as_ref().map(|s| s.project.as_str().to_string()))?;
@@ -80,7 +102,11 @@ impl Sources {
             added,
             offered: RwSignal::new(None),
             tables,
+            deployed_queues,
+            added_queues,
+            queues,
             selected,
+            chosen,
             source,
             store,
         }
@@ -93,6 +119,34 @@ impl Sources {
         self.added
             .with_untracked(|a| remember(&storage_keys::added_tables(), a, alerts));
         self.selected.set(Some(name));
+    }
+
+    /// Whether a queue is chosen (tracked): no history, no watch-only, no
+    /// search, and an unknown backlog.
+    pub fn queue_chosen(&self) -> bool {
+        self.chosen
+            .with(|c| c.as_ref().is_some_and(Source::is_queue))
+    }
+
+    /// The chosen table's or queue's name (tracked).
+    pub fn chosen_name(&self) -> Option<String> {
+        self.chosen
+            .with(|c| c.as_ref().map(|s| s.name().to_string()))
+    }
+
+    /// The chosen table's or queue's name (untracked).
+    pub fn chosen_name_untracked(&self) -> Option<String> {
+        self.chosen
+            .with_untracked(|c| c.as_ref().map(|s| s.name().to_string()))
+    }
+
+    /// Adds a queue to the operator's list (remembered) and selects it.
+    pub fn add_queue_and_select(&self, queue: QueueSource, alerts: Alerts) {
+        let chosen = selection(&Source::Queue(queue.clone()));
+        self.added_queues.update(|a| a.push(queue));
+        self.added_queues
+            .with_untracked(|a| remember(&storage_keys::added_queues(), a, alerts));
+        self.selected.set(Some(chosen));
     }
 
     /// The store of another table of the logged-in project.

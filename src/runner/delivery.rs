@@ -10,12 +10,13 @@ use sluice_core::agent::{
     AgentSettings, Attempt, Destination, Next, Patience, Signal as AgentSignal,
 };
 use sluice_core::gate::{Badge, GateView};
-use sluice_core::history::{self, Outcome};
+use sluice_core::history::{self, Entry, Outcome};
 use sluice_core::metrics::format_duration_ms;
 use sluice_core::source::Event;
 use std::cell::RefCell;
 
-use super::drive::{now_ms, random, Context};
+use super::station::{now_ms, random, Station};
+use super::view::DrainView;
 use crate::browser::agent_client;
 
 /// An event the agent is done with (passed, or to be dead-lettered).
@@ -29,16 +30,46 @@ pub(super) struct Delivered {
     pub signals: Vec<String>,
 }
 
+impl Delivered {
+    /// Counts the handled event in the journal: the history's entry and the
+    /// metrics (lag from the event's timestamp).
+    pub fn note_in(self, view: DrainView) {
+        let handled_at_ms = now_ms();
+        let timestamp_micros = self.event.timestamp_micros;
+        let entry = Entry {
+            serial: 0,
+            badge: self.badge,
+            row: history::kept_row(self.event.row, self.event.row_bytes),
+            row_bytes: self.event.row_bytes,
+            timestamp: self.event.timestamp,
+            outcome: self.outcome,
+            attempts: self.attempts,
+            duration_ms: handled_at_ms - self.admitted_ms,
+            handled_at_ms,
+            signals: self.signals,
+        };
+        view.note(|journal| {
+            journal
+                .metrics
+                .record_handled(handled_at_ms, timestamp_micros);
+            journal.history.push(entry);
+        });
+    }
+}
+
 /// Takes the event to the gate, in `lane`, and hands it to the agent (or
 /// lets it pass through) until the agent's final signal; `None` when the
-/// runner stopped while the event waited (it stays unhandled).
+/// runner stopped while the event waited, or when it was still waiting at
+/// `let_go_at_ms` (a queue's message whose visibility timeout ends): it
+/// stays unhandled in its source.
 pub(super) async fn deliver(
-    context: &Context,
+    context: &Station,
     lane: usize,
     serial: u64,
     event: Event,
+    let_go_at_ms: Option<f64>,
 ) -> Option<Delivered> {
-    let badge = Badge::of(&event.key, &event.row, context.source.table.as_str());
+    let badge = Badge::of(&event.key, &event.row, context.source_name.as_str());
     let admitted = GateView::admit(badge.clone(), serial);
     context.show_gate(lane, |g| *g = admitted);
     let admitted_ms = now_ms();
@@ -47,7 +78,7 @@ pub(super) async fn deliver(
         context,
         index: lane,
     };
-    let (outcome, attempts) = attempt_until_final(&lane, &event, &signals).await?;
+    let (outcome, attempts) = attempt_until_final(&lane, &event, &signals, let_go_at_ms).await?;
     Some(Delivered {
         event,
         badge,
@@ -60,7 +91,7 @@ pub(super) async fn deliver(
 
 /// One lane of the gate: what its event shows goes to its own view.
 struct Lane<'a> {
-    context: &'a Context,
+    context: &'a Station,
     index: usize,
 }
 
@@ -81,7 +112,7 @@ enum Woke {
 /// Waits until `until_ms` (for ever when `None`), or less if the operator
 /// retries, saves new agent settings, or the runner stops. Looked at every
 /// tenth of a second.
-async fn wait_for_next_try(context: &Context, until_ms: Option<f64>, seen: &AgentSettings) -> Woke {
+async fn wait_for_next_try(context: &Station, until_ms: Option<f64>, seen: &AgentSettings) -> Woke {
     let retries_asked = context.retry_now.get();
     loop {
         if context.stopping.get() {
@@ -103,11 +134,13 @@ async fn wait_for_next_try(context: &Context, until_ms: Option<f64>, seen: &Agen
 }
 
 /// Hands the event to the agent until it passes or is dead-lettered, waiting
-/// through outages and wrong settings; `None` if the runner stops meanwhile.
+/// through outages and wrong settings; `None` if the runner stops meanwhile,
+/// or if the next try would come after `let_go_at_ms`.
 async fn attempt_until_final(
     lane: &Lane<'_>,
     event: &Event,
     signals: &RefCell<Vec<String>>,
+    let_go_at_ms: Option<f64>,
 ) -> Option<(Outcome, u32)> {
     let context = lane.context;
     let say = |signal: String| {
@@ -133,7 +166,7 @@ async fn attempt_until_final(
             Destination::Unchosen => {
                 let what = "No agent chosen: enter an Agent URL, or tick Pass-through (no agent), and save";
                 lane.show(|g| g.halted(what.into()));
-                announce(context, format!("{what}. Nothing drains until then."));
+                context.announce(format!("{what}. Nothing drains until then."));
                 None
             }
             Destination::Agent(_) => {
@@ -151,21 +184,23 @@ async fn attempt_until_final(
                 }
             }
         };
-        match wait_for_next_try(context, next_try_at, &settings).await {
+        let wake_at = match (next_try_at, let_go_at_ms) {
+            (Some(next), Some(let_go)) => Some(next.min(let_go)),
+            (next, let_go) => next.or(let_go),
+        };
+        match wait_for_next_try(context, wake_at, &settings).await {
             Woke::Stop => return None,
+            Woke::Due if let_go_at_ms.is_some_and(|at| now_ms() >= at) => {
+                say("let go: back in the queue for any reader".into());
+                lane.show(|g| g.let_go("let go before its visibility timeout ended: back in the queue for any reader".into()));
+                return None;
+            }
             Woke::Due | Woke::RetryNow => {}
             Woke::NewSettings(saved) => {
                 patience.allow(saved.attempts);
                 settings = saved;
             }
         }
-    }
-}
-
-/// An alert, unless the page already shows another drain.
-fn announce(context: &Context, text: String) {
-    if !context.stopping.get() {
-        context.alerts.show(text);
     }
 }
 
@@ -191,7 +226,7 @@ async fn attempt_once(
             lane.show(|g| g.processing(progress, message));
         }
     };
-    let table = context.source.table.as_str();
+    let table = context.source_name.as_str();
     let result = agent_client::attempt(settings, table, event, &on_signal).await;
     let judged = match &result {
         Attempt::Passed => Some(true),
@@ -245,11 +280,11 @@ fn follow(
             say(format!("no answer: {reason}"));
             let at = at(wait);
             if let Some(silent) = silent {
-                announce(context, format!(
+                context.announce(format!(
                     "The agent has not answered for {}: event {} of {} waits at the gate, and draining goes on by itself when the agent answers. Last error: {reason}.",
                     format_duration_ms(silent.as_secs_f64() * 1000.0),
                     event.key,
-                    context.source.table.as_str()
+                    context.source_name.as_str()
                 ));
             }
             lane.show(|g| g.offline(format!("agent offline: {reason}"), at));
@@ -257,7 +292,7 @@ fn follow(
         }
         Next::Halt(reason) => {
             say(format!("halted: {reason}"));
-            announce(context, format!(
+            context.announce(format!(
                 "Draining halted: {reason}. Save the agent settings, or press Retry now at the gate, to go on with event {}.",
                 event.key
             ));

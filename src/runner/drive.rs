@@ -9,16 +9,12 @@ use futures::channel::mpsc::UnboundedReceiver;
 use futures::FutureExt;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
-use sluice_core::agent::AgentSettings;
-use sluice_core::credentials::Session;
 use sluice_core::dead_letters::DeadLetter;
 use sluice_core::drain::{Admission, Drain, Step, MAX_LANES};
 use sluice_core::gate::{Badge, GateView};
-use sluice_core::history::{self, Entry, Outcome};
+use sluice_core::history::Outcome;
 use sluice_core::ledger::Ledger;
-use sluice_core::rate::ConsumptionRate;
 use sluice_core::source::{Event, TableSource};
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::time::Duration;
@@ -27,45 +23,25 @@ use super::backlog::{self, Wanted};
 use super::delivery::{self, Delivered};
 use super::inbox::{timer_millis, Arrived, Finished, Inbox, Origin};
 use super::lock::{self, Taken};
-use super::view::{publish_journal_every_second, set_if_changed, Condition, DrainView};
+use super::station::{now_ms, random, Station};
+use super::view::{publish_journal_every_second, set_if_changed, Condition};
 use super::{prototype, Inputs, Intent};
-use crate::alerts::Alerts;
 use crate::browser::rest;
 use crate::browser::table_store::{LetterRefused, TableStore};
 
-/// Everything a running drain reads.
+/// What a table's drain reads: the station it shares with its lanes, and
+/// the table with what this browser keeps about it.
 pub(super) struct Context {
-    pub session: Session,
+    pub station: Station,
     pub source: TableSource,
     pub store: TableStore,
-    pub agent: Signal<AgentSettings>,
-    pub rate: Signal<ConsumptionRate>,
-    pub view: DrainView,
-    pub alerts: Alerts,
-    /// Told to stop while events were at the gate: their attempts end, no
-    /// other starts, and the page (already showing something else) is left
-    /// alone.
-    pub stopping: Cell<bool>,
-    /// How many times the operator asked to try the events waiting at the
-    /// gate again now: each lane waiting notices the count change.
-    pub retry_now: Cell<u32>,
 }
 
-impl Context {
-    /// Changes what one lane of the gate shows, unless stopping.
-    pub fn show_gate(&self, lane: usize, change: impl FnOnce(&mut GateView)) {
-        if !self.stopping.get() {
-            self.view.lanes[lane].update(change);
-        }
+impl std::ops::Deref for Context {
+    type Target = Station;
+    fn deref(&self) -> &Station {
+        &self.station
     }
-}
-
-pub(super) fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
-
-pub(super) fn random() -> f64 {
-    js_sys::Math::random()
 }
 
 /// Longest run of the loop without yielding to the page (ms).
@@ -73,21 +49,19 @@ const SLICE_MS: f64 = 20.0;
 
 /// Runs until told to stop; the backlog count and the journal's
 /// publication run beside the loop and end with it.
-pub(super) async fn run(inputs: Inputs, intents: UnboundedReceiver<Intent>) {
-    let store = TableStore::new(
-        inputs.session.project.as_str(),
-        inputs.source.table.as_str(),
-    );
+pub(super) async fn run(inputs: Inputs, source: TableSource, intents: UnboundedReceiver<Intent>) {
+    let store = TableStore::new(inputs.session.project.as_str(), source.table.as_str());
     let context = Context {
-        session: inputs.session,
-        source: inputs.source,
+        station: Station::new(
+            inputs.session,
+            source.table.as_str(),
+            inputs.agent,
+            inputs.rate,
+            inputs.view,
+            inputs.alerts,
+        ),
+        source,
         store,
-        agent: inputs.agent,
-        rate: inputs.rate,
-        view: inputs.view,
-        alerts: inputs.alerts,
-        stopping: Cell::new(false),
-        retry_now: Cell::new(0),
     };
     let wanted = Wanted::default();
     let mut drive = Loop {
@@ -275,7 +249,7 @@ impl Loop<'_> {
             Finished {
                 lane,
                 origin,
-                delivered: delivery::deliver(context, lane, serial, event).await,
+                delivered: delivery::deliver(context, lane, serial, event, None).await,
             }
         }));
     }
@@ -468,48 +442,21 @@ impl Loop<'_> {
                 }
             }
         }
-        let Delivered {
-            event,
-            badge,
-            outcome,
-            attempts,
-            admitted_ms,
-            signals,
-        } = delivered;
-        match (origin, &outcome) {
+        match (origin, &delivered.outcome) {
             (Origin::Source, _) => {
-                let writes = drain.on_handled(&event.key);
+                let writes = drain.on_handled(&delivered.event.key);
                 self.store_ledger(drain, &writes);
             }
             (Origin::DeadLetter, Outcome::Rejected(_)) => {}
-            (Origin::DeadLetter, _) => {
-                self.publish_letters(store.remove_dead_letters(std::slice::from_ref(&event.key)))
-            }
+            (Origin::DeadLetter, _) => self.publish_letters(
+                store.remove_dead_letters(std::slice::from_ref(&delivered.event.key)),
+            ),
         }
         if context.stopping.get() {
             // The page shows another drain by now: only the storage counts.
             return;
         }
-        let handled_at_ms = now_ms();
-        let timestamp_micros = event.timestamp_micros;
-        let entry = Entry {
-            serial: 0,
-            badge,
-            row: history::kept_row(event.row, event.row_bytes),
-            row_bytes: event.row_bytes,
-            timestamp: event.timestamp,
-            outcome,
-            attempts,
-            duration_ms: handled_at_ms - admitted_ms,
-            handled_at_ms,
-            signals,
-        };
-        context.view.note(|journal| {
-            journal
-                .metrics
-                .record_handled(handled_at_ms, timestamp_micros);
-            journal.history.push(entry);
-        });
+        delivered.note_in(context.view);
     }
 
     /// A row that cannot be read goes straight to the dead letters, by its

@@ -7,8 +7,9 @@ use leptos::prelude::*;
 use sluice_core::drain::{Drain, Step};
 use std::time::Duration;
 
-use super::drive::{now_ms, random, Context};
+use super::drive::Context;
 use super::inbox::Inbox;
+use super::station::{now_ms, random};
 use super::view::Condition;
 use crate::browser::dialogs::confirm;
 use crate::browser::{rest, tab_lock};

@@ -19,6 +19,8 @@ mod drive;
 mod inbox;
 mod lock;
 mod prototype;
+mod queue_drive;
+mod station;
 mod view;
 
 use futures::channel::mpsc::{unbounded, UnboundedSender};
@@ -27,7 +29,7 @@ use sluice_core::agent::AgentSettings;
 use sluice_core::credentials::Session;
 use sluice_core::ledger::LedgerFile;
 use sluice_core::rate::ConsumptionRate;
-use sluice_core::source::TableSource;
+use sluice_core::source::Source;
 
 pub use view::{Condition, DrainView, Journal};
 
@@ -61,7 +63,7 @@ pub enum Intent {
 /// What a drain needs from the page.
 pub struct Inputs {
     pub session: Session,
-    pub source: TableSource,
+    pub source: Source,
     pub agent: Signal<AgentSettings>,
     pub rate: Signal<ConsumptionRate>,
     pub view: DrainView,
@@ -77,7 +79,12 @@ pub struct Runner {
 impl Runner {
     pub fn start(inputs: Inputs) -> Self {
         let (intents, inbox) = unbounded();
-        leptos::task::spawn_local(drive::run(inputs, inbox));
+        match inputs.source.clone() {
+            Source::Table(table) => leptos::task::spawn_local(drive::run(inputs, table, inbox)),
+            Source::Queue(queue) => {
+                leptos::task::spawn_local(queue_drive::run(inputs, queue, inbox))
+            }
+        }
         Self { intents }
     }
 

@@ -246,6 +246,75 @@ async function lanes(browser, url) {
   row('long tasks (> 50 ms) while draining at 16 lanes', `${count}, longest ${ms(worst)}`, 'none over 50 ms', count === 0);
 }
 
+/** A queue of its own (and its `_dlq`) with `n` messages. */
+async function queueWith(label, n) {
+  const name = `bench_${label}_${Date.now() % 1e7}`;
+  const created = await fetch(`${PROJECT}/_admin/queues`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name }) });
+  if (created.status !== 201) throw new Error(`create queue: ${created.status}`);
+  for (let sent = 0; sent < n; sent += 500) {
+    const messages = Array.from({ length: Math.min(500, n - sent) }, (_, i) => ({ type: 'job.run', seq: sent + i }));
+    const r = await fetch(`${REST}/rpc/send_batch`, {
+      method: 'POST',
+      headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
+      body: JSON.stringify({ queue_name: name, messages }),
+    });
+    if (!r.ok) throw new Error(`send_batch: ${r.status}`);
+  }
+  return name;
+}
+
+/** `operators` browser contexts (one lane each) drain one queue for
+ * `seconds`; the rate counts what they drained together, from the first
+ * message drained. */
+async function drainQueue(browser, url, session, operators, seconds) {
+  const queue = await queueWith(`ops${operators}`, 150 * operators);
+  const pages = [];
+  for (let i = 0; i < operators; i += 1) {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    await context.addInitScript(({ session, agent, queue }) => {
+      localStorage.setItem('sluice:v1:session', session);
+      localStorage.setItem('sluice:v1:agent', agent);
+      localStorage.setItem('sluice:v1:queues', JSON.stringify([{ queue, dead_letter_queue: `${queue}_dlq` }]));
+      localStorage.setItem('sluice:v1:selected-table', JSON.stringify(`queue:${queue}`));
+      localStorage.setItem('sluice:v1:rate', JSON.stringify(100));
+    }, { session, queue, agent: JSON.stringify({ url: AGENT_H2, pass_through: false, token: '', timeout_s: 10, attempts: 3, lanes: 1 }) });
+    const page = await context.newPage();
+    await page.goto(url);
+    pages.push({ context, page });
+  }
+  const drained = async () => {
+    let sum = 0;
+    for (const { page } of pages) sum += await page.evaluate(() => Number(/(\d+) drained/.exec(document.querySelector('.node--drain').innerText)?.[1] ?? 0));
+    return sum;
+  };
+  await eventually(async () => (await drained()) >= operators, 60_000, 'the first messages drained');
+  const first = Date.now();
+  const firstCount = await drained();
+  let count = firstCount;
+  while (Date.now() - first < seconds * 1000 && count < 150 * operators) {
+    await sleep(200);
+    count = await drained();
+  }
+  const rate = (count - firstCount) / ((Date.now() - first) / 1000);
+  for (const { context } of pages) await context.close();
+  return rate;
+}
+
+/** Operators side by side on one queue each run, a 100 ms agent. */
+async function queues(browser, url, session) {
+  section('Supabase Queues (pgmq through pgmq_public; one queue per row, 1 lane per operator, agent at 100 ms over HTTP/2; 15 s of draining per row)');
+  await configureAgent({ latency_ms: 100, mode: 'json' });
+  const rates = {};
+  for (const n of [1, 2, 4]) {
+    rates[n] = await drainQueue(browser, url, session, n, 15);
+    const speedUp = rates[n] / rates[1];
+    const goal = { 1: null, 2: 1.8, 4: 3.4 }[n];
+    row(`${n} operator${n > 1 ? 's' : ''}`, `${rates[n].toFixed(1)} messages/s (×${speedUp.toFixed(2)} over 1)`,
+      goal ? `≥ ${goal}× over 1` : '', goal ? speedUp >= goal : null);
+  }
+  await configureAgent({ latency_ms: 0, mode: 'json' });
+}
+
 async function persistence(browser, url) {
   section('Persistence: recording the k-th processed event (mean over 200 records for Sluice, 20 for the seed, each batch timed whole), same browser, same run');
   const context = await browser.newContext();
@@ -365,6 +434,7 @@ try {
   await start(browser, server.url, session);
   await throughput(browser, server.url, session);
   await lanes(browser, server.url);
+  await queues(browser, server.url, session);
   await persistence(browser, server.url);
   await fetchStall();
   await idle(browser, server.url, session);

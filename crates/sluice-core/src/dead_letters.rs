@@ -61,7 +61,7 @@ impl DeadLetter {
 }
 
 /// A reason of at most [`MAX_REASON_BYTES`] (plus the note of its length).
-fn cut_reason(reason: String) -> String {
+pub fn cut_reason(reason: String) -> String {
     if reason.len() <= MAX_REASON_BYTES {
         return reason;
     }

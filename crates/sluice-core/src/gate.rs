@@ -201,6 +201,15 @@ impl GateView {
         self.retry_at_ms = None;
     }
 
+    /// The event left the gate unhandled: it stays in its source (a queue's
+    /// message back for any reader).
+    pub fn let_go(&mut self, reason: String) {
+        self.state = GateState::Idle;
+        self.message = Some(reason);
+        self.progress = None;
+        self.retry_at_ms = None;
+    }
+
     pub fn passed(&mut self) {
         self.state = GateState::Passed;
         self.progress = Some(1.0);

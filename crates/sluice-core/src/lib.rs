@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod legacy;
 pub mod login_check;
 pub mod metrics;
+pub mod queue;
 pub mod rate;
 pub mod runtime_config;
 pub mod shortcuts;

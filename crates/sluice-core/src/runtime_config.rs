@@ -4,7 +4,8 @@
 use serde::Deserialize;
 
 use crate::credentials::{ProjectUrl, ProjectUrlError};
-use crate::source::{Identifier, TableSource};
+use crate::queue::QueueSource;
+use crate::source::{Identifier, Source, TableSource};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -15,6 +16,9 @@ pub struct RuntimeConfig {
     pub agent_url: Option<String>,
     /// The tables offered in the source dialog, with their columns.
     pub tables: Vec<TableSource>,
+    /// The Supabase Queues offered in the source dialog (none unless named:
+    /// a project may not have Queues).
+    pub queues: Vec<QueueSource>,
 }
 
 impl Default for RuntimeConfig {
@@ -26,6 +30,7 @@ impl Default for RuntimeConfig {
                 .iter()
                 .map(|name| default_columns(name))
                 .collect(),
+            queues: Vec::new(),
         }
     }
 }
@@ -73,6 +78,49 @@ pub fn table_list(deployed: &[TableSource], added: &[TableSource]) -> Vec<TableS
         }
     }
     all
+}
+
+/// The queues the source dialog offers: the deployed ones, then those the
+/// operator added, each name once (a deployed queue wins).
+pub fn queue_list(deployed: &[QueueSource], added: &[QueueSource]) -> Vec<QueueSource> {
+    let mut all = deployed.to_vec();
+    for queue in added {
+        if !all.iter().any(|q| q.queue == queue.queue) {
+            all.push(queue.clone());
+        }
+    }
+    all
+}
+
+/// How the chosen source is remembered: a table by its name, a queue as
+/// `queue:{name}` (a table's name cannot hold a colon).
+pub fn selection(source: &Source) -> String {
+    match source {
+        Source::Table(table) => table.table.as_str().to_string(),
+        Source::Queue(queue) => format!("{QUEUE_SELECTION}{}", queue.name()),
+    }
+}
+
+const QUEUE_SELECTION: &str = "queue:";
+
+/// The source a remembered selection names, among those offered.
+pub fn selected_source(
+    selection: &str,
+    tables: &[TableSource],
+    queues: &[QueueSource],
+) -> Option<Source> {
+    match selection.strip_prefix(QUEUE_SELECTION) {
+        Some(queue) => queues
+            .iter()
+            .find(|q| q.name() == queue)
+            .cloned()
+            .map(Source::Queue),
+        None => tables
+            .iter()
+            .find(|t| t.table.as_str() == selection)
+            .cloned()
+            .map(Source::Table),
+    }
 }
 
 impl RuntimeConfig {
@@ -142,5 +190,23 @@ mod tests {
             .find(|t| t.table.as_str() == "events")
             .unwrap();
         assert_eq!(events.key_column.as_str(), "id", "the deployed columns win");
+    }
+
+    #[test]
+    fn a_selection_names_a_table_or_a_queue_even_when_they_share_a_name() {
+        let tables = RuntimeConfig::default().tables;
+        let queues = vec![QueueSource::parse("events", "").unwrap()];
+        let table = selected_source("events", &tables, &queues).unwrap();
+        let queue = selected_source("queue:events", &tables, &queues).unwrap();
+        assert!(!table.is_queue());
+        assert!(queue.is_queue());
+        assert_eq!(selection(&queue), "queue:events");
+        assert_eq!(selection(&table), "events");
+        assert_eq!(selected_source("queue:nope", &tables, &queues), None);
+        let parsed =
+            RuntimeConfig::parse(r#"{"queues":[{"queue":"jobs","dead_letter_queue":"jobs_dlq"}]}"#)
+                .unwrap();
+        assert_eq!(parsed.queues[0].name(), "jobs");
+        assert_eq!(queue_list(&parsed.queues, &queues).len(), 2);
     }
 }

@@ -61,6 +61,28 @@ pub struct TableSource {
     pub key_column: Identifier,
 }
 
+/// What an operator drains: a table read oldest first by keyset, or a
+/// Supabase Queue read through `pgmq_public`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Source {
+    Table(TableSource),
+    Queue(crate::queue::QueueSource),
+}
+
+impl Source {
+    /// The table's or the queue's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Table(table) => table.table.as_str(),
+            Self::Queue(queue) => queue.name(),
+        }
+    }
+
+    pub fn is_queue(&self) -> bool {
+        matches!(self, Self::Queue(_))
+    }
+}
+
 /// A position in a table: the last event handled in order, with its
 /// timestamp exactly as PostgREST sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

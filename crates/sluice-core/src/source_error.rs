@@ -17,6 +17,16 @@ pub enum SourceError {
     /// 404 / PGRST205 / 42P01.
     #[error("The table {0} does not exist in this project (or is not exposed by its API).")]
     UnknownTable(String),
+    /// A queue's call answered 404 / 42P01: pgmq has no such queue.
+    #[error("The queue {0} does not exist in this project.")]
+    UnknownQueue(String),
+    /// 406 / PGRST106, or 404 / PGRST202: the project does not serve
+    /// `pgmq_public`'s functions.
+    #[error("This project does not expose Supabase Queues through its API ({0}). Turn on “Expose Queues via PostgREST” in the project's Queues settings.")]
+    QueuesNotExposed(String),
+    /// 401/403 / 42501 on a queue's call.
+    #[error("The key may not use the queue {queue}: {message}. Its tables need the row-level security policies that let the key read, send and archive (see the README).")]
+    QueueForbidden { queue: String, message: String },
     /// 400 / 42703.
     #[error("{message} — check the timestamp and key columns configured for {table}.")]
     UnknownColumn { table: String, message: String },
@@ -96,6 +106,27 @@ impl SourceError {
         }
     }
 
+    /// Classifies a non-2xx reply to a call of `pgmq_public` for `queue`.
+    pub fn from_queue_reply(
+        queue: &str,
+        status: u16,
+        body: &str,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
+        let code = parsed.code.unwrap_or_default();
+        let message = parsed.message.unwrap_or_default();
+        match (status, code.as_str()) {
+            (_, "PGRST106" | "PGRST202") => Self::QueuesNotExposed(message),
+            (_, "42P01") => Self::UnknownQueue(queue.to_string()),
+            (401 | 403, "42501") => Self::QueueForbidden {
+                queue: queue.to_string(),
+                message,
+            },
+            _ => Self::from_reply(queue, status, body, retry_after),
+        }
+    }
+
     /// Whether the engine should retry by itself.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -124,6 +155,36 @@ pub fn parse_retry_after(header: Option<&str>) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_queues_call_gets_messages_about_queues() {
+        let reply = |status, code: &str| {
+            SourceError::from_queue_reply(
+                "jobs",
+                status,
+                &format!(r#"{{"code":"{code}","message":"m"}}"#),
+                None,
+            )
+        };
+        assert_eq!(
+            reply(404, "42P01"),
+            SourceError::UnknownQueue("jobs".into())
+        );
+        assert!(matches!(
+            reply(406, "PGRST106"),
+            SourceError::QueuesNotExposed(_)
+        ));
+        assert!(matches!(
+            reply(404, "PGRST202"),
+            SourceError::QueuesNotExposed(_)
+        ));
+        assert!(matches!(
+            reply(401, "42501"),
+            SourceError::QueueForbidden { .. }
+        ));
+        assert!(reply(503, "").is_transient());
+        assert!(reply(401, "PGRST301").to_string().contains("Log in again"));
+    }
+
     use super::*;
 
     #[test]

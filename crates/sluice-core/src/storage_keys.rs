@@ -40,7 +40,12 @@ pub fn added_tables() -> String {
     format!("{NAMESPACE}tables")
 }
 
-/// The table chosen in the source dialog.
+/// Queues the operator added in the source dialog.
+pub fn added_queues() -> String {
+    format!("{NAMESPACE}queues")
+}
+
+/// The source chosen in the source dialog: a table's name, or `queue:{name}`.
 pub fn selected_table() -> String {
     format!("{NAMESPACE}selected-table")
 }

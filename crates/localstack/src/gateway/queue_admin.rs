@@ -66,8 +66,8 @@ pub async fn create(
     Ok(StatusCode::CREATED)
 }
 
-/// `GET /_admin/queues/{name}`: its length and how many messages are
-/// archived, with the archived ones' ids and read counts.
+/// `GET /_admin/queues/{name}`: its length, its messages and its archived
+/// ones (ids, read counts and bodies), read without taking anything.
 pub async fn describe(
     State(gateway): State<Arc<Gateway>>,
     Path(name): Path<String>,
@@ -81,18 +81,25 @@ pub async fn describe(
         .await
         .map_err(|e| ApiError::database(&e, Role::Service))?
         .get(0);
-    let archive = client
-        .query_one(
-            &format!(
-                "SELECT coalesce(json_agg(json_build_object('msg_id', msg_id, 'read_ct', read_ct, 'message', message) ORDER BY msg_id), '[]')::text FROM pgmq.{}",
-                super::sql::quote(&format!("a_{name}"))
-            ),
-            &[],
+    // Rows as JSON, read as the owner: nothing is taken from the queue.
+    let rows = |prefix: &str| {
+        format!(
+            "SELECT coalesce(json_agg(json_build_object('msg_id', msg_id, 'read_ct', read_ct, 'message', message) ORDER BY msg_id), '[]')::text FROM pgmq.{}",
+            super::sql::quote(&format!("{prefix}_{name}"))
         )
-        .await
-        .map_err(|e| ApiError::database(&e, Role::Service))?;
-    let archived: Value = serde_json::from_str(&archive.get::<_, String>(0)).unwrap_or_default();
-    Ok(Json(
-        json!({ "queue_length": length, "archived": archived }),
-    ))
+    };
+    let mut listed = Vec::new();
+    for prefix in ["q", "a"] {
+        let row = client
+            .query_one(&rows(prefix), &[])
+            .await
+            .map_err(|e| ApiError::database(&e, Role::Service))?;
+        listed.push(serde_json::from_str::<Value>(&row.get::<_, String>(0)).unwrap_or_default());
+    }
+    let [messages, archived] = <[Value; 2]>::try_from(listed).expect("two lists");
+    Ok(Json(json!({
+        "queue_length": length,
+        "messages": messages,
+        "archived": archived,
+    })))
 }

@@ -13,6 +13,6 @@ mod settings;
 mod signal;
 
 pub use answer::{attempt_for_status, idempotency_key, Attempt, RETRY_AFTER_CAP};
-pub use patience::{Next, Patience, OFFLINE_ALERT_AFTER};
+pub use patience::{Next, Patience, OFFLINE_ALERT_AFTER, RETRY_BACKOFF};
 pub use settings::{AgentSettings, Destination};
 pub use signal::{parse_signal, ReplyFormat, ReplyReader, Signal, MAX_LINE_BYTES, MAX_REPLY_BYTES};

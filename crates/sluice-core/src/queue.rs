@@ -1,0 +1,603 @@
+//! A Supabase Queue (pgmq, exposed as `pgmq_public`) as a source of events.
+//!
+//! The queue is the progress: `read` hides what it returns for a visibility
+//! timeout (so any number of readers get disjoint messages, and a message
+//! whose reader vanished comes back by itself), `archive` ends a message.
+//! Nothing about a queue's progress is kept in the browser. This module
+//! holds the rules: the calls' bodies, how long a read hides a message, what
+//! a message becomes at the gate, when a message is dead-lettered, and what
+//! a dead letter carries.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::agent::{AgentSettings, RETRY_BACKOFF};
+use crate::backoff::Backoff;
+use crate::dead_letters::{self, DeadLetter};
+use crate::drain::Admission;
+use crate::source::{Event, Identifier, MalformedRow, TableSource};
+use crate::source_error::SourceError;
+
+/// The schema Supabase exposes queues in (`Content-Profile` of each call).
+pub const SCHEMA: &str = "pgmq_public";
+/// The suffix of a queue's default dead-letter queue.
+pub const DEAD_LETTER_SUFFIX: &str = "_dlq";
+/// Longest queue name: pgmq allows 47 bytes, and the default dead-letter
+/// queue adds four.
+pub const MAX_NAME_BYTES: usize = 43;
+/// Added to the visibility timeout beyond the longest stay at the gate: the
+/// time to archive after the agent's last word.
+pub const VISIBILITY_MARGIN: Duration = Duration::from_secs(5);
+/// A lane lets a message go this long before its visibility timeout ends:
+/// after that, another reader may have it.
+pub const RELEASE_BEFORE_VISIBLE: Duration = Duration::from_secs(2);
+
+/// A queue to drain, and where its dead letters go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct QueueSource {
+    pub queue: Identifier,
+    pub dead_letter_queue: Identifier,
+}
+
+impl QueueSource {
+    /// Checks the names an operator types; an empty dead-letter queue means
+    /// `{queue}_dlq`.
+    pub fn parse(queue: &str, dead_letter_queue: &str) -> Result<Self, String> {
+        let name = |what: &str, name: &str| {
+            let name = name.trim();
+            let valid = name.len() <= MAX_NAME_BYTES
+                && name.chars().all(|c| !c.is_ascii_uppercase())
+                && Identifier::parse(name).is_ok();
+            valid.then(|| Identifier::parse(name).expect("checked")).ok_or_else(|| {
+                format!(
+                    "The {what} {name:?} is not a valid queue name (lowercase letters, digits and _, starting with a letter or _, at most {MAX_NAME_BYTES} characters)."
+                )
+            })
+        };
+        let queue = name("queue", queue)?;
+        let dead_letter_queue = if dead_letter_queue.trim().is_empty() {
+            name(
+                "dead-letter queue",
+                &format!("{}{DEAD_LETTER_SUFFIX}", queue.as_str()),
+            )?
+        } else {
+            name("dead-letter queue", dead_letter_queue)?
+        };
+        if dead_letter_queue == queue {
+            return Err("A queue cannot be its own dead-letter queue.".into());
+        }
+        Ok(Self {
+            queue,
+            dead_letter_queue,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.queue.as_str()
+    }
+
+    /// How a message reads as a row: its key is `msg_id`, its timestamp
+    /// `enqueued_at` (so the lag is measured from when it was sent).
+    fn rows(&self) -> TableSource {
+        let id = |name: &str| Identifier::parse(name).expect("a valid built-in name");
+        TableSource {
+            table: self.queue.clone(),
+            timestamp_column: id("enqueued_at"),
+            key_column: id("msg_id"),
+        }
+    }
+
+    /// A message as read (`pgmq.message_record`) as an event for the gate:
+    /// the agent gets the whole record, with `read_ct` and `enqueued_at`.
+    pub fn event(&self, record: Value) -> Result<Message, MalformedRow> {
+        let read_count = record
+            .get("read_ct")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok());
+        let event = self.rows().event(record)?;
+        let msg_id = event.key.parse::<i64>().map_err(|_| MalformedRow {
+            table: self.name().to_string(),
+            reason: format!("its msg_id {} is not a number", event.key),
+        })?;
+        let read_count = read_count.ok_or_else(|| MalformedRow {
+            table: self.name().to_string(),
+            reason: format!("message {msg_id}: it has no read_ct"),
+        })?;
+        Ok(Message {
+            msg_id,
+            read_count,
+            event,
+        })
+    }
+
+    /// `read`'s arguments: up to `n` messages, hidden for `visibility`.
+    pub fn read_arguments(&self, visibility: Duration, n: usize) -> Value {
+        json!({
+            "queue_name": self.name(),
+            "sleep_seconds": visibility.as_secs(),
+            "n": n,
+        })
+    }
+
+    /// `read`'s arguments for a look that takes nothing: checks that the
+    /// queue exists and this key may read it.
+    pub fn check_arguments(&self) -> Value {
+        self.read_arguments(Duration::ZERO, 0)
+    }
+
+    /// `archive`'s arguments for one message of this queue.
+    pub fn archive_arguments(&self, msg_id: i64) -> Value {
+        json!({ "queue_name": self.name(), "message_id": msg_id })
+    }
+
+    /// `send`'s arguments: a dead letter to the dead-letter queue.
+    pub fn dead_letter_arguments(&self, message: &Message, reason: &str, at: &str) -> Value {
+        json!({
+            "queue_name": self.dead_letter_queue.as_str(),
+            "message": {
+                "queue": self.name(),
+                "msg_id": message.msg_id,
+                "read_ct": message.read_count,
+                "enqueued_at": message.event.timestamp,
+                "message": message.event.row.get("message").cloned().unwrap_or(Value::Null),
+                "headers": message.event.row.get("headers").cloned().unwrap_or(Value::Null),
+                "reason": dead_letters::cut_reason(reason.to_string()),
+                "dead_lettered_at": at,
+            },
+        })
+    }
+
+    /// `read`'s arguments for a look at the dead-letter queue that leaves
+    /// every letter visible (a visibility timeout of zero).
+    pub fn dead_letters_arguments(&self, n: usize) -> Value {
+        json!({
+            "queue_name": self.dead_letter_queue.as_str(),
+            "sleep_seconds": 0,
+            "n": n,
+        })
+    }
+
+    /// `send`'s arguments that put a dead letter's message back in the queue.
+    pub fn send_again_arguments(&self, letter: &DeadLetter) -> Value {
+        json!({
+            "queue_name": self.name(),
+            "message": letter.event.get("message").cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    /// `archive`'s arguments that end a dead letter (the dead-letter queue's
+    /// archive keeps it).
+    pub fn archive_letter_arguments(&self, letter: &DeadLetter) -> Option<Value> {
+        let msg_id = letter.key.parse::<i64>().ok()?;
+        Some(json!({ "queue_name": self.dead_letter_queue.as_str(), "message_id": msg_id }))
+    }
+
+    /// A message of the dead-letter queue, as the dead-letter panel shows
+    /// it: keyed by its id in the dead-letter queue, carrying what
+    /// [`Self::dead_letter_arguments`] sent.
+    pub fn letter(record: &Value) -> Option<DeadLetter> {
+        let key = record.get("msg_id")?.as_i64()?.to_string();
+        let sent = record.get("message")?;
+        Some(DeadLetter {
+            key,
+            event: sent.clone(),
+            reason: sent
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("(no reason given)")
+                .to_string(),
+            attempts: sent
+                .get("read_ct")
+                .and_then(Value::as_u64)
+                .map_or(0, |n| n.min(u64::from(u32::MAX)) as u32),
+            at_ms: 0.0,
+        })
+    }
+}
+
+/// A message read from a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub msg_id: i64,
+    /// How many times it was read, this read included.
+    pub read_count: u32,
+    pub event: Event,
+}
+
+impl Message {
+    /// Dead-lettered at once when it was read more times than the attempts
+    /// allow: readers kept taking it and vanishing before they finished.
+    pub fn over_read(&self, attempts: NonZeroU32) -> Option<String> {
+        (self.read_count > attempts.get()).then(|| {
+            format!(
+                "read {} times, more than the {} attempts allow: its readers kept stopping before the agent finished",
+                self.read_count,
+                attempts.get()
+            )
+        })
+    }
+}
+
+/// How long a read hides its messages: the longest stay at the gate the
+/// agent settings allow (every attempt timing out, each wait between them
+/// at its ceiling), plus a margin to archive. Retry-After beyond the
+/// backoff's ceiling is not covered: such a message is let go (see
+/// [`release_at_ms`]).
+pub fn visibility_timeout(settings: &AgentSettings) -> Duration {
+    let attempts = settings.attempts.get();
+    let mut backoff = RETRY_BACKOFF;
+    let waits: Duration = (1..attempts)
+        .map(|_| backoff.fail(None, 0.999_999_999))
+        .sum();
+    let whole_seconds =
+        |d: Duration| Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0));
+    whole_seconds(settings.timeout() * attempts + waits + VISIBILITY_MARGIN)
+}
+
+/// When a lane lets a message read at `read_at_ms` go: shortly before its
+/// visibility timeout ends and another reader may take it. A message let go
+/// is neither archived nor dead-lettered: it comes back by itself.
+pub fn release_at_ms(read_at_ms: f64, visibility: Duration) -> f64 {
+    read_at_ms
+        + visibility
+            .saturating_sub(RELEASE_BEFORE_VISIBLE)
+            .as_secs_f64()
+            * 1000.0
+}
+
+/// What to do with the messages one read returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrival {
+    /// To the gate.
+    Deliver(Message),
+    /// Straight to the dead-letter queue, then archived.
+    DeadLetter(Message, String),
+    /// A record that is not a message: shown, and left to come back.
+    Unreadable(String),
+}
+
+/// Sorts a read's records: `at_gate` holds the ids this browser still has
+/// at its gate (a message it let go and read again is not delivered twice
+/// at once).
+pub fn arrivals(
+    source: &QueueSource,
+    records: Vec<Value>,
+    attempts: NonZeroU32,
+    at_gate: &[i64],
+) -> Vec<Arrival> {
+    records
+        .into_iter()
+        .filter_map(|record| match source.event(record) {
+            Err(malformed) => Some(Arrival::Unreadable(malformed.to_string())),
+            Ok(message) if at_gate.contains(&message.msg_id) => None,
+            Ok(message) => Some(match message.over_read(attempts) {
+                Some(reason) => Arrival::DeadLetter(message, reason),
+                None => Arrival::Deliver(message),
+            }),
+        })
+        .collect()
+}
+
+/// Between reads that failed with an error that may pass.
+pub const READ_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+
+/// What the queue's loop does next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueueStep {
+    /// Read up to this many messages (one per free lane).
+    Read(usize),
+    /// Wait this long, or until a lane frees or the operator acts.
+    Wait(Duration),
+    /// Stopped on an error only the operator can fix.
+    Halted,
+}
+
+/// When to read a queue, and how much: as many messages as lanes are free,
+/// at once while the queue has more, at the consumption rate once a read
+/// came back short, backing off after errors that may pass.
+#[derive(Debug, Clone)]
+pub struct QueueReader {
+    admission: Admission,
+    next_read_at_ms: f64,
+    failures: Backoff,
+    retrying: Option<(SourceError, u32)>,
+    halted: Option<SourceError>,
+}
+
+impl QueueReader {
+    pub fn new(admission: Admission) -> Self {
+        Self {
+            admission,
+            next_read_at_ms: 0.0,
+            failures: READ_BACKOFF,
+            retrying: None,
+            halted: None,
+        }
+    }
+
+    pub fn next(&self, now_ms: f64, at_gate: usize, lanes: usize) -> QueueStep {
+        if self.halted.is_some() {
+            return QueueStep::Halted;
+        }
+        let free = lanes.saturating_sub(at_gate);
+        let wanted = match self.admission {
+            Admission::Open => free,
+            Admission::Paused => 0,
+            Admission::StepOnce => free.min(1),
+        };
+        if wanted == 0 {
+            QueueStep::Wait(Duration::MAX)
+        } else if now_ms < self.next_read_at_ms {
+            QueueStep::Wait(Duration::from_secs_f64(
+                (self.next_read_at_ms - now_ms) / 1000.0,
+            ))
+        } else {
+            QueueStep::Read(wanted)
+        }
+    }
+
+    /// A read asked for `asked` and got `got` messages.
+    pub fn on_read(&mut self, asked: usize, got: usize, now_ms: f64, interval: Duration) {
+        self.failures.succeed();
+        self.retrying = None;
+        self.next_read_at_ms = if got < asked {
+            now_ms + interval.as_secs_f64() * 1000.0
+        } else {
+            now_ms
+        };
+        if got > 0 && self.admission == Admission::StepOnce {
+            self.admission = Admission::Paused;
+        }
+    }
+
+    /// A read failed: back off if it may pass, halt if not.
+    pub fn on_error(&mut self, error: SourceError, now_ms: f64, random: f64) {
+        if error.is_transient() {
+            let wait = self.failures.fail(error.retry_after(), random);
+            self.next_read_at_ms = now_ms + wait.as_secs_f64() * 1000.0;
+            self.retrying = Some((error, self.failures.failures()));
+        } else {
+            self.halted = Some(error);
+        }
+    }
+
+    /// The operator asked to try again now (or saved new settings).
+    pub fn retry_now(&mut self) {
+        self.halted = None;
+        self.next_read_at_ms = 0.0;
+    }
+
+    pub fn pause(&mut self) {
+        self.admission = Admission::Paused;
+    }
+
+    pub fn resume(&mut self) {
+        self.admission = Admission::Open;
+    }
+
+    /// While paused, lets exactly one message through.
+    pub fn step(&mut self) {
+        if self.admission != Admission::Open {
+            self.admission = Admission::StepOnce;
+        }
+    }
+
+    pub fn admission(&self) -> Admission {
+        self.admission
+    }
+
+    pub fn halted(&self) -> Option<&SourceError> {
+        self.halted.as_ref()
+    }
+
+    pub fn retrying(&self) -> Option<&(SourceError, u32)> {
+        self.retrying.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn orders() -> QueueSource {
+        QueueSource::parse("order_jobs", "").unwrap()
+    }
+
+    fn record(msg_id: i64, read_ct: u32) -> Value {
+        json!({
+            "msg_id": msg_id,
+            "read_ct": read_ct,
+            "enqueued_at": "2026-11-30T01:00:00.123456+00:00",
+            "last_read_at": null,
+            "vt": "2026-11-30T01:01:00+00:00",
+            "message": {"type": "invoice.render"},
+            "headers": null,
+        })
+    }
+
+    fn attempts(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).unwrap()
+    }
+
+    #[test]
+    fn a_queue_gets_its_dead_letter_queue_by_default_and_names_are_checked() {
+        assert_eq!(orders().dead_letter_queue.as_str(), "order_jobs_dlq");
+        assert_eq!(
+            QueueSource::parse("jobs", "failed_jobs")
+                .unwrap()
+                .dead_letter_queue
+                .as_str(),
+            "failed_jobs"
+        );
+        assert!(QueueSource::parse("Jobs", "")
+            .unwrap_err()
+            .contains("\"Jobs\""));
+        assert!(QueueSource::parse("jobs;drop", "").is_err());
+        assert!(QueueSource::parse(&"q".repeat(44), "").is_err());
+        assert!(QueueSource::parse("jobs", "jobs").is_err());
+    }
+
+    #[test]
+    fn a_message_is_an_event_keyed_by_msg_id_and_timed_by_enqueued_at() {
+        let message = orders().event(record(42, 1)).unwrap();
+        assert_eq!(message.msg_id, 42);
+        assert_eq!(message.read_count, 1);
+        assert_eq!(message.event.key, "42");
+        assert_eq!(message.event.timestamp, "2026-11-30T01:00:00.123456+00:00");
+        assert_eq!(message.event.row["message"]["type"], "invoice.render");
+    }
+
+    #[test]
+    fn a_record_without_msg_id_or_read_ct_is_unreadable_with_the_reason() {
+        let mut no_count = record(7, 1);
+        no_count.as_object_mut().unwrap().remove("read_ct");
+        let arrivals = arrivals(&orders(), vec![json!({"x": 1}), no_count], attempts(3), &[]);
+        assert!(matches!(&arrivals[0], Arrival::Unreadable(r) if r.contains("msg_id")));
+        assert!(matches!(&arrivals[1], Arrival::Unreadable(r) if r.contains("read_ct")));
+    }
+
+    #[test]
+    fn a_message_read_more_times_than_the_attempts_allow_is_dead_lettered_with_the_count() {
+        let arrivals = arrivals(
+            &orders(),
+            vec![record(1, 3), record(2, 4)],
+            attempts(3),
+            &[],
+        );
+        assert!(matches!(&arrivals[0], Arrival::Deliver(m) if m.msg_id == 1));
+        match &arrivals[1] {
+            Arrival::DeadLetter(m, reason) => {
+                assert_eq!(m.msg_id, 2);
+                assert!(reason.starts_with("read 4 times, more than the 3 attempts allow"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_message_still_at_this_gate_is_not_delivered_again() {
+        let arrivals = arrivals(
+            &orders(),
+            vec![record(1, 2), record(2, 1)],
+            attempts(5),
+            &[1],
+        );
+        assert_eq!(arrivals.len(), 1);
+        assert!(matches!(&arrivals[0], Arrival::Deliver(m) if m.msg_id == 2));
+    }
+
+    #[test]
+    fn the_visibility_timeout_covers_every_attempt_timing_out_and_every_wait_at_its_ceiling() {
+        let mut settings = AgentSettings {
+            attempts: attempts(1),
+            timeout_s: 2,
+            ..AgentSettings::default()
+        };
+        assert_eq!(visibility_timeout(&settings), Duration::from_secs(2 + 5));
+        settings.attempts = attempts(4);
+        // Waits below 1 s, 2 s and 4 s.
+        assert_eq!(
+            visibility_timeout(&settings),
+            Duration::from_secs(4 * 2 + 7 + 5)
+        );
+        settings.attempts = attempts(10);
+        settings.timeout_s = 30;
+        // 1+2+4+8+16+32, then three at the 60 s cap.
+        assert_eq!(
+            visibility_timeout(&settings),
+            Duration::from_secs(300 + 63 + 180 + 5)
+        );
+    }
+
+    #[test]
+    fn a_lane_lets_a_message_go_before_another_reader_can_take_it() {
+        let at = release_at_ms(1_000.0, Duration::from_secs(7));
+        assert_eq!(at, 1_000.0 + 5_000.0);
+    }
+
+    #[test]
+    fn the_calls_carry_pgmq_publics_argument_names() {
+        let source = orders();
+        assert_eq!(
+            source.read_arguments(Duration::from_secs(30), 4),
+            json!({"queue_name": "order_jobs", "sleep_seconds": 30, "n": 4})
+        );
+        assert_eq!(
+            source.archive_arguments(9),
+            json!({"queue_name": "order_jobs", "message_id": 9})
+        );
+        assert_eq!(source.check_arguments()["n"], 0);
+    }
+
+    #[test]
+    fn a_dead_letter_carries_the_message_its_reason_and_comes_back_as_a_letter() {
+        let source = orders();
+        let message = source.event(record(42, 2)).unwrap();
+        let sent = source.dead_letter_arguments(&message, "422: bad order", "2026-11-30T02:00:00Z");
+        assert_eq!(sent["queue_name"], "order_jobs_dlq");
+        assert_eq!(sent["message"]["msg_id"], 42);
+        assert_eq!(sent["message"]["message"]["type"], "invoice.render");
+        let read_back = json!({"msg_id": 3, "read_ct": 1, "message": sent["message"].clone()});
+        let letter = QueueSource::letter(&read_back).unwrap();
+        assert_eq!(letter.key, "3");
+        assert_eq!(letter.reason, "422: bad order");
+        assert_eq!(letter.attempts, 2);
+        assert_eq!(
+            source.send_again_arguments(&letter),
+            json!({"queue_name": "order_jobs", "message": {"type": "invoice.render"}})
+        );
+        assert_eq!(
+            source.archive_letter_arguments(&letter).unwrap(),
+            json!({"queue_name": "order_jobs_dlq", "message_id": 3})
+        );
+    }
+
+    #[test]
+    fn a_read_takes_one_message_per_free_lane_and_reads_again_at_once_while_the_queue_has_more() {
+        let mut reader = QueueReader::new(Admission::Open);
+        assert_eq!(reader.next(0.0, 0, 4), QueueStep::Read(4));
+        assert_eq!(reader.next(0.0, 3, 4), QueueStep::Read(1));
+        assert_eq!(reader.next(0.0, 4, 4), QueueStep::Wait(Duration::MAX));
+        reader.on_read(4, 4, 1_000.0, Duration::from_secs(2));
+        assert_eq!(reader.next(1_000.0, 0, 4), QueueStep::Read(4));
+        reader.on_read(4, 1, 1_000.0, Duration::from_secs(2));
+        assert_eq!(
+            reader.next(1_500.0, 1, 4),
+            QueueStep::Wait(Duration::from_millis(1_500))
+        );
+        assert_eq!(reader.next(3_000.0, 1, 4), QueueStep::Read(3));
+    }
+
+    #[test]
+    fn paused_reads_nothing_and_a_step_reads_exactly_one_message() {
+        let mut reader = QueueReader::new(Admission::Paused);
+        assert_eq!(reader.next(0.0, 0, 8), QueueStep::Wait(Duration::MAX));
+        reader.step();
+        assert_eq!(reader.next(0.0, 0, 8), QueueStep::Read(1));
+        reader.on_read(1, 0, 0.0, Duration::from_secs(1));
+        assert_eq!(
+            reader.admission(),
+            Admission::StepOnce,
+            "an empty read used no step"
+        );
+        reader.on_read(1, 1, 5_000.0, Duration::from_secs(1));
+        assert_eq!(reader.admission(), Admission::Paused);
+        assert_eq!(reader.next(9_000.0, 0, 8), QueueStep::Wait(Duration::MAX));
+    }
+
+    #[test]
+    fn a_passing_error_backs_off_and_one_the_operator_must_fix_halts_until_retried() {
+        let mut reader = QueueReader::new(Admission::Open);
+        reader.on_error(SourceError::Network("down".into()), 0.0, 0.5);
+        assert!(
+            matches!(reader.next(0.0, 0, 1), QueueStep::Wait(w) if w == Duration::from_millis(500))
+        );
+        assert_eq!(reader.retrying().unwrap().1, 1);
+        reader.on_error(SourceError::UnknownQueue("jobs".into()), 600.0, 0.5);
+        assert_eq!(reader.next(60_000.0, 0, 1), QueueStep::Halted);
+        reader.retry_now();
+        assert_eq!(reader.next(60_000.0, 0, 1), QueueStep::Read(1));
+    }
+}

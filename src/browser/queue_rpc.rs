@@ -1,0 +1,77 @@
+//! Calls Supabase Queues' functions (`pgmq_public`) through PostgREST's RPC:
+//! `POST {project}/rest/v1/rpc/{function}` with the arguments as a JSON
+//! object and `Content-Profile: pgmq_public`, as supabase-js does.
+
+use gloo_net::http::{Method, RequestBuilder};
+use serde_json::Value;
+use sluice_core::credentials::Session;
+use sluice_core::queue::SCHEMA;
+use sluice_core::source_error::{parse_retry_after, SourceError};
+use std::time::Duration;
+
+use super::http::{self, Deadline, Failure};
+
+/// How long one call may take before it counts as a network failure.
+const CALL_DEADLINE: Duration = Duration::from_secs(20);
+
+fn explain(failure: Failure) -> SourceError {
+    SourceError::Network(match failure {
+        Failure::TimedOut => format!("no complete answer within {} s", CALL_DEADLINE.as_secs()),
+        Failure::Network => {
+            "the request failed: offline, refused, dropped, or blocked by CORS".into()
+        }
+    })
+}
+
+/// Calls `function` for `queue` with `arguments`; the reply's JSON.
+pub async fn call(
+    session: &Session,
+    queue: &str,
+    function: &str,
+    arguments: &Value,
+) -> Result<Value, SourceError> {
+    let url = format!("{}/rest/v1/rpc/{function}", session.project.as_str());
+    let mut request = RequestBuilder::new(&url)
+        .method(Method::POST)
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
+        .header("Content-Profile", SCHEMA);
+    for (name, value) in session.key.request_headers() {
+        request = request.header(name, &value);
+    }
+    let deadline = Deadline::new(CALL_DEADLINE).map_err(explain)?;
+    let response = http::send(request, Some(arguments.to_string()), &deadline)
+        .await
+        .map_err(explain)?;
+    let status = response.status();
+    let body = http::text(&response, &deadline).await.map_err(explain)?;
+    if !(200..300).contains(&status) {
+        let retry_after = parse_retry_after(response.headers().get("retry-after").as_deref());
+        return Err(SourceError::from_queue_reply(
+            queue,
+            status,
+            &body,
+            retry_after,
+        ));
+    }
+    serde_json::from_str(&body).map_err(|error| SourceError::Unreadable {
+        table: queue.to_string(),
+        detail: format!("{function} answered something that is not JSON: {error}"),
+    })
+}
+
+/// Calls `function`, whose answer is a set of rows.
+pub async fn call_for_rows(
+    session: &Session,
+    queue: &str,
+    function: &str,
+    arguments: &Value,
+) -> Result<Vec<Value>, SourceError> {
+    match call(session, queue, function, arguments).await? {
+        Value::Array(rows) => Ok(rows),
+        other => Err(SourceError::Unreadable {
+            table: queue.to_string(),
+            detail: format!("{function} answered {other} where rows were expected"),
+        }),
+    }
+}

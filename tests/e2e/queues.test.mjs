@@ -1,0 +1,135 @@
+// Supabase Queues as a source: several operators (browser contexts, each
+// with its own storage) drain one pgmq queue through pgmq_public, with the
+// demo agent; the queue, its archive and its dead-letter queue are checked
+// through the stack's test facility, the deliveries through the agent's tally.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { AGENT_H2, openApp, saveAgent, fastestRate, drainedCount, suiteWithAgent } from './harness.mjs';
+import { ANON, configureAgent, tally, eventually, sleep } from './backend.mjs';
+import { GATEWAY, REST, anonHeaders } from '../contract/stack.mjs';
+
+const env = suiteWithAgent({ latency_ms: 5, mode: 'json' });
+
+let counter = 0;
+
+/** A queue (and its `_dlq`) of its own, with `n` messages; returns its name. */
+async function freshQueue(label, n) {
+  const name = `e2e_${label}_${process.pid % 10000}_${Date.now() % 1e6}_${counter++}`;
+  const created = await fetch(`${GATEWAY}/_admin/queues`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  assert.equal(created.status, 201, await created.text());
+  for (let sent = 0; sent < n; sent += 500) {
+    const messages = Array.from({ length: Math.min(500, n - sent) }, (_, i) => ({ type: 'job.run', seq: sent + i }));
+    const r = await fetch(`${REST}/rpc/send_batch`, {
+      method: 'POST',
+      headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
+      body: JSON.stringify({ queue_name: name, messages }),
+    });
+    assert.equal(r.status, 200, await r.text());
+  }
+  return name;
+}
+
+async function describeQueue(name) {
+  return (await fetch(`${GATEWAY}/_admin/queues/${name}`)).json();
+}
+
+/** An operator: a browser context of its own, logged in, draining `queue`. */
+async function operator(queue, agent) {
+  const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
+  const { page, errors } = await openApp(context, env.server.url);
+  await page.getByLabel('API key').fill(ANON);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  await saveAgent(page, agent);
+  await fastestRate(page);
+  await page.getByRole('button', { name: 'Source', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Select source' });
+  const adding = dialog.getByRole('form', { name: 'Add a queue' });
+  await adding.getByLabel('Queue', { exact: true }).fill(queue);
+  await adding.getByRole('button', { name: 'Add queue' }).click();
+  await dialog.getByRole('radio', { name: new RegExp(`^${queue}`) }).waitFor();
+  assert.ok(await dialog.getByRole('radio', { name: new RegExp(`^${queue}`) }).isChecked(), 'the added queue is chosen');
+  await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+  return { context, page, errors };
+}
+
+describe('Supabase Queues', () => {
+  test('three operators drain one queue of 3,000 messages: each message done once, none lost, each a share', async () => {
+    const queue = await freshQueue('three', 3000);
+    const agent = { url: AGENT_H2, lanes: '4', timeout: '10', attempts: '3' };
+    const operators = [];
+    for (let i = 0; i < 3; i += 1) operators.push(await operator(queue, agent));
+    const state = await eventually(async () => {
+      const s = await describeQueue(queue);
+      return s.queue_length === 0 && s.archived.length === 3000 && s;
+    }, 240_000, 'the queue emptied and archived');
+    const delivered = await tally(queue);
+    const done = Object.keys(delivered.done);
+    assert.equal(done.length, 3000, 'every message reached the agent');
+    assert.deepEqual(Object.values(delivered.done).filter((n) => n !== 1), [], 'none done twice');
+    assert.equal(new Set(state.archived.map((m) => m.msg_id)).size, 3000);
+    const shares = [];
+    for (const { page } of operators) shares.push(await eventually(async () => (await drainedCount(page)) || false, 5_000, 'a share'));
+    assert.equal(shares.reduce((a, b) => a + b, 0), 3000, `shares ${shares}`);
+    for (const share of shares) assert.ok(share > 0, `every operator handled a share: ${shares}`);
+    for (const { context, errors } of operators) {
+      assert.deepEqual(errors, []);
+      await context.close();
+    }
+  });
+
+  test('a page closed in the middle of an event: the message comes back after its visibility timeout and another operator finishes it', async () => {
+    await configureAgent({ latency_ms: 1500, mode: 'json' });
+    const queue = await freshQueue('closed', 1);
+    // Two attempts of 3 s and a wait below 1 s between them: the visibility
+    // timeout is 6 + 1 + 5 = 12 s.
+    const agent = { url: AGENT_H2, lanes: '1', timeout: '3', attempts: '2' };
+    const first = await operator(queue, agent);
+    await eventually(async () => (await tally(queue)).timeline.length > 0, 20_000, 'the message at the agent');
+    await first.context.close();
+    const closedAt = Date.now();
+    const second = await operator(queue, agent);
+    const state = await eventually(async () => {
+      const s = await describeQueue(queue);
+      return s.archived.length === 1 && s;
+    }, 30_000, 'the message archived by the second operator');
+    assert.ok(Date.now() - closedAt > 4_000, 'not before its visibility timeout');
+    const delivered = await tally(queue);
+    const [key] = Object.keys(delivered.counts);
+    assert.equal(delivered.counts[key], 2, 'delivered twice: one redelivery');
+    assert.ok(delivered.done[key] >= 1, 'the agent finished it');
+    assert.equal(state.archived[0].read_ct, 2, 'the second read took it');
+    assert.equal(await drainedCount(second.page), 1, 'the second operator finished it');
+    assert.deepEqual(second.errors, []);
+    await second.context.close();
+  });
+
+  test('a message the agent refuses lands in the dead-letter queue with its reason, and the panel shows it', async () => {
+    await configureAgent({ latency_ms: 5, mode: 'json', reject_rate: 0.2 });
+    const queue = await freshQueue('refused', 40);
+    const { context, page, errors } = await operator(queue, { url: AGENT_H2, lanes: '4', timeout: '5', attempts: '2' });
+    const archived = await eventually(async () => {
+      const s = await describeQueue(queue);
+      return s.queue_length === 0 && s.archived.length === 40 && s.archived;
+    }, 60_000, 'the queue emptied');
+    const refused = Object.keys((await tally(queue)).rejected);
+    assert.ok(refused.length > 0, 'the agent refused some');
+    const letters = (await describeQueue(`${queue}_dlq`)).messages;
+    assert.deepEqual(letters.map((l) => String(l.message.msg_id)).sort(), refused.sort(), 'each refused message has one dead letter');
+    for (const letter of letters) {
+      assert.equal(letter.message.queue, queue);
+      assert.match(letter.message.reason, /422/);
+      assert.equal(letter.message.message.type, 'job.run');
+    }
+    assert.equal(archived.length, 40, 'refused messages are archived from the source too');
+    const panel = page.getByRole('region', { name: /Dead letters/ });
+    await eventually(async () => (await panel.innerText()).includes(String(letters[0].msg_id)), 10_000, 'the panel lists the queue\'s dead letters');
+    // The browser logs each refused delivery (422) as a failed load; nothing else.
+    assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), []);
+    await context.close();
+  });
+});
