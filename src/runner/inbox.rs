@@ -33,24 +33,27 @@ pub(super) struct Finished {
 }
 
 /// What ended a wait.
-pub(super) enum Arrived<T> {
+pub(super) enum Arrived<T, F> {
     /// The work waited on is done.
     Done(T),
-    /// An event at the gate finished.
-    Finished(Box<Finished>),
+    /// Work beside the loop finished: an event at the gate, or (for a
+    /// queue) a message settled with the queue.
+    Finished(Box<F>),
     /// An intent arrived and was kept.
     Intent,
     Stop,
 }
 
-pub(super) struct Inbox<'a> {
+/// Intents, and the work under way beside the loop (`F` is what each piece
+/// of work ends with: a table's lanes end with [`Finished`]).
+pub(super) struct Inbox<'a, F = Finished> {
     arriving: UnboundedReceiver<Intent>,
     kept: VecDeque<Intent>,
-    /// The deliveries under way, one per busy lane.
-    gate: FuturesUnordered<LocalBoxFuture<'a, Finished>>,
+    /// The work under way: the deliveries, one per busy lane.
+    gate: FuturesUnordered<LocalBoxFuture<'a, F>>,
 }
 
-impl<'a> Inbox<'a> {
+impl<'a, F> Inbox<'a, F> {
     pub fn new(arriving: UnboundedReceiver<Intent>) -> Self {
         Self {
             arriving,
@@ -60,11 +63,11 @@ impl<'a> Inbox<'a> {
     }
 
     /// Starts a delivery; it runs beside the loop until it finishes.
-    pub fn start(&mut self, delivery: LocalBoxFuture<'a, Finished>) {
+    pub fn start(&mut self, delivery: LocalBoxFuture<'a, F>) {
         self.gate.push(delivery);
     }
 
-    /// Deliveries under way.
+    /// Work under way beside the loop.
     pub fn at_gate(&self) -> usize {
         self.gate.len()
     }
@@ -75,7 +78,7 @@ impl<'a> Inbox<'a> {
     pub async fn next<T>(
         &mut self,
         mut work: Pin<&mut impl FusedFuture<Output = T>>,
-    ) -> Arrived<T> {
+    ) -> Arrived<T, F> {
         let mut finished = self.gate.select_next_some();
         futures::select_biased! {
             intent = self.arriving.next() => match intent {
@@ -92,7 +95,7 @@ impl<'a> Inbox<'a> {
 
     /// The next delivery to finish, once told to stop; `None` when none is
     /// left.
-    pub async fn next_finished(&mut self) -> Option<Finished> {
+    pub async fn next_finished(&mut self) -> Option<F> {
         self.gate.next().await
     }
 

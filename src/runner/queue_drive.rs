@@ -24,7 +24,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::delivery::{self, Delivered};
-use super::inbox::{timer_millis, Arrived, Finished, Inbox, Origin};
+use super::inbox::{timer_millis, Arrived, Inbox};
 use super::station::{now_ms, random, Station};
 use super::view::{publish_journal_every_second, set_if_changed, Condition};
 use super::{Inputs, Intent};
@@ -56,10 +56,22 @@ pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedR
     }
 }
 
+/// Work beside the loop: each message's delivery, then its settling with
+/// the queue. A lane frees as soon as the agent is done, so the next read
+/// overlaps the archive.
+enum Work {
+    Delivered {
+        lane: usize,
+        message: Message,
+        delivered: Option<Delivered>,
+    },
+    Settled(Option<Delivered>),
+}
+
 struct QueueLoop<'a> {
     station: &'a Station,
     source: &'a QueueSource,
-    inbox: Inbox<'a>,
+    inbox: Inbox<'a, Work>,
     reader: QueueReader,
     /// The message each lane carries: its id, and when it was enqueued (µs).
     at_gate: [Option<(i64, i64)>; MAX_LANES],
@@ -90,7 +102,8 @@ impl QueueLoop<'_> {
             let lanes = self.station.agent.with_untracked(|a| a.lanes());
             set_if_changed(view.lanes_shown, lanes);
             self.publish();
-            let went_on = match self.reader.next(now_ms(), self.inbox.at_gate(), lanes) {
+            let busy = self.at_gate.iter().flatten().count();
+            let went_on = match self.reader.next(now_ms(), busy, lanes) {
                 QueueStep::Read(wanted) => self.read(wanted).await,
                 QueueStep::Wait(duration) => self.wait(duration).await,
                 QueueStep::Halted => self.wait(Duration::MAX).await,
@@ -152,8 +165,7 @@ impl QueueLoop<'_> {
         true
     }
 
-    /// Sends a message to the gate in the first free lane; the lane settles
-    /// it with the queue when the agent is done.
+    /// Sends a message to the gate in the first free lane.
     fn start(&mut self, message: Message, let_go_at_ms: f64) {
         let lane = self
             .at_gate
@@ -162,43 +174,46 @@ impl QueueLoop<'_> {
             .unwrap_or(MAX_LANES - 1);
         self.at_gate[lane] = Some((message.msg_id, message.event.timestamp_micros));
         self.admitted += 1;
-        let (station, source, serial) = (self.station, self.source, self.admitted);
+        let (station, serial) = (self.station, self.admitted);
         self.inbox.start(Box::pin(async move {
-            let delivered = delivery::deliver(
-                station,
+            let event = message.event.clone();
+            let delivered =
+                delivery::deliver(station, lane, serial, event, Some(let_go_at_ms)).await;
+            Work::Delivered {
                 lane,
-                serial,
-                message.event.clone(),
-                Some(let_go_at_ms),
-            )
-            .await;
-            let delivered = match delivered {
-                Some(delivered) => settle(station, source, &message, delivered).await,
-                None => None,
-            };
-            Finished {
-                lane,
-                origin: Origin::Source,
+                message,
                 delivered,
             }
         }));
     }
 
-    /// A message left its lane: counted when the queue has settled it.
-    fn finished(&mut self, finished: Finished) {
-        self.at_gate[finished.lane] = None;
-        let Some(delivered) = finished.delivered else {
-            return;
-        };
-        if self.station.stopping.get() {
-            return;
+    /// Work beside the loop finished: a message the agent is done with is
+    /// settled with the queue (beside the loop, its lane free), and counted
+    /// once settled.
+    fn finished(&mut self, work: Work) {
+        match work {
+            Work::Delivered {
+                lane,
+                message,
+                delivered,
+            } => {
+                self.at_gate[lane] = None;
+                if let Some(delivered) = delivered {
+                    let (station, source) = (self.station, self.source);
+                    self.inbox.start(Box::pin(async move {
+                        Work::Settled(settle(station, source, &message, delivered).await)
+                    }));
+                }
+            }
+            Work::Settled(Some(delivered)) if !self.station.stopping.get() => {
+                let view = self.station.view;
+                // The dead-letter panel shows the queue's: looked at again next step.
+                self.letters_stale |= matches!(delivered.outcome, Outcome::Rejected(_));
+                view.handled.update(|n| *n += 1);
+                delivered.note_in(view);
+            }
+            Work::Settled(_) => {}
         }
-        let view = self.station.view;
-        let refused = matches!(delivered.outcome, Outcome::Rejected(_));
-        view.handled.update(|n| *n += 1);
-        delivered.note_in(view);
-        // The dead-letter panel shows the queue's: looked at again next step.
-        self.letters_stale |= refused;
     }
 
     /// Runs `work` while the messages at the gate finish and intents arrive
@@ -232,6 +247,7 @@ impl QueueLoop<'_> {
 
     /// Told to stop: no message starts; the attempts under way end and are
     /// settled with the queue, so the agent's work is not done twice.
+    /// (Settling a message adds work, which this waits for too.)
     async fn stop(&mut self) {
         self.station.stopping.set(true);
         while let Some(finished) = self.inbox.next_finished().await {

@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import { readFile, readdir } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { extname, join, normalize } from 'node:path';
-import { ROOT, launchBrowser } from '../e2e/harness.mjs';
-import { ANON, freshTable, insert, configureAgent, eventually, sleep } from '../e2e/backend.mjs';
+import { ROOT, launchBrowser, queueOperatorContext, rememberedSession } from '../e2e/harness.mjs';
+import { ANON, freshTable, freshQueue, insert, configureAgent, eventually, sleep } from '../e2e/backend.mjs';
 import { REST, anonHeaders } from '../contract/stack.mjs';
 
 const AGENT_URL = 'http://127.0.0.1:54330/';
@@ -100,21 +100,6 @@ async function bundle() {
     row(`${ext.slice(1)} raw / gzip`, `${kb(body.length)} / ${kb(zipped)}`);
   }
   row('total raw / gzip', `${kb(raw)} / ${kb(gz)}`, '< 150 KB gzip', gz < 150 * 1024);
-}
-
-/** Logs in once with "Remember me" and returns the stored session. */
-async function rememberedSession(browser, url) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.getByRole('button', { name: 'Pause' }).click();
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByLabel('Remember me').check();
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
-  const session = await page.evaluate(() => localStorage.getItem('sluice:v1:session'));
-  await context.close();
-  return session;
 }
 
 async function start(browser, url, session) {
@@ -246,38 +231,15 @@ async function lanes(browser, url) {
   row('long tasks (> 50 ms) while draining at 16 lanes', `${count}, longest ${ms(worst)}`, 'none over 50 ms', count === 0);
 }
 
-/** A queue of its own (and its `_dlq`) with `n` messages. */
-async function queueWith(label, n) {
-  const name = `bench_${label}_${Date.now() % 1e7}`;
-  const created = await fetch(`${PROJECT}/_admin/queues`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name }) });
-  if (created.status !== 201) throw new Error(`create queue: ${created.status}`);
-  for (let sent = 0; sent < n; sent += 500) {
-    const messages = Array.from({ length: Math.min(500, n - sent) }, (_, i) => ({ type: 'job.run', seq: sent + i }));
-    const r = await fetch(`${REST}/rpc/send_batch`, {
-      method: 'POST',
-      headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
-      body: JSON.stringify({ queue_name: name, messages }),
-    });
-    if (!r.ok) throw new Error(`send_batch: ${r.status}`);
-  }
-  return name;
-}
-
 /** `operators` browser contexts (one lane each) drain one queue for
  * `seconds`; the rate counts what they drained together, from the first
  * message drained. */
 async function drainQueue(browser, url, session, operators, seconds) {
-  const queue = await queueWith(`ops${operators}`, 150 * operators);
+  const queue = await freshQueue(`bench_ops${operators}`, 150 * operators);
   const pages = [];
   for (let i = 0; i < operators; i += 1) {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    await context.addInitScript(({ session, agent, queue }) => {
-      localStorage.setItem('sluice:v1:session', session);
-      localStorage.setItem('sluice:v1:agent', agent);
-      localStorage.setItem('sluice:v1:queues', JSON.stringify([{ queue, dead_letter_queue: `${queue}_dlq` }]));
-      localStorage.setItem('sluice:v1:selected-table', JSON.stringify(`queue:${queue}`));
-      localStorage.setItem('sluice:v1:rate', JSON.stringify(100));
-    }, { session, queue, agent: JSON.stringify({ url: AGENT_H2, pass_through: false, token: '', timeout_s: 10, attempts: 3, lanes: 1 }) });
+    const agent = { url: AGENT_H2, timeout_s: 10, attempts: 3, lanes: 1 };
+    const context = await queueOperatorContext(browser, { session, queue, agent });
     const page = await context.newPage();
     await page.goto(url);
     pages.push({ context, page });
@@ -429,7 +391,7 @@ function print() {
 const server = await serve();
 const browser = await launchBrowser();
 try {
-  const session = await rememberedSession(browser, server.url);
+  const session = await rememberedSession(browser, server.url, ANON);
   await bundle();
   await start(browser, server.url, session);
   await throughput(browser, server.url, session);

@@ -5,9 +5,9 @@
 // compares the queue's archive, its dead-letter queue and what the agent
 // saw. Exits non-zero if any message was lost or dead-lettered without a
 // designed reason.
-import { launchBrowser, serveDist } from '../e2e/harness.mjs';
-import { ANON, configureAgent, eventually, sleep } from '../e2e/backend.mjs';
-import { GATEWAY, AGENT, REST, anonHeaders } from '../contract/stack.mjs';
+import { launchBrowser, serveDist, queueOperatorContext, rememberedSession } from '../e2e/harness.mjs';
+import { ANON, configureAgent, sleep, freshQueue, describeQueue } from '../e2e/backend.mjs';
+import { AGENT } from '../contract/stack.mjs';
 
 const MESSAGES = 3_000;
 const MOST_OPERATORS = 4;
@@ -15,40 +15,16 @@ const LANES = 2;
 const AGENT_FAULTS = { latency_ms: 20, latency_jitter_ms: 40, mode: 'json', reject_rate: 0.01, error_rate: 0.03, timeout_rate: 0.003, retry_after_s: 0 };
 const log = (message) => console.log(`[queue soak +${Math.round(process.uptime())}s] ${message}`);
 
-const queue = `soak_${Date.now() % 1e7}`;
-const created = await fetch(`${GATEWAY}/_admin/queues`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: queue }) });
-if (created.status !== 201) throw new Error(`create queue: ${created.status}`);
-for (let sent = 0; sent < MESSAGES; sent += 500) {
-  const messages = Array.from({ length: 500 }, (_, i) => ({ type: 'soak.job', seq: sent + i }));
-  const r = await fetch(`${REST}/rpc/send_batch`, {
-    method: 'POST',
-    headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
-    body: JSON.stringify({ queue_name: queue, messages }),
-  });
-  if (!r.ok) throw new Error(`send_batch: ${r.status} ${await r.text()}`);
-}
+const queue = await freshQueue('soak', MESSAGES, 'soak.job');
 log(`sent ${MESSAGES} messages to ${queue}`);
 await configureAgent(AGENT_FAULTS);
 await fetch(`${AGENT}/reset`, { method: 'POST' });
 
-const describe = async (name) => (await fetch(`${GATEWAY}/_admin/queues/${name}`)).json();
 const server = await serveDist();
 const browser = await launchBrowser();
 
 // One login, remembered, reused by every operator's storage.
-const session = await (async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(server.url);
-  await page.getByRole('button', { name: 'Pause' }).click();
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByLabel('Remember me').check();
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
-  const stored = await page.evaluate(() => localStorage.getItem('sluice:v1:session'));
-  await context.close();
-  return stored;
-})();
+const session = await rememberedSession(browser, server.url, ANON);
 
 const pageErrors = [];
 const operators = [];
@@ -56,14 +32,7 @@ let joined = 0;
 let left = 0;
 
 async function join() {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  await context.addInitScript(({ session, agent, queue }) => {
-    localStorage.setItem('sluice:v1:session', session);
-    localStorage.setItem('sluice:v1:agent', agent);
-    localStorage.setItem('sluice:v1:queues', JSON.stringify([{ queue, dead_letter_queue: `${queue}_dlq` }]));
-    localStorage.setItem('sluice:v1:selected-table', JSON.stringify(`queue:${queue}`));
-    localStorage.setItem('sluice:v1:rate', JSON.stringify(100));
-  }, { session, queue, agent: JSON.stringify({ url: 'https://127.0.0.1:54331/', pass_through: false, token: '', timeout_s: 2, attempts: 8, lanes: LANES }) });
+  const context = await queueOperatorContext(browser, { session, queue, agent: { url: 'https://127.0.0.1:54331/', timeout_s: 2, attempts: 8, lanes: LANES } });
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(server.url);
@@ -83,7 +52,7 @@ const deadline = Date.now() + 20 * 60_000;
 let most = 1;
 for (;;) {
   await sleep(5_000);
-  const state = await describe(queue);
+  const state = await describeQueue(queue);
   log(`${operators.length} operators; ${state.queue_length} messages left, ${state.archived.length} archived`);
   if (state.queue_length === 0) break;
   if (Date.now() > deadline) {
@@ -99,8 +68,8 @@ for (const context of operators) await context.close();
 await browser.close();
 await server.close();
 
-const state = await describe(queue);
-const letters = (await describe(`${queue}_dlq`)).messages;
+const state = await describeQueue(queue);
+const letters = (await describeQueue(`${queue}_dlq`)).messages;
 const tally = await (await fetch(`${AGENT}/tally`)).json();
 await configureAgent({});
 const prefix = `${queue}:`;

@@ -1,7 +1,7 @@
 // The local back end as the end-to-end tests drive it: a table of their
 // own per test, rows inserted as service_role, the demo agent's settings and
 // its tally of deliveries. Shares keys and helpers with the contract tests.
-import { GATEWAY, AGENT, ANON, JWT_SECRET, insert, setFaults } from '../contract/stack.mjs';
+import { GATEWAY, AGENT, ANON, JWT_SECRET, REST, anonHeaders, insert, setFaults } from '../contract/stack.mjs';
 
 export { ANON, JWT_SECRET, insert, setFaults };
 
@@ -24,6 +24,35 @@ export async function freshTable(label, keyType = 'bigint', timestampType = 'tim
   });
   if (r.status !== 201) throw new Error(`create table: ${r.status} ${await r.text()}`);
   return name;
+}
+
+/** A queue nobody else uses, and its `{name}_dlq` (the stack's test
+ * facility), with `n` messages `{type, seq}` sent through
+ * `pgmq_public.send_batch` as the anon key; returns its name. */
+export async function freshQueue(label, n = 0, type = 'job.run') {
+  const name = `e2e_${label}_${process.pid % 10000}_${Date.now() % 1e6}_${counter++}`.toLowerCase();
+  const created = await fetch(`${GATEWAY}/_admin/queues`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (created.status !== 201) throw new Error(`create queue: ${created.status} ${await created.text()}`);
+  for (let sent = 0; sent < n; sent += 500) {
+    const messages = Array.from({ length: Math.min(500, n - sent) }, (_, i) => ({ type, seq: sent + i }));
+    const r = await fetch(`${REST}/rpc/send_batch`, {
+      method: 'POST',
+      headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
+      body: JSON.stringify({ queue_name: name, messages }),
+    });
+    if (!r.ok) throw new Error(`send_batch: ${r.status} ${await r.text()}`);
+  }
+  return name;
+}
+
+/** A queue as the stack's test facility reads it, taking nothing:
+ * `{ queue_length, messages, archived }` (each message `{msg_id, read_ct, message}`). */
+export async function describeQueue(name) {
+  return (await fetch(`${GATEWAY}/_admin/queues/${name}`)).json();
 }
 
 /** `n` rows at the given ISO timestamps (or now + i ms); returns them as stored. */

@@ -129,6 +129,37 @@ export async function fastestRate(page) {
   await page.keyboard.press('Home');
 }
 
+/** A browser context whose storage already holds a remembered login
+ * (`session`, as stored), agent settings and `queue` chosen, draining it at
+ * the fastest rate as soon as a page opens: an operator, for the benchmark
+ * and the soak. */
+export async function queueOperatorContext(browser, { session, queue, agent }) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  await context.addInitScript(({ session, agent, queue }) => {
+    localStorage.setItem('sluice:v1:session', session);
+    localStorage.setItem('sluice:v1:agent', JSON.stringify(agent));
+    localStorage.setItem('sluice:v1:queues', JSON.stringify([{ queue, dead_letter_queue: `${queue}_dlq` }]));
+    localStorage.setItem('sluice:v1:selected-table', JSON.stringify(`queue:${queue}`));
+    localStorage.setItem('sluice:v1:rate', JSON.stringify(100));
+  }, { session, queue, agent: { pass_through: false, token: '', ...agent } });
+  return context;
+}
+
+/** Logs in once with "Remember me" and returns the session as stored. */
+export async function rememberedSession(browser, url, key) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByLabel('API key').fill(key);
+  await page.getByLabel('Remember me').check();
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  const session = await page.evaluate(() => localStorage.getItem('sluice:v1:session'));
+  await context.close();
+  return session;
+}
+
 /**
  * Registers the hooks most end-to-end files share: the release build served,
  * one browser, and the demo agent reset to `agent` before each test (and to

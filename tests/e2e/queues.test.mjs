@@ -5,37 +5,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { AGENT_H2, openApp, saveAgent, fastestRate, drainedCount, suiteWithAgent } from './harness.mjs';
-import { ANON, configureAgent, tally, eventually, sleep } from './backend.mjs';
-import { GATEWAY, REST, anonHeaders } from '../contract/stack.mjs';
+import { ANON, configureAgent, tally, eventually, freshQueue, describeQueue } from './backend.mjs';
 
 const env = suiteWithAgent({ latency_ms: 5, mode: 'json' });
-
-let counter = 0;
-
-/** A queue (and its `_dlq`) of its own, with `n` messages; returns its name. */
-async function freshQueue(label, n) {
-  const name = `e2e_${label}_${process.pid % 10000}_${Date.now() % 1e6}_${counter++}`;
-  const created = await fetch(`${GATEWAY}/_admin/queues`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name }),
-  });
-  assert.equal(created.status, 201, await created.text());
-  for (let sent = 0; sent < n; sent += 500) {
-    const messages = Array.from({ length: Math.min(500, n - sent) }, (_, i) => ({ type: 'job.run', seq: sent + i }));
-    const r = await fetch(`${REST}/rpc/send_batch`, {
-      method: 'POST',
-      headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
-      body: JSON.stringify({ queue_name: name, messages }),
-    });
-    assert.equal(r.status, 200, await r.text());
-  }
-  return name;
-}
-
-async function describeQueue(name) {
-  return (await fetch(`${GATEWAY}/_admin/queues/${name}`)).json();
-}
 
 /** An operator: a browser context of its own, logged in, draining `queue`. */
 async function operator(queue, agent) {
@@ -128,6 +100,21 @@ describe('Supabase Queues', () => {
     assert.equal(archived.length, 40, 'refused messages are archived from the source too');
     const panel = page.getByRole('region', { name: /Dead letters/ });
     await eventually(async () => (await panel.innerText()).includes(String(letters[0].msg_id)), 10_000, 'the panel lists the queue\'s dead letters');
+    // Retry from the panel: the letter's message goes back to the queue (a
+    // new message), is drained again, and the letter is archived.
+    const retried = letters[0];
+    await page.getByRole('button', { name: `Retry ${retried.msg_id}`, exact: true }).click();
+    const dlq = await eventually(async () => {
+      const s = await describeQueue(`${queue}_dlq`);
+      return !s.messages.some((l) => l.msg_id === retried.msg_id) && s.archived.some((l) => l.msg_id === retried.msg_id) && s;
+    }, 20_000, 'the retried letter archived from the dead-letter queue');
+    assert.ok(dlq, 'the dead-letter queue archived the letter');
+    const again = await eventually(async () => {
+      const s = await describeQueue(queue);
+      return s.queue_length === 0 && s.archived.length === 41 && s.archived.at(-1);
+    }, 20_000, 'the retried message drained again');
+    assert.equal(again.message.seq, retried.message.message.seq, 'the same message, sent again');
+    assert.ok(again.msg_id > 40, 'as a new message of the queue');
     // The browser logs each refused delivery (422) as a failed load; nothing else.
     assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), []);
     await context.close();
