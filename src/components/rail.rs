@@ -93,6 +93,8 @@ pub fn Rail() -> impl IntoView {
                 <p class="node__detail node__count">
                     {move || match view.next_up.get() {
                         Some(next) => format!("next: {} ({} waiting)", next.initials, view.queued.get()),
+                        // A queue's API does not tell its length.
+                        None if sources.queue_chosen() => "queue · length unknown".to_string(),
                         None => "nothing waiting".to_string(),
                     }}
                 </p>

@@ -336,8 +336,7 @@ impl QueueLoop<'_> {
         match self.alongside(look).await {
             None => false,
             Some(Ok(records)) => {
-                let letters: Vec<DeadLetter> =
-                    records.iter().filter_map(QueueSource::letter).collect();
+                let letters = QueueSource::letters(&records);
                 if !station.stopping.get() {
                     station.view.dead_letters.set(letters);
                 }

@@ -52,17 +52,13 @@ pub struct Badge {
 }
 
 impl Badge {
-    /// Initials come from the row's `type`, else its `source`, else the
-    /// table: the first letters of the first two words ("order.created" →
-    /// "OC"), or the first two letters of a single word ("heartbeat" → "HE").
+    /// Initials come from the row's `type`, else its `source` (for a queue's
+    /// message record, those of its `message`), else the table: the first
+    /// letters of the first two words ("order.created" → "OC"), or the first
+    /// two letters of a single word ("heartbeat" → "HE").
     pub fn of(key: &str, row: &serde_json::Value, table: &str) -> Self {
-        let label = ["type", "event_type", "source"]
-            .iter()
-            .find_map(|field| {
-                row.get(field)
-                    .and_then(|v| v.as_str())
-                    .filter(|s| !s.trim().is_empty())
-            })
+        let label = named_type(row)
+            .or_else(|| row.get("message").and_then(named_type))
             .unwrap_or(table)
             .to_string();
         Self {
@@ -71,6 +67,16 @@ impl Badge {
             label,
         }
     }
+}
+
+/// The first of `type`, `event_type` and `source` that holds a word.
+fn named_type(fields: &serde_json::Value) -> Option<&str> {
+    ["type", "event_type", "source"].iter().find_map(|field| {
+        fields
+            .get(field)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.trim().is_empty())
+    })
 }
 
 fn initials(label: &str) -> String {
@@ -259,6 +265,18 @@ impl GateView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_messages_badge_comes_from_the_message_inside_the_record() {
+        let record = serde_json::json!({"msg_id": 7, "message": {"type": "invoice.render"}});
+        let badge = Badge::of("7", &record, "order_jobs");
+        assert_eq!(
+            (badge.initials.as_str(), badge.label.as_str()),
+            ("IR", "invoice.render")
+        );
+        let bare = serde_json::json!({"msg_id": 8, "message": [1, 2]});
+        assert_eq!(Badge::of("8", &bare, "order_jobs").initials, "OJ");
+    }
     use serde_json::json;
 
     #[test]

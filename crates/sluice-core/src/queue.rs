@@ -19,6 +19,7 @@ use crate::dead_letters::{self, DeadLetter};
 use crate::drain::Admission;
 use crate::source::{Event, Identifier, MalformedRow, TableSource};
 use crate::source_error::SourceError;
+use crate::timestamp;
 
 /// The schema Supabase exposes queues in (`Content-Profile` of each call).
 pub const SCHEMA: &str = "pgmq_public";
@@ -174,25 +175,45 @@ impl QueueSource {
         Some(json!({ "queue_name": self.dead_letter_queue.as_str(), "message_id": msg_id }))
     }
 
+    /// The dead-letter queue's messages as letters, oldest first (`read`
+    /// returns what it updated in no set order).
+    pub fn letters(records: &[Value]) -> Vec<DeadLetter> {
+        let mut letters: Vec<(i64, DeadLetter)> = records
+            .iter()
+            .filter_map(|record| Some((record.get("msg_id")?.as_i64()?, Self::letter(record)?)))
+            .collect();
+        letters.sort_by_key(|(msg_id, _)| *msg_id);
+        letters.into_iter().map(|(_, letter)| letter).collect()
+    }
+
     /// A message of the dead-letter queue, as the dead-letter panel shows
-    /// it: keyed by its id in the dead-letter queue, carrying what
-    /// [`Self::dead_letter_arguments`] sent.
+    /// it: keyed by its id in the dead-letter queue (what Retry and Discard
+    /// act on), its reason naming the message it was in the queue.
     pub fn letter(record: &Value) -> Option<DeadLetter> {
         let key = record.get("msg_id")?.as_i64()?.to_string();
         let sent = record.get("message")?;
+        let reason = sent
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("(no reason given)");
+        let reason = match sent.get("msg_id").and_then(Value::as_i64) {
+            Some(original) => format!("message {original}: {reason}"),
+            None => reason.to_string(),
+        };
+        let at_ms = sent
+            .get("dead_lettered_at")
+            .and_then(Value::as_str)
+            .and_then(timestamp::parse_micros)
+            .map_or(0.0, |micros| micros as f64 / 1000.0);
         Some(DeadLetter {
             key,
             event: sent.clone(),
-            reason: sent
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or("(no reason given)")
-                .to_string(),
+            reason,
             attempts: sent
                 .get("read_ct")
                 .and_then(Value::as_u64)
                 .map_or(0, |n| n.min(u64::from(u32::MAX)) as u32),
-            at_ms: 0.0,
+            at_ms,
         })
     }
 }
@@ -258,15 +279,16 @@ pub enum Arrival {
     Unreadable(String),
 }
 
-/// Sorts a read's records: `at_gate` holds the ids this browser still has
-/// at its gate (a message it let go and read again is not delivered twice
-/// at once).
+/// Sorts a read's records, oldest first (`read` returns what it updated in
+/// no set order): `at_gate` holds the ids this browser still has at its
+/// gate (a message it let go and read again is not delivered twice at once).
 pub fn arrivals(
     source: &QueueSource,
-    records: Vec<Value>,
+    mut records: Vec<Value>,
     attempts: NonZeroU32,
     at_gate: &[i64],
 ) -> Vec<Arrival> {
+    records.sort_by_key(|record| record.get("msg_id").and_then(Value::as_i64));
     records
         .into_iter()
         .filter_map(|record| match source.event(record) {
@@ -477,6 +499,30 @@ mod tests {
     }
 
     #[test]
+    fn a_reads_messages_and_the_dead_letters_come_oldest_first() {
+        let arrivals = arrivals(
+            &orders(),
+            vec![record(3, 1), record(1, 1), record(2, 1)],
+            attempts(5),
+            &[],
+        );
+        let ids: Vec<i64> = arrivals
+            .iter()
+            .map(|a| match a {
+                Arrival::Deliver(m) => m.msg_id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
+        let letter = |id: i64| json!({"msg_id": id, "message": {"reason": "r"}});
+        let keys: Vec<String> = QueueSource::letters(&[letter(9), letter(2), letter(5)])
+            .into_iter()
+            .map(|l| l.key)
+            .collect();
+        assert_eq!(keys, ["2", "5", "9"]);
+    }
+
+    #[test]
     fn a_message_still_at_this_gate_is_not_delivered_again() {
         let arrivals = arrivals(
             &orders(),
@@ -542,7 +588,11 @@ mod tests {
         let read_back = json!({"msg_id": 3, "read_ct": 1, "message": sent["message"].clone()});
         let letter = QueueSource::letter(&read_back).unwrap();
         assert_eq!(letter.key, "3");
-        assert_eq!(letter.reason, "422: bad order");
+        assert_eq!(letter.reason, "message 42: 422: bad order");
+        assert_eq!(
+            letter.at_ms, 1_796_004_000_000.0,
+            "when it was dead-lettered"
+        );
         assert_eq!(letter.attempts, 2);
         assert_eq!(
             source.send_again_arguments(&letter),
