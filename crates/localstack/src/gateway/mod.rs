@@ -35,6 +35,16 @@ pub struct Gateway {
     pub max_rows: u64,
 }
 
+impl Gateway {
+    /// A pooled connection; a pool that cannot give one is PostgREST's 503.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, ApiError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))
+    }
+}
+
 pub fn router(
     gateway: Arc<Gateway>,
     faults: SharedFaults,
@@ -208,11 +218,7 @@ async fn connect_to(
     gateway: &Gateway,
     name: &str,
 ) -> Result<(deadpool_postgres::Object, Table), ApiError> {
-    let client = gateway
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let client = gateway.client().await?;
     let table = describe(&client, name).await?;
     Ok((client, table))
 }
@@ -352,11 +358,7 @@ async fn call(
     arguments: serde_json::Map<String, Value>,
     access: Access,
 ) -> Result<Response, ApiError> {
-    let mut client = gateway
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let mut client = gateway.client().await?;
     let overloads = overloads(&client, schema, function).await?;
     let given: Vec<&str> = arguments.keys().map(String::as_str).collect();
     let overload = rpc::choose(
@@ -531,11 +533,7 @@ async fn create_table(
          source text NOT NULL DEFAULT 'e2e', payload jsonb NOT NULL DEFAULT '{{}}', metadata jsonb); \
          GRANT SELECT ON public.{table} TO anon, authenticated; GRANT ALL ON public.{table} TO service_role;"
     );
-    let client = gateway
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let client = gateway.client().await?;
     client
         .batch_execute(&ddl)
         .await

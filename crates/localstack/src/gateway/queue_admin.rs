@@ -34,14 +34,6 @@ fn valid(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-async fn client(gateway: &Gateway) -> Result<deadpool_postgres::Object, ApiError> {
-    gateway
-        .pool
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))
-}
-
 /// `POST /_admin/queues {"name", "exposed"}`: the queue and its
 /// `{name}_dlq`, open to the API roles like the default ones.
 pub async fn create(
@@ -53,7 +45,7 @@ pub async fn create(
             "a queue name is up to 43 lowercase letters, digits and underscores",
         ));
     }
-    let client = client(&gateway).await?;
+    let client = gateway.client().await?;
     let created = if new.exposed {
         crate::queues::create(&client, &new.name).await
     } else {
@@ -75,7 +67,7 @@ pub async fn describe(
     if !valid(&name) && !name.strip_suffix("_dlq").is_some_and(valid) {
         return Err(ApiError::bad_body("not a queue name"));
     }
-    let client = client(&gateway).await?;
+    let client = gateway.client().await?;
     let length: i64 = client
         .query_one("SELECT queue_length FROM pgmq.metrics($1)", &[&name])
         .await
