@@ -232,8 +232,8 @@ async function lanes(browser, url) {
 }
 
 /** `operators` browser contexts (one lane each) drain one queue for
- * `seconds`; the rate counts what they drained together, from the first
- * message drained. */
+ * `seconds`; the rate counts what they drained together, from the moment
+ * each has drained a message. */
 async function drainQueue(browser, url, session, operators, seconds) {
   const queue = await freshQueue(`bench_ops${operators}`, 150 * operators);
   const pages = [];
@@ -244,12 +244,11 @@ async function drainQueue(browser, url, session, operators, seconds) {
     await page.goto(url);
     pages.push({ context, page });
   }
-  const drained = async () => {
-    let sum = 0;
-    for (const { page } of pages) sum += await page.evaluate(() => Number(/(\d+) drained/.exec(document.querySelector('.node--drain').innerText)?.[1] ?? 0));
-    return sum;
-  };
-  await eventually(async () => (await drained()) >= operators, 60_000, 'the first messages drained');
+  const perPage = () => Promise.all(pages.map(({ page }) => page.evaluate(() => Number(/(\d+) drained/.exec(document.querySelector('.node--drain').innerText)?.[1] ?? 0))));
+  const drained = async () => (await perPage()).reduce((a, b) => a + b, 0);
+  // The window opens once every operator is draining (they start one after
+  // another), so the rate is that of all of them together.
+  await eventually(async () => (await perPage()).every((n) => n > 0), 60_000, 'every operator draining');
   const first = Date.now();
   const firstCount = await drained();
   let count = firstCount;
