@@ -401,9 +401,7 @@ impl QueueReader {
 
     /// While paused, lets exactly one message through.
     pub fn step(&mut self) {
-        if self.admission != Admission::Open {
-            self.admission = Admission::StepOnce;
-        }
+        self.admission = self.admission.stepped();
     }
 
     pub fn admission(&self) -> Admission {

@@ -84,6 +84,16 @@ pub enum Admission {
     StepOnce,
 }
 
+impl Admission {
+    /// "Step": while paused, exactly one more may go; open stays open.
+    pub fn stepped(self) -> Self {
+        match self {
+            Self::Open => Self::Open,
+            Self::Paused | Self::StepOnce => Self::StepOnce,
+        }
+    }
+}
+
 /// What a read brought that the operator should hear about.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ReadReport {
@@ -839,9 +849,7 @@ impl Drain {
 
     /// While paused, lets exactly one event through.
     pub fn step(&mut self) {
-        if self.admission != Admission::Open {
-            self.admission = Admission::StepOnce;
-        }
+        self.admission = self.admission.stepped();
     }
 
     pub fn set_watch_only(&mut self, watch_only: bool) {
