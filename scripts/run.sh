@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts Sluice on the embedded local stack: PostgreSQL with the four seeded
-# tables and a generator, the Supabase-compatible gateway on 127.0.0.1:54321,
+# tables, two Supabase Queues (pgmq) and a generator, the Supabase-compatible gateway on 127.0.0.1:54321,
 # the demo agent on 127.0.0.1:54330, and the app's release build served by
 # Trunk on http://127.0.0.1:8080. Ctrl-C stops everything.
 # Extra arguments go to the back end (see `scripts/backend.sh` and docs/local-stack.md).
