@@ -73,6 +73,7 @@ pub fn DrainControls() -> impl IntoView {
 #[component]
 pub fn DrainStatus() -> impl IntoView {
     let view = expect_context::<DrainHandle>().view;
+    let sources = expect_context::<Sources>();
     let clock = expect_context::<Clock>();
     let tab_hidden = use_document_visibility();
     let updated = move || updated_ago(view.last_read_ms.get(), clock.now_ms());
@@ -83,7 +84,8 @@ pub fn DrainStatus() -> impl IntoView {
         Condition::OtherTabDraining => {
             "Another tab of this browser is draining this table; this tab watches and takes over when that tab closes.".to_string()
         }
-        Condition::Draining if view.watch_only.get() => "Watching only: nothing is drained.".to_string(),
+        // Watch only is a table's; the operator's choice stays for the next table.
+        Condition::Draining if view.watch_only.get() && !sources.queue_chosen() => "Watching only: nothing is drained.".to_string(),
         Condition::Draining => String::new(),
         Condition::Retrying(message) | Condition::Halted(message) => message,
     }

@@ -85,8 +85,6 @@ impl QueueLoop<'_> {
     async fn run(&mut self) {
         let view = self.station.view;
         view.condition.set(Condition::Starting);
-        // Watch only is a table's: a queue's read takes what it reads.
-        view.watch_only.set(false);
         if !self.refresh_letters().await {
             return self.stop().await;
         }
