@@ -112,6 +112,69 @@ test('the tally records what each delivery of a key met, in order (the soak expl
   assert.deepEqual(t.outcomes, { 'events:o1': ['503', 'garbage', 'done'], 'events:o2': ['rejected'] });
 });
 
+test('GET /tally?prefix= answers only the keys that start with it, in the same shape', async () => {
+  await deliver('p1');
+  await deliver('p2', { table: 'events_b' });
+  await deliver('p1');
+  const mine = await (await fetch(`${AGENT}/tally?prefix=${encodeURIComponent('events:')}`)).json();
+  assert.equal(mine.deliveries, 2);
+  assert.deepEqual(mine.keys, { 'events:p1': 2 });
+  assert.deepEqual(mine.done, { 'events:p1': 2 });
+  assert.deepEqual(mine.order, ['events:p1', 'events:p1']);
+  assert.deepEqual(mine.outcomes, { 'events:p1': ['done', 'done'] });
+  assert.deepEqual(mine.timeline.map(([key]) => key), Array(4).fill('events:p1'));
+  assert.deepEqual(mine.delivery_times.map((t) => t.key), ['events:p1', 'events:p1']);
+  assert.equal((await tally()).deliveries, 3, 'without a prefix, everything');
+});
+
+test('delivery_times: when each delivery started and ended on the agent\'s clock, so overlaps show', async () => {
+  await deliver('t1');
+  await deliver('t1');
+  await Promise.all([deliver('t2'), deliver('t2')]);
+  await configure({ latency_ms: 200, mode: 'ndjson', progress_steps: 2 });
+  await (await deliver('t3')).text();
+  const times = (await tally()).delivery_times;
+  const of = (key) => times.filter((t) => t.key === `events:${key}`);
+  const [first, second] = of('t1');
+  assert.ok(first.started_ms <= first.ended_ms && first.ended_ms - first.started_ms >= 40, JSON.stringify(first));
+  assert.ok(second.started_ms >= first.ended_ms, 'one after the other');
+  assert.deepEqual([first.outcome, second.outcome], ['done', 'done']);
+  const [a, b] = of('t2');
+  assert.ok(b.started_ms < a.ended_ms && a.started_ms < b.ended_ms, `side by side: ${JSON.stringify([a, b])}`);
+  const [streamed] = of('t3');
+  assert.ok(streamed.ended_ms - streamed.started_ms >= 190, `ended with its last signal: ${JSON.stringify(streamed)}`);
+});
+
+test('delivery_times: a delivery the client walks away from ends then, with what it met or "disconnected"', async () => {
+  const abandon = async (key) => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const delivery = (async () => {
+      const r = await fetch(AGENT, {
+        method: 'POST', signal: controller.signal,
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `events:${key}` },
+        body: JSON.stringify({ key, table: 'events', event: { id: key } }),
+      });
+      await r.text();
+    })();
+    await assert.rejects(delivery, { name: 'AbortError' });
+  };
+  await configure({ latency_ms: 5000, mode: 'json' });
+  await abandon('w1');
+  await configure({ latency_ms: 5000, mode: 'ndjson', progress_steps: 1 });
+  await abandon('w2');
+  await configure({ latency_ms: 0, mode: 'json', timeout_rate: 1 });
+  await abandon('w3');
+  await new Promise((ok) => setTimeout(ok, 300));
+  const times = (await tally()).delivery_times;
+  for (const [key, outcome] of [['w1', 'disconnected'], ['w2', 'disconnected'], ['w3', 'timeout']]) {
+    const [time] = times.filter((t) => t.key === `events:${key}`);
+    assert.equal(time.outcome, outcome, key);
+    const lasted = time.ended_ms - time.started_ms;
+    assert.ok(lasted >= 250 && lasted < 2000, `${key} lasted ${lasted} ms`);
+  }
+});
+
 test('requests that break the contract are refused with a reason', async () => {
   const missingKey = await fetch(AGENT, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
   assert.equal(missingKey.status, 400);

@@ -2,6 +2,9 @@
 // (scripts/backend.sh): its addresses, the Supabase CLI's well-known local
 // keys, and a way to sign tokens with its JWT secret.
 import { createHmac } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 export const GATEWAY = process.env.SLUICE_GATEWAY_URL ?? 'http://127.0.0.1:54321';
 export const AGENT = process.env.SLUICE_AGENT_URL ?? 'http://127.0.0.1:54330';
@@ -63,4 +66,60 @@ export async function setFaults(faults) {
 /** A source name no other test or the generator uses, to isolate rows. */
 export function uniqueSource(label) {
   return `contract-${label}-${process.pid}-${Date.now()}`;
+}
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+/** The back end's log (scripts/backend.sh), where it says how it started. */
+function backendLog() {
+  return readFileSync(`${ROOT}.stack/backend.log`, 'utf8');
+}
+
+/** The port of the stack's PostgreSQL, from the back end's log. */
+export function databasePort() {
+  const port = [...backendLog().matchAll(/PostgreSQL 15 on 127\.0\.0\.1:(\d+)/g)].at(-1)?.[1];
+  if (!port) throw new Error('no PostgreSQL port in .stack/backend.log');
+  return port;
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer().on('error', fail).listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * A second gateway process over the stack's database, started with `flags`
+ * (e.g. a pool of one connection), for settings a test cannot change while
+ * the stack runs; no seed, no generator. Returns `{ url, stop() }`.
+ */
+export async function startGateway(flags) {
+  const profile = backendLog().includes('building sluice-stack (release)') ? 'release' : 'debug';
+  const addr = `127.0.0.1:${await freePort()}`;
+  const child = spawn(`${ROOT}target/${profile}/sluice-stack`,
+    ['--serve', 'gateway', '--gateway-addr', addr, '--seed-events', '0', '--generate-per-second', '0', ...flags],
+    { env: { ...process.env, SLUICE_DATABASE_URL: `postgres://postgres@127.0.0.1:${databasePort()}/sluice` }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((ok) => child.once('exit', ok));
+  await new Promise((ok, fail) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`gateway did not start: ${out}`)), 30_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('sluice-stack ready')) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+    exited.then((code) => fail(new Error(`gateway exited (${code}): ${out}`)));
+  });
+  return {
+    url: `http://${addr}`,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }

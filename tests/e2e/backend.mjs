@@ -1,7 +1,7 @@
 // The local back end as the end-to-end tests drive it: a table of their
 // own per test, rows inserted as service_role, the demo agent's settings and
 // its tally of deliveries. Shares keys and helpers with the contract tests.
-import { GATEWAY, AGENT, ANON, JWT_SECRET, REST, anonHeaders, insert, setFaults } from '../contract/stack.mjs';
+import { GATEWAY, AGENT, ANON, JWT_SECRET, REST, anonHeaders, insert, setFaults, databasePort } from '../contract/stack.mjs';
 
 export { ANON, JWT_SECRET, insert, setFaults };
 
@@ -69,18 +69,23 @@ export async function configureAgent(config) {
   if (!r.ok) throw new Error(`agent config: ${r.status}`);
 }
 
-/** The agent's deliveries for one table: { counts: {id: n}, order: [id],
- * done: {id: n}, rejected: {id: n}, timeline: [[id, 'arrived' | outcome]] }. */
+/** The agent's deliveries for one table or queue (the agent filters them
+ * by the `{table}:` prefix): { counts: {id: n}, order: [id], done: {id: n},
+ * rejected: {id: n}, timeline: [[id, 'arrived' | outcome]],
+ * times: [{key: id, started_ms, ended_ms, outcome}] }. Without a table,
+ * every delivery, keyed `{table}:{id}`. */
 export async function tally(table) {
-  const t = await (await fetch(`${AGENT}/tally`)).json();
-  const prefix = `${table}:`;
-  const pick = (map) => Object.fromEntries(Object.entries(map).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  const prefix = table === undefined ? '' : `${table}:`;
+  const t = await (await fetch(`${AGENT}/tally?prefix=${encodeURIComponent(prefix)}`)).json();
+  const id = (key) => key.slice(prefix.length);
+  const pick = (map) => Object.fromEntries(Object.entries(map).map(([k, v]) => [id(k), v]));
   return {
     counts: pick(t.keys),
     done: pick(t.done),
     rejected: pick(t.rejected),
-    order: t.order.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
-    timeline: t.timeline.filter(([k]) => k.startsWith(prefix)).map(([k, what]) => [k.slice(prefix.length), what]),
+    order: t.order.map(id),
+    timeline: t.timeline.map(([k, what]) => [id(k), what]),
+    times: t.delivery_times.map((time) => ({ ...time, key: id(time.key) })),
   };
 }
 
@@ -132,13 +137,8 @@ export async function agentFront() {
  * (its port is in the back end's log): for rows PostgREST cannot insert.
  */
 export async function sql(statement) {
-  const { readFileSync } = await import('node:fs');
   const { execFileSync } = await import('node:child_process');
-  const root = new URL('../..', import.meta.url).pathname;
-  const log = readFileSync(`${root}.stack/backend.log`, 'utf8');
-  const port = [...log.matchAll(/PostgreSQL 15 on 127\.0\.0\.1:(\d+)/g)].at(-1)?.[1];
-  if (!port) throw new Error('no PostgreSQL port in .stack/backend.log');
   return execFileSync('/usr/lib/postgresql/15/bin/psql',
-    ['-h', '127.0.0.1', '-p', port, '-U', 'postgres', '-d', 'sluice', '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', statement],
+    ['-h', '127.0.0.1', '-p', databasePort(), '-U', 'postgres', '-d', 'sluice', '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', statement],
     { encoding: 'utf8' });
 }

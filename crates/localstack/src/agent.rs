@@ -13,10 +13,12 @@ use futures::StreamExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tower_http::cors::{Any, CorsLayer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -189,32 +191,185 @@ pub struct Tally {
     /// Arrivals and outcomes as they happened, `[key, "arrived"]` then
     /// `[key, outcome]`: tests read from it which deliveries overlapped.
     pub timeline: Vec<(String, &'static str)>,
+    /// When each delivery started and ended, in the order they arrived (the
+    /// latest [`DELIVERY_TIMES_KEPT`]): a test checks with it that no two
+    /// deliveries of one key overlapped.
+    pub delivery_times: VecDeque<DeliveryTime>,
 }
 
-#[derive(Default)]
-pub struct Agent {
-    pub config: Mutex<AgentConfig>,
-    pub tally: Mutex<Tally>,
+/// How many [`DeliveryTime`]s the tally keeps (about 10 MB at most).
+const DELIVERY_TIMES_KEPT: usize = 100_000;
+
+/// One delivery's span on the agent's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryTime {
+    /// Tells this delivery's entry apart when it ends.
+    #[serde(skip)]
+    id: u64,
+    pub key: String,
+    /// Milliseconds since the agent started (a monotonic clock).
+    pub started_ms: u64,
+    /// `None` while the delivery is in flight.
+    pub ended_ms: Option<u64>,
+    /// What it met, as in `outcomes`, or `disconnected` when the client went
+    /// away before it met anything; `None` while in flight.
+    pub outcome: Option<&'static str>,
 }
 
-impl Agent {
-    /// A delivery ended with `done`.
-    fn record_done(&self, key: String) {
-        let mut tally = self.tally.lock().expect("tally lock");
-        tally.outcomes.entry(key.clone()).or_default().push("done");
-        tally.timeline.push((key.clone(), "done"));
-        *tally.done.entry(key).or_default() += 1;
+impl Tally {
+    /// Only the deliveries whose key starts with `prefix` (`{table}:` for
+    /// one table's or queue's), in the same shape.
+    fn matching(&self, prefix: &str) -> Self {
+        fn pick<V: Clone>(map: &BTreeMap<String, V>, prefix: &str) -> BTreeMap<String, V> {
+            map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                .take_while(|(key, _)| key.starts_with(prefix))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        }
+        let order: Vec<String> = self
+            .order
+            .iter()
+            .filter(|key| key.starts_with(prefix))
+            .cloned()
+            .collect();
+        Self {
+            deliveries: order.len() as u64,
+            keys: pick(&self.keys, prefix),
+            order,
+            done: pick(&self.done, prefix),
+            rejected: pick(&self.rejected, prefix),
+            outcomes: pick(&self.outcomes, prefix),
+            timeline: self
+                .timeline
+                .iter()
+                .filter(|(key, _)| key.starts_with(prefix))
+                .cloned()
+                .collect(),
+            delivery_times: self
+                .delivery_times
+                .iter()
+                .filter(|time| time.key.starts_with(prefix))
+                .cloned()
+                .collect(),
+        }
     }
 
-    /// A delivery met an injected fault or a refusal.
-    fn record_outcome(&self, key: &str, outcome: &'static str) {
-        let mut tally = self.tally.lock().expect("tally lock");
-        tally
-            .outcomes
+    fn start_delivery(&mut self, id: u64, key: &str, now_ms: u64) {
+        self.deliveries += 1;
+        *self.keys.entry(key.to_string()).or_default() += 1;
+        self.order.push(key.to_string());
+        self.timeline.push((key.to_string(), "arrived"));
+        if self.delivery_times.len() == DELIVERY_TIMES_KEPT {
+            self.delivery_times.pop_front();
+        }
+        self.delivery_times.push_back(DeliveryTime {
+            id,
+            key: key.to_string(),
+            started_ms: now_ms,
+            ended_ms: None,
+            outcome: None,
+        });
+    }
+
+    /// Ids grow by one a delivery, so the entry is found by subtraction; a
+    /// delivery from before a reset, or dropped from the window, has none.
+    fn end_delivery(&mut self, id: u64, now_ms: u64, outcome: &'static str) {
+        let Some(first) = self.delivery_times.front().map(|time| time.id) else {
+            return;
+        };
+        let entry = id
+            .checked_sub(first)
+            .and_then(|index| self.delivery_times.get_mut(index as usize))
+            .filter(|time| time.id == id);
+        if let Some(time) = entry {
+            time.ended_ms = Some(now_ms);
+            time.outcome = Some(outcome);
+        }
+    }
+
+    fn record(&mut self, key: &str, outcome: &'static str) {
+        self.outcomes
             .entry(key.to_string())
             .or_default()
             .push(outcome);
-        tally.timeline.push((key.to_string(), outcome));
+        self.timeline.push((key.to_string(), outcome));
+        if outcome == "done" {
+            *self.done.entry(key.to_string()).or_default() += 1;
+        }
+    }
+}
+
+pub struct Agent {
+    pub config: Mutex<AgentConfig>,
+    pub tally: Mutex<Tally>,
+    /// The agent's clock starts with it.
+    started: Instant,
+    /// Numbers deliveries across resets, so one in flight through a reset
+    /// cannot end another's entry.
+    next_delivery: AtomicU64,
+}
+
+impl Agent {
+    pub fn new(config: AgentConfig) -> Self {
+        Self {
+            config: Mutex::new(config),
+            tally: Mutex::default(),
+            started: Instant::now(),
+            next_delivery: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// A delivery in flight. Dropping it records when the delivery ended, also
+/// when its handler (or its reply stream) is cancelled because the client
+/// went away, so a test can tell whether two deliveries of a key overlapped.
+struct InFlight {
+    agent: Arc<Agent>,
+    id: u64,
+    key: String,
+    outcome: Option<&'static str>,
+}
+
+impl InFlight {
+    fn start(agent: Arc<Agent>, key: String) -> Self {
+        let now_ms = agent.now_ms();
+        let id = {
+            let mut tally = agent.tally.lock().expect("tally lock");
+            // Taken under the lock, so the tally holds the ids in order.
+            let id = agent.next_delivery.fetch_add(1, Ordering::Relaxed);
+            tally.start_delivery(id, &key, now_ms);
+            id
+        };
+        Self {
+            agent,
+            id,
+            key,
+            outcome: None,
+        }
+    }
+
+    /// What the delivery met: `done`, an injected fault or a refusal.
+    fn record(&mut self, outcome: &'static str) {
+        self.outcome = Some(outcome);
+        self.agent
+            .tally
+            .lock()
+            .expect("tally lock")
+            .record(&self.key, outcome);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let now_ms = self.agent.now_ms();
+        // Never panic in a drop (a poisoned lock only loses this record).
+        if let Ok(mut tally) = self.agent.tally.lock() {
+            tally.end_delivery(self.id, now_ms, self.outcome.unwrap_or("disconnected"));
+        }
     }
 }
 
@@ -292,20 +447,17 @@ async fn deliver(
             "event must be the row, as a JSON object",
         );
     }
-    if format!("{}:{}", delivery.table, delivery.key) != key {
+    // A queue's message is keyed `queue/{queue}:{msg_id}`, so that it never
+    // shares a key with a row of a table of the same name.
+    let table_key = format!("{}:{}", delivery.table, delivery.key);
+    if table_key != key && format!("queue/{table_key}") != key {
         return problem(
             StatusCode::BAD_REQUEST,
-            "Idempotency-Key must be {table}:{key} of the body",
+            "Idempotency-Key must be {table}:{key} (or queue/{queue}:{key}) of the body",
         );
     }
     let config = agent.config.lock().expect("config lock").clone();
-    {
-        let mut tally = agent.tally.lock().expect("tally lock");
-        tally.deliveries += 1;
-        *tally.keys.entry(key.clone()).or_default() += 1;
-        tally.order.push(key.clone());
-        tally.timeline.push((key.clone(), "arrived"));
-    }
+    let mut delivery = InFlight::start(agent.clone(), key.clone());
     if !config.token.is_empty() {
         let expected = format!("Bearer {}", config.token);
         if headers
@@ -313,7 +465,7 @@ async fn deliver(
             .and_then(|v| v.to_str().ok())
             != Some(&expected)
         {
-            agent.record_outcome(&key, "401");
+            delivery.record("401");
             return problem(
                 StatusCode::UNAUTHORIZED,
                 "demo agent: wrong or missing token",
@@ -321,7 +473,7 @@ async fn deliver(
         }
     }
     if config.answer_status != 0 {
-        agent.record_outcome(&key, "status");
+        delivery.record("status");
         let status = StatusCode::from_u16(config.answer_status).unwrap_or(StatusCode::IM_A_TEAPOT);
         let mut response = problem(status, &format!("demo agent answers {status} (configured)"));
         if status.is_redirection() {
@@ -333,7 +485,7 @@ async fn deliver(
         return response;
     }
     if designed_reject(&key, config.reject_rate) {
-        agent.record_outcome(&key, "rejected");
+        delivery.record("rejected");
         *agent
             .tally
             .lock()
@@ -357,7 +509,7 @@ async fn deliver(
     }
     let roll: f64 = rand::rng().random();
     if roll < config.error_rate {
-        agent.record_outcome(&key, "503");
+        delivery.record("503");
         let mut response = problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "demo agent is busy (injected 503)",
@@ -368,7 +520,7 @@ async fn deliver(
         return response;
     }
     if roll < config.error_rate + config.timeout_rate {
-        agent.record_outcome(&key, "timeout");
+        delivery.record("timeout");
         tokio::time::sleep(Duration::from_secs(3600)).await;
         return problem(StatusCode::GATEWAY_TIMEOUT, "demo agent never finished");
     }
@@ -381,7 +533,7 @@ async fn deliver(
                 + config.midstream_fail_rate
                 + config.garbage_rate
     {
-        agent.record_outcome(&key, "garbage");
+        delivery.record("garbage");
         return (
             [(header::CONTENT_TYPE, "text/html")],
             "<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -394,7 +546,7 @@ async fn deliver(
             if config.latency_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
             }
-            agent.record_done(key);
+            delivery.record("done");
             // Pretty-printed: a reply is one JSON value, however laid out.
             let done = "{\n  \"status\": \"done\"\n}\n";
             let body = if config.hold_open_after_done {
@@ -404,7 +556,7 @@ async fn deliver(
             };
             ([(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
-        ReplyMode::Ndjson => ndjson(agent, key, config, fail_midstream),
+        ReplyMode::Ndjson => ndjson(delivery, config, fail_midstream),
     }
 }
 
@@ -419,14 +571,15 @@ fn then_hold_open(
 }
 
 /// Streams `processing` signals with progress, then `done` (or `failed`).
-fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: bool) -> Response {
+/// The delivery ends with its last signal, or when the stream is dropped
+/// because the client went away.
+fn ndjson(delivery: InFlight, config: AgentConfig, fail_midstream: bool) -> Response {
     let hold_open = config.hold_open_after_done;
     let steps = config.progress_steps.max(1);
     let pause = Duration::from_millis(config.latency_ms / u64::from(steps + 1));
-    let lines = futures::stream::unfold(0u32, move |step| {
-        let agent = agent.clone();
-        let key = key.clone();
-        async move {
+    let lines = futures::stream::unfold(
+        (0u32, Some(delivery)),
+        move |(step, mut delivery)| async move {
             if step > steps {
                 if hold_open && step == steps + 1 {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -434,24 +587,28 @@ fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: b
                 return None;
             }
             tokio::time::sleep(pause).await;
-            let line = if step < steps {
+            if step < steps {
                 let progress = f64::from(step + 1) / f64::from(steps + 1);
-                json!({"status": "processing", "progress": progress, "message": format!("step {} of {steps}", step + 1)})
-            } else if fail_midstream {
-                agent.record_outcome(&key, "cut");
+                let line = json!({"status": "processing", "progress": progress, "message": format!("step {} of {steps}", step + 1)});
+                return Some((Ok(format!("{line}\n")), (step + 1, delivery)));
+            }
+            let mut ended = delivery.take()?;
+            if fail_midstream {
+                ended.record("cut");
                 return Some((
                     Err(std::io::Error::other(
                         "demo agent died mid-event (injected)",
                     )),
-                    step + 1,
+                    (step + 1, None),
                 ));
-            } else {
-                agent.record_done(key);
-                json!({"status": "done"})
-            };
-            Some((Ok::<_, std::io::Error>(format!("{line}\n")), step + 1))
-        }
-    });
+            }
+            ended.record("done");
+            Some((
+                Ok(format!("{}\n", json!({"status": "done"}))),
+                (step + 1, None),
+            ))
+        },
+    );
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-ndjson")
         .header(header::CACHE_CONTROL, "no-store")
@@ -459,8 +616,22 @@ fn ndjson(agent: Arc<Agent>, key: String, config: AgentConfig, fail_midstream: b
         .expect("static response")
 }
 
-async fn tally(State(agent): State<Arc<Agent>>) -> Json<Tally> {
-    Json(agent.tally.lock().expect("tally lock").clone())
+#[derive(Deserialize)]
+struct TallyFilter {
+    /// Only keys starting with it (`{table}:`), so a test downloads its own
+    /// deliveries rather than everyone's.
+    prefix: Option<String>,
+}
+
+async fn tally(
+    State(agent): State<Arc<Agent>>,
+    axum::extract::Query(filter): axum::extract::Query<TallyFilter>,
+) -> Json<Tally> {
+    let tally = agent.tally.lock().expect("tally lock");
+    Json(match filter.prefix {
+        Some(prefix) => tally.matching(&prefix),
+        None => tally.clone(),
+    })
 }
 
 async fn reset(State(agent): State<Arc<Agent>>) -> StatusCode {
@@ -483,6 +654,58 @@ async fn set_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_keeps_only_its_keys_in_the_same_shape() {
+        let mut tally = Tally::default();
+        for (id, key) in ["events:1", "events_b:1", "events:2", "eventa:9", "events:1"]
+            .into_iter()
+            .enumerate()
+        {
+            tally.start_delivery(id as u64, key, id as u64);
+            tally.record(key, "done");
+        }
+        let mine = tally.matching("events:");
+        assert_eq!(mine.deliveries, 3);
+        assert_eq!(mine.order, ["events:1", "events:2", "events:1"]);
+        assert_eq!(
+            mine.keys,
+            BTreeMap::from([("events:1".to_string(), 2), ("events:2".to_string(), 1)])
+        );
+        assert_eq!(mine.done, mine.keys);
+        assert_eq!(mine.outcomes.len(), 2);
+        assert_eq!(mine.timeline.len(), 6);
+        assert_eq!(mine.delivery_times.len(), 3);
+        assert_eq!(tally.matching("").deliveries, 5);
+        assert_eq!(tally.matching("nothing:").order, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_delivery_ends_its_own_entry_and_no_other() {
+        let mut tally = Tally::default();
+        tally.start_delivery(7, "events:a", 10);
+        tally.start_delivery(8, "events:a", 12);
+        tally.end_delivery(8, 20, "done");
+        tally.end_delivery(3, 21, "done"); // from before a reset
+        assert_eq!(tally.delivery_times[0].ended_ms, None);
+        assert_eq!(tally.delivery_times[1].ended_ms, Some(20));
+        assert_eq!(tally.delivery_times[1].outcome, Some("done"));
+        tally.end_delivery(7, 30, "disconnected");
+        assert_eq!(tally.delivery_times[0].outcome, Some("disconnected"));
+    }
+
+    #[test]
+    fn delivery_times_keep_the_latest_window() {
+        let mut tally = Tally::default();
+        for id in 0..DELIVERY_TIMES_KEPT as u64 + 2 {
+            tally.start_delivery(id, "q:1", id);
+        }
+        assert_eq!(tally.delivery_times.len(), DELIVERY_TIMES_KEPT);
+        assert_eq!(tally.delivery_times[0].id, 2);
+        tally.end_delivery(1, 0, "done"); // dropped from the window
+        tally.end_delivery(DELIVERY_TIMES_KEPT as u64 + 1, 5, "done");
+        assert_eq!(tally.delivery_times.back().unwrap().ended_ms, Some(5));
+    }
 
     #[test]
     fn designed_rejects_are_stable_and_near_the_rate() {

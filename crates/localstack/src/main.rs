@@ -12,9 +12,10 @@ mod queues;
 
 use axum::serve::ListenerExt;
 use clap::Parser;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
@@ -50,6 +51,14 @@ struct Args {
     /// Most rows in one reply (Supabase's default).
     #[arg(long, env = "SLUICE_MAX_ROWS", default_value_t = 1000)]
     max_rows: u64,
+    /// Database connections the gateway's pool holds at most.
+    #[arg(long, env = "SLUICE_POOL_SIZE", default_value_t = 16)]
+    pool_size: usize,
+    /// How long a request waits for a pooled connection before it is
+    /// answered 504 PGRST003 (PostgREST's `db-pool-acquisition-timeout`,
+    /// 10 s by default).
+    #[arg(long, env = "SLUICE_POOL_TIMEOUT_MS", default_value_t = 10_000)]
+    pool_timeout_ms: u64,
     /// Events seeded into each empty default table (and messages into each
     /// empty default queue) at start.
     #[arg(long, env = "SLUICE_SEED_EVENTS", default_value_t = 40)]
@@ -96,10 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "  agent URL (h2)   https://{}/  (self-signed)",
                 args.agent_tls_addr
             );
-            let agent = Arc::new(agent::Agent {
-                config: Mutex::new(args.agent),
-                tally: Mutex::default(),
-            });
+            let agent = Arc::new(agent::Agent::new(args.agent));
             let tls = agent_tls::serve(args.agent_tls_addr, agent::router(agent.clone()))?;
             Some((
                 listener,
@@ -171,7 +177,11 @@ async fn start_gateway(
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    let pool = Pool::builder(manager).max_size(16).build()?;
+    let pool = Pool::builder(manager)
+        .max_size(args.pool_size)
+        .wait_timeout(Some(Duration::from_millis(args.pool_timeout_ms)))
+        .runtime(Runtime::Tokio1)
+        .build()?;
     let keys = gateway::keys::Keys::new(&args.jwt_secret, &args.publishable_key, &args.secret_key);
     let (anon, service_role) = (keys.anon.clone(), keys.service_role.clone());
     let gateway = Arc::new(gateway::Gateway {

@@ -65,3 +65,10 @@ GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO service_role;
 -- GET call (run read-only, as in PostgREST) has something it may call.
 CREATE OR REPLACE FUNCTION public.add_numbers(a integer, b integer DEFAULT 1)
   RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
+
+-- A fixture for the contract tests of the statement timeouts and the pool's
+-- wait: sleeps, then answers how long it slept. Any API role may call it;
+-- its role's statement timeout is what stops it.
+CREATE OR REPLACE FUNCTION public.sluice_sleep(seconds double precision)
+  RETURNS double precision LANGUAGE sql VOLATILE AS $$ SELECT pg_sleep(seconds); SELECT seconds $$;
+GRANT EXECUTE ON FUNCTION public.sluice_sleep(double precision) TO anon, authenticated, service_role;

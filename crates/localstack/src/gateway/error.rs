@@ -79,6 +79,27 @@ impl ApiError {
         )
     }
 
+    /// No pooled connection came free within the acquisition timeout:
+    /// PostgREST's answer to hasql's `AcquisitionTimeoutUsageError`.
+    pub fn pool_timeout() -> Self {
+        Self::postgrest(
+            StatusCode::GATEWAY_TIMEOUT,
+            "PGRST003",
+            "Timed out acquiring connection from connection pool.",
+            None,
+            None,
+        )
+    }
+
+    /// A body over the gateway's limit (PostgREST sets none; Kong's
+    /// request-size-limiting plugin answers this way).
+    pub fn payload_too_large() -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            body: json!({ "message": "Request size limit exceeded" }),
+        }
+    }
+
     /// A database error, with PostgREST's mapping from SQLSTATE to HTTP status.
     pub fn database(error: &tokio_postgres::Error, role: Role) -> Self {
         let Some(db) = error.as_db_error() else {

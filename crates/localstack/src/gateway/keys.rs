@@ -44,6 +44,16 @@ impl Role {
         }
     }
 
+    /// Supabase's statement timeout for the role (`ALTER ROLE ... SET
+    /// statement_timeout`): 3 s for anon, 8 s for authenticated, and
+    /// service_role, which sets none, keeps the authenticator role's 8 s.
+    pub fn statement_timeout(self) -> &'static str {
+        match self {
+            Self::Anon => "3s",
+            Self::Authenticated | Self::Service => "8s",
+        }
+    }
+
     fn from_claim(role: &str) -> Option<Self> {
         Some(match role {
             "anon" => Self::Anon,
@@ -207,6 +217,13 @@ mod tests {
             keys.service_role,
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
         );
+    }
+
+    #[test]
+    fn statement_timeouts_are_supabases() {
+        assert_eq!(Role::Anon.statement_timeout(), "3s");
+        assert_eq!(Role::Authenticated.statement_timeout(), "8s");
+        assert_eq!(Role::Service.statement_timeout(), "8s");
     }
 
     #[test]

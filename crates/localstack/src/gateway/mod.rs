@@ -10,12 +10,15 @@ mod queue_admin;
 mod rpc;
 mod sql;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{middleware, Router};
-use deadpool_postgres::Pool;
+use axum::{middleware, Extension, Router};
+use deadpool_postgres::{Pool, PoolError, TimeoutType};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 use std::sync::Arc;
 use tower_http::cors::{Any, CorsLayer};
@@ -25,7 +28,8 @@ use faults::SharedFaults;
 use keys::{Keys, Role};
 use sql::{Statement, Table};
 
-/// The largest request body accepted (rows of several megabytes are legal).
+/// The largest request body accepted (rows of several megabytes are legal),
+/// enforced while the body is read.
 pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 pub struct Gateway {
@@ -36,12 +40,13 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A pooled connection; a pool that cannot give one is PostgREST's 503.
+    /// A pooled connection. Waiting longer than the pool's wait timeout is
+    /// PostgREST's 504 PGRST003; a pool that cannot connect is its 503.
     pub async fn client(&self) -> Result<deadpool_postgres::Object, ApiError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))
+        self.pool.get().await.map_err(|error| match error {
+            PoolError::Timeout(TimeoutType::Wait) => ApiError::pool_timeout(),
+            other => ApiError::unavailable(other.to_string()),
+        })
     }
 }
 
@@ -58,9 +63,8 @@ pub fn router(
                 .post(call_post)
                 .fallback(rpc_method_not_allowed),
         )
+        .route_layer(middleware::from_fn_with_state(gateway.clone(), require_key))
         .with_state(gateway.clone())
-        // PostgREST sets no body limit; axum's 2 MB default would refuse large rows.
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             faults.clone(),
             faults::inject,
@@ -113,6 +117,43 @@ fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
             None,
         )
     })
+}
+
+/// Middleware over the REST routes: the key is checked before a handler
+/// runs, as Kong checks it in front of PostgREST, so a request with a wrong
+/// or missing key is refused without its body being read. Handlers find
+/// the key's role in the request's extensions.
+async fn require_key(
+    State(gateway): State<Arc<Gateway>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let role = query_pairs(request.uri().query())
+        .and_then(|pairs| authorize(&gateway, request.headers(), &pairs));
+    match role {
+        Ok(role) => {
+            request.extensions_mut().insert(role);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The request body, read up to [`BODY_LIMIT`] (PostgREST sets no limit;
+/// axum's 2 MB default would refuse large rows): a larger `Content-Length`
+/// is refused before anything is read, a longer stream as soon as it
+/// passes the limit.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    if body.size_hint().lower() > BODY_LIMIT as u64 {
+        return Err(ApiError::payload_too_large());
+    }
+    match Limited::new(body, BODY_LIMIT).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(ApiError::payload_too_large()),
+        Err(error) => Err(ApiError::bad_body(format!(
+            "Could not read the request body: {error}"
+        ))),
+    }
 }
 
 fn authorize(
@@ -170,12 +211,12 @@ fn params(statement: &Statement) -> Vec<&(dyn tokio_postgres::types::ToSql + Syn
 
 async fn read(
     State(gateway): State<Arc<Gateway>>,
+    Extension(role): Extension<Role>,
     Path(table): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(raw.as_deref())?;
-    let role = authorize(&gateway, &headers, &pairs)?;
     let query = query::parse_read(&pairs)?;
     let (want_count, _) = paging::prefer(header_str(&headers, "prefer"));
     let range = header_str(&headers, "range");
@@ -231,8 +272,9 @@ enum Access {
     ReadWrite,
 }
 
-/// A transaction running as the key's database role, so that privileges
-/// and row-level security apply as in Supabase.
+/// A transaction running as the key's database role, so that privileges,
+/// row-level security and the role's statement timeout apply as in
+/// Supabase (PostgREST applies a role's settings per transaction).
 async fn begin_as(
     client: &mut deadpool_postgres::Object,
     role: Role,
@@ -244,9 +286,13 @@ async fn begin_as(
         .start()
         .await
         .map_err(|e| ApiError::database(&e, role))?;
-    tx.batch_execute(&format!("SET LOCAL ROLE {}", role.db_role()))
-        .await
-        .map_err(|e| ApiError::database(&e, role))?;
+    tx.batch_execute(&format!(
+        "SET LOCAL ROLE {}; SET LOCAL statement_timeout = '{}'",
+        role.db_role(),
+        role.statement_timeout()
+    ))
+    .await
+    .map_err(|e| ApiError::database(&e, role))?;
     Ok(tx)
 }
 
@@ -299,14 +345,13 @@ async fn overloads(
 /// schema from `Content-Profile`, in a read-write transaction.
 async fn call_post(
     State(gateway): State<Arc<Gateway>>,
+    Extension(role): Extension<Role>,
     Path(function): Path<String>,
-    RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(raw.as_deref())?;
-    let role = authorize(&gateway, &headers, &pairs)?;
     let schema = rpc::schema(&headers, true)?;
+    let body = read_body(body).await?;
     let arguments = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Map::new()
     } else {
@@ -331,12 +376,12 @@ async fn call_post(
 /// fails (25006, answered 405).
 async fn call_get(
     State(gateway): State<Arc<Gateway>>,
+    Extension(role): Extension<Role>,
     Path(function): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(raw.as_deref())?;
-    let role = authorize(&gateway, &headers, &pairs)?;
     let schema = rpc::schema(&headers, false)?;
     let arguments = rpc::arguments_from_query(&pairs);
     call(
@@ -359,7 +404,13 @@ async fn call(
     access: Access,
 ) -> Result<Response, ApiError> {
     let mut client = gateway.client().await?;
-    let overloads = overloads(&client, schema, function).await?;
+    // A name no function can have (a NUL byte, too long) is unknown like
+    // any other, not a question for the catalogue.
+    let overloads = if rpc::could_name_a_function(function) {
+        overloads(&client, schema, function).await?
+    } else {
+        Vec::new()
+    };
     let given: Vec<&str> = arguments.keys().map(String::as_str).collect();
     let overload = rpc::choose(
         schema,
@@ -407,30 +458,20 @@ async fn rpc_method_not_allowed(method: Method) -> ApiError {
 
 async fn insert(
     State(gateway): State<Arc<Gateway>>,
+    Extension(role): Extension<Role>,
     Path(table): Path<String>,
-    RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(raw.as_deref())?;
-    let role = authorize(&gateway, &headers, &pairs)?;
     let (_, want_rows) = paging::prefer(header_str(&headers, "prefer"));
+    let body = read_body(body).await?;
     let rows = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Array(rows)) => rows,
         Ok(object @ Value::Object(_)) => vec![object],
         _ => return Err(ApiError::bad_body("Empty or invalid json")),
     };
-    let mut columns: Vec<String> = Vec::new();
-    for row in &rows {
-        let Value::Object(fields) = row else {
-            return Err(ApiError::bad_body("All object keys must match"));
-        };
-        for key in fields.keys() {
-            if !columns.contains(key) {
-                columns.push(key.clone());
-            }
-        }
-    }
+    let columns = sql::insert_columns(&rows)
+        .ok_or_else(|| ApiError::bad_body("All object keys must match"))?;
     let (mut client, table) = connect_to(&gateway, &table).await?;
     let statement = sql::insert(&table, &columns).map_err(|missing| {
         ApiError::postgrest(

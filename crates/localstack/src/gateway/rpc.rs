@@ -45,6 +45,14 @@ pub fn schema(headers: &HeaderMap, post: bool) -> Result<&'static str, ApiError>
         })
 }
 
+/// Whether `name` could be a function's name: PostgreSQL names are at most
+/// 63 bytes (it truncates longer ones, so asking the catalogue could match
+/// another function) and cannot hold a NUL (the catalogue query would fail).
+/// Any other name is simply unknown: PGRST202, as PostgREST answers.
+pub fn could_name_a_function(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 63 && !name.contains('\0')
+}
+
 /// One overload of a function, as `pg_proc` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overload {
@@ -288,6 +296,15 @@ mod tests {
             "Searched for the function public.nope with parameter queue_name, but no matches were found in the schema cache."
         );
         assert_eq!(error.body["hint"], Value::Null);
+    }
+
+    #[test]
+    fn names_no_function_can_have_are_told_apart() {
+        assert!(could_name_a_function("send_batch"));
+        assert!(could_name_a_function(&"f".repeat(63)));
+        assert!(!could_name_a_function(&"f".repeat(64)));
+        assert!(!could_name_a_function("a\0b"));
+        assert!(!could_name_a_function(""));
     }
 
     #[test]
