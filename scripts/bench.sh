@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release bundle and the persistence probe, starts
 # the local back end (no generator, so the figures are the app's alone), and
-# prints one table of figures from headless Chromium. It reports; it asserts
-# nothing. See docs/performance.md.
+# prints its figures from headless Chromium, each row as it is measured. It
+# reports; it asserts nothing, but exits non-zero if a row could not be
+# measured (that row says why). See docs/performance.md.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"

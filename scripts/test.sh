@@ -21,6 +21,9 @@ cargo clippy -p sluice --target wasm32-unknown-unknown --all-targets --locked --
 log "native tests"
 cargo test --workspace --locked
 
+log "the soaks' verdict on made-up records (node)"
+node --test tests/bench/verdict.test.mjs
+
 log "browser tests of the adapters (wasm-bindgen-test, headless Chromium)"
 cargo test -p sluice --target wasm32-unknown-unknown --locked
 

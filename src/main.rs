@@ -1,4 +1,4 @@
 fn main() {
-    console_error_panic_hook::set_once();
+    sluice::browser::crash::install_panic_banner();
     leptos::mount::mount_to_body(sluice::components::App);
 }

@@ -34,7 +34,7 @@ struct Body<'a> {
 /// The request's headers. `Headers.set` throws on a value a header cannot
 /// carry; the key is encoded so it can, and the token is checked when saved,
 /// but a stored token is refused here rather than panicking.
-fn headers(settings: &AgentSettings, table: &str, key: &str) -> Result<Headers, Attempt> {
+fn headers(settings: &AgentSettings, key_scope: &str, key: &str) -> Result<Headers, Attempt> {
     let raw = web_sys::Headers::new().map_err(|_| failed("the browser could not build headers"))?;
     let set = |name: &str, value: &str| raw.set(name, value).is_ok();
     if !settings.token.is_empty() && !set("Authorization", &format!("Bearer {}", settings.token)) {
@@ -44,7 +44,7 @@ fn headers(settings: &AgentSettings, table: &str, key: &str) -> Result<Headers, 
     }
     let ok = set("Content-Type", "application/json")
         && set("Accept", "application/x-ndjson, application/json")
-        && set("Idempotency-Key", &idempotency_key(table, key));
+        && set("Idempotency-Key", &idempotency_key(key_scope, key));
     if ok {
         Ok(Headers::from_raw(raw))
     } else {
@@ -56,6 +56,7 @@ fn headers(settings: &AgentSettings, table: &str, key: &str) -> Result<Headers, 
 pub async fn attempt(
     settings: &AgentSettings,
     table: &str,
+    key_scope: &str,
     event: &Event,
     on_signal: &dyn Fn(Signal),
 ) -> Attempt {
@@ -69,7 +70,7 @@ pub async fn attempt(
             return Attempt::Rejected(format!("the row cannot be sent as JSON ({error})"))
         }
     };
-    let headers = match headers(settings, table, &event.key) {
+    let headers = match headers(settings, key_scope, &event.key) {
         Ok(headers) => headers,
         Err(refused) => return refused,
     };

@@ -5,6 +5,7 @@
 pub mod agent_client;
 pub mod agent_store;
 pub mod clock;
+pub mod crash;
 pub mod dialogs;
 pub mod files;
 pub mod http;

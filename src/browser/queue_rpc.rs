@@ -14,9 +14,9 @@ use super::http::{self, Deadline, Failure};
 /// How long one call may take before it counts as a network failure.
 const CALL_DEADLINE: Duration = Duration::from_secs(20);
 
-fn explain(failure: Failure) -> SourceError {
+fn explain(failure: Failure, limit: Duration) -> SourceError {
     SourceError::Network(match failure {
-        Failure::TimedOut => format!("no complete answer within {} s", CALL_DEADLINE.as_secs()),
+        Failure::TimedOut => format!("no complete answer within {} s", limit.as_secs()),
         Failure::Network => {
             "the request failed: offline, refused, dropped, or blocked by CORS".into()
         }
@@ -30,6 +30,17 @@ pub async fn call(
     function: &str,
     arguments: &Value,
 ) -> Result<Value, SourceError> {
+    call_within(session, queue, function, arguments, CALL_DEADLINE).await
+}
+
+/// [`call`], taking at most `limit`.
+pub async fn call_within(
+    session: &Session,
+    queue: &str,
+    function: &str,
+    arguments: &Value,
+    limit: Duration,
+) -> Result<Value, SourceError> {
     let url = format!("{}/rest/v1/rpc/{function}", session.project.as_str());
     let mut request = RequestBuilder::new(&url)
         .method(Method::POST)
@@ -39,7 +50,8 @@ pub async fn call(
     for (name, value) in session.key.request_headers() {
         request = request.header(name, &value);
     }
-    let deadline = Deadline::new(CALL_DEADLINE).map_err(explain)?;
+    let explain = |failure| explain(failure, limit);
+    let deadline = Deadline::new(limit).map_err(explain)?;
     let response = http::send(request, Some(arguments.to_string()), &deadline)
         .await
         .map_err(explain)?;

@@ -11,13 +11,26 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// Holds the lock until dropped.
 pub struct TabLock {
+    name: String,
     release: Function,
 }
 
 impl Drop for TabLock {
     fn drop(&mut self) {
+        HELD_HERE.with_borrow_mut(|held| held.remove(&self.name));
         let _ = self.release.call0(&JsValue::NULL);
     }
+}
+
+thread_local! {
+    /// The locks this tab holds: a drain that is still finishing its last
+    /// events in this tab is not "another tab".
+    static HELD_HERE: RefCell<std::collections::HashSet<String>> = RefCell::default();
+}
+
+/// Whether this tab itself holds the lock `name` (a drain still stopping).
+pub fn held_in_this_tab(name: &str) -> bool {
+    HELD_HERE.with_borrow(|held| held.contains(name))
 }
 
 fn lock_manager() -> Result<JsValue, String> {
@@ -50,19 +63,24 @@ async fn request(
     let (sender, receiver) = oneshot::channel::<Option<Function>>();
     let sender = Rc::new(RefCell::new(Some(sender)));
     let callback = Closure::once_into_js(move |lock: JsValue| -> Promise {
-        let send = |value| {
-            if let Some(sender) = sender.borrow_mut().take() {
-                let _ = sender.send(value);
-            }
+        // Gives the waiting future its lock; `Err` with the lock back when
+        // nobody waits any more (the drain that asked stopped meanwhile).
+        let send = |value: Option<Function>| match sender.borrow_mut().take() {
+            Some(sender) => sender.send(value),
+            None => Err(value),
         };
         if lock.is_null() {
-            send(None);
+            let _ = send(None);
             return Promise::resolve(&JsValue::UNDEFINED);
         }
         // The lock is held until this promise settles: keep its resolver.
         let mut release = None;
         let held = Promise::new(&mut |resolve, _reject| release = Some(resolve));
-        send(release);
+        if let Err(Some(unwanted)) = send(release) {
+            // Granted to a request nobody waits for: let it go at once, or
+            // no tab could ever drain this table again.
+            let _ = unwanted.call0(&JsValue::NULL);
+        }
         held
     });
     let options = Object::new();
@@ -76,5 +94,11 @@ async fn request(
         .call3(locks, &name.into(), &options, &callback)
         .map_err(|_| "navigator.locks.request failed")?;
     let release = receiver.await.map_err(|_| "the lock request was dropped")?;
-    Ok(release.map(|release| TabLock { release }))
+    Ok(release.map(|release| {
+        HELD_HERE.with_borrow_mut(|held| held.insert(name.to_string()));
+        TabLock {
+            name: name.to_string(),
+            release,
+        }
+    }))
 }

@@ -10,7 +10,7 @@
 
 use sluice_core::alert_thresholds::AlertThresholds;
 use sluice_core::dead_letters::{self, DeadLetter};
-use sluice_core::ledger::{Head, Ledger, LedgerFile, Slot, Write, RING_SLOTS};
+use sluice_core::ledger::{Head, Ledger, LedgerFile, PendingReset, Slot, Write, RING_SLOTS};
 use sluice_core::source::Identifier;
 use sluice_core::storage_keys;
 
@@ -87,6 +87,30 @@ impl TableStore {
         self.clear_ledger();
         self.record(&file.writes())?;
         self.ledger()
+    }
+
+    /// Keeps a confirmed reset until the gate is empty.
+    pub fn save_pending_reset(&self, reset: &PendingReset) -> Result<(), StoreError> {
+        storage::save(Store::Local, &self.reset_key(), reset)
+    }
+
+    /// A reset confirmed earlier and not yet made.
+    pub fn pending_reset(&self) -> Result<Option<PendingReset>, StoreError> {
+        storage::load(Store::Local, &self.reset_key())
+    }
+
+    /// Makes a reset: the history is cleared or replaced, and the reset no
+    /// longer pending. The ledger to drain from, if it could be stored.
+    pub fn reset(&self, reset: &PendingReset) -> Result<Ledger, StoreError> {
+        let ledger = match reset {
+            PendingReset::Clear => {
+                self.clear_ledger();
+                Ok(Ledger::default())
+            }
+            PendingReset::Import(file) => self.replace_ledger(file),
+        };
+        storage::remove(Store::Local, &self.reset_key());
+        ledger
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
@@ -176,5 +200,9 @@ impl TableStore {
 
     fn prototype_key(&self) -> String {
         storage_keys::prototype_imported(&self.project, &self.table)
+    }
+
+    fn reset_key(&self) -> String {
+        storage_keys::pending_reset(&self.project, &self.table)
     }
 }

@@ -124,17 +124,26 @@ pub fn App() -> impl IntoView {
                 Err(error) => alerts.show(format!("The link names no usable table: {error}")),
             }
         }
+        sources.configured.set(true);
     });
 
     // One drain at a time: a new login or table stops the old one and
-    // starts the next.
+    // starts the next. The runner's signals belong to the page, not to the
+    // Effect: a stopping runner still reads them while its last attempts
+    // end, after the Effect has run again and disposed what it owned.
+    let (agent, rate): (Signal<_>, Signal<_>) = (drain.agent.into(), drain.rate.into());
     Effect::new(move |_| {
+        // Until config.json is read, a remembered table name may stand for
+        // a table with other columns: start nothing on a guess.
+        if !sources.configured.get() {
+            return;
+        }
         let next = match (sources.session.get(), sources.chosen.get()) {
             (Some(session), Some(source)) => Some(Runner::start(Inputs {
                 session,
                 source,
-                agent: drain.agent.into(),
-                rate: drain.rate.into(),
+                agent,
+                rate,
                 view: drain.view,
                 alerts,
             })),

@@ -72,7 +72,8 @@ pub fn DrainControls() -> impl IntoView {
 /// When the source was last read, and anything holding the drain back.
 #[component]
 pub fn DrainStatus() -> impl IntoView {
-    let view = expect_context::<DrainHandle>().view;
+    let drain = expect_context::<DrainHandle>();
+    let view = drain.view;
     let sources = expect_context::<Sources>();
     let clock = expect_context::<Clock>();
     let tab_hidden = use_document_visibility();
@@ -94,6 +95,13 @@ pub fn DrainStatus() -> impl IntoView {
         <p class="status" role="status" aria-live="polite">
             <span class="status__updated">{updated}</span>
             <span class="status__condition">{condition}</span>
+            // A queue halts on what the operator can fix in the project (an
+            // archive its policies refuse): try again once it is fixed.
+            <Show when=move || sources.queue_chosen() && matches!(view.condition.get(), Condition::Halted(_))>
+                <button type="button" class="button button--small" on:click=move |_| drain.send(Intent::RetryNow)>
+                    "Retry now"
+                </button>
+            </Show>
             <Show when=move || tab_hidden.get() == web_sys::VisibilityState::Hidden>
                 <span class="status__hidden">
                     "This tab is hidden: the browser may slow idle polling to once a minute (a backlog keeps draining)."

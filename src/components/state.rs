@@ -40,6 +40,9 @@ pub struct Sources {
     pub session: RwSignal<Option<Session>>,
     /// The tables the deployment offers (config.json, else the defaults).
     pub deployed: RwSignal<Vec<TableSource>>,
+    /// config.json was read (or could not be) and the page's link applied:
+    /// until then `deployed` holds only the defaults.
+    pub configured: RwSignal<bool>,
     /// The tables the operator added (remembered).
     pub added: RwSignal<Vec<TableSource>>,
     /// A table named by the page's link (`?table=`) that is not in the
@@ -99,6 +102,7 @@ impl Sources {
         Self {
             session,
             deployed,
+            configured: RwSignal::new(false),
             added,
             offered: RwSignal::new(None),
             tables,

@@ -12,6 +12,7 @@ use sluice_core::agent::{
 use sluice_core::gate::{Badge, GateView};
 use sluice_core::history::{self, Entry, Outcome};
 use sluice_core::metrics::format_duration_ms;
+use sluice_core::queue::may_start_attempt;
 use sluice_core::source::Event;
 use std::cell::RefCell;
 
@@ -169,6 +170,16 @@ async fn attempt_until_final(
                 context.announce(format!("{what}. Nothing drains until then."));
                 None
             }
+            Destination::Agent(_)
+                if let_go_at_ms
+                    .is_some_and(|at| !may_start_attempt(now_ms(), settings.timeout(), at)) =>
+            {
+                // It could not end, and be settled, while the message is
+                // still hidden: another reader could take it meanwhile.
+                say("let go: back in the queue for any reader".into());
+                lane.show(|g| g.let_go("let go: its next attempt could not end before its visibility timeout; back in the queue for any reader".into()));
+                return None;
+            }
             Destination::Agent(_) => {
                 let attempt = patience.attempt();
                 let result = attempt_once(lane, event, &settings, attempt, &say).await;
@@ -227,7 +238,8 @@ async fn attempt_once(
         }
     };
     let table = context.source_name.as_str();
-    let result = agent_client::attempt(settings, table, event, &on_signal).await;
+    let result =
+        agent_client::attempt(settings, table, &context.key_scope, event, &on_signal).await;
     let judged = match &result {
         Attempt::Passed => Some(true),
         Attempt::Rejected(_) | Attempt::Failed { .. } => Some(false),

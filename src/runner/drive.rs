@@ -13,7 +13,7 @@ use sluice_core::dead_letters::DeadLetter;
 use sluice_core::drain::{Admission, Drain, Step, MAX_LANES};
 use sluice_core::gate::{Badge, GateView};
 use sluice_core::history::Outcome;
-use sluice_core::ledger::Ledger;
+use sluice_core::ledger::{Ledger, PendingReset};
 use sluice_core::source::{Event, TableSource};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -55,6 +55,7 @@ pub(super) async fn run(inputs: Inputs, source: TableSource, intents: UnboundedR
         station: Station::new(
             inputs.session,
             source.table.as_str(),
+            source.table.as_str().to_string(),
             inputs.agent,
             inputs.rate,
             inputs.view,
@@ -93,8 +94,9 @@ struct Loop<'a> {
     admitted: u64,
     /// Dead letters under way through the gate again (they take lanes too).
     redelivering: usize,
-    /// "Clear history" or an import, waiting for the gate to empty.
-    pending_reset: Option<Intent>,
+    /// "Clear history" or an import, waiting for the gate to empty (also
+    /// kept in storage, so that a reload or a switch of table keeps it).
+    pending_reset: Option<PendingReset>,
 }
 
 impl Loop<'_> {
@@ -119,6 +121,18 @@ impl Loop<'_> {
             Taken::Unavailable => None,
             Taken::Stopped => return,
         };
+        // A reset confirmed before a reload or a switch of table: made now,
+        // as the gate is empty.
+        match context.store.pending_reset() {
+            Ok(Some(reset)) => {
+                self.reset_store(&reset);
+            }
+            Ok(None) => {}
+            Err(error) => context.alerts.show(format!(
+                "A confirmed reset of {}'s history could not be read ({error}); it was not made.",
+                context.store.table()
+            )),
+        }
         // Read only now: until the lock was ours, another tab moved the cursor.
         let Some(ledger) = self.stored_ledger().await else {
             return;
@@ -234,6 +248,10 @@ impl Loop<'_> {
         while let Some(finished) = self.inbox.next_finished().await {
             self.finished(drain, finished);
         }
+        // The gate is empty now, and the lock still held.
+        if let Some(reset) = self.pending_reset.take() {
+            self.reset_store(&reset);
+        }
     }
 
     /// Sends an event to the gate in the first free lane.
@@ -321,10 +339,20 @@ impl Loop<'_> {
             Intent::Discard(keys) => self.publish_letters(store.remove_dead_letters(&keys)),
             // The events at the gate finish first: their agent is at work.
             Intent::Clear | Intent::Import(_) if self.inbox.at_gate() > 0 => {
+                let reset = pending_reset(intent);
+                let table = store.table();
+                match store.save_pending_reset(&reset) {
+                    Ok(()) => self.context.alerts.show(format!(
+                        "The history of {table} is reset once the events at the gate finish (also after a reload)."
+                    )),
+                    Err(error) => self.context.alerts.show(format!(
+                        "The history of {table} is reset once the events at the gate finish; keep this page open until then ({error})."
+                    )),
+                }
                 drain.settle();
-                self.pending_reset = Some(intent);
+                self.pending_reset = Some(reset);
             }
-            Intent::Clear | Intent::Import(_) => self.reset(drain, intent),
+            Intent::Clear | Intent::Import(_) => self.reset(drain, pending_reset(intent)),
             Intent::RetryNow => {
                 let asked = &self.context.retry_now;
                 asked.set(asked.get().wrapping_add(1));
@@ -337,20 +365,20 @@ impl Loop<'_> {
     }
 
     /// Starts the table again from a cleared or imported history.
-    fn reset(&mut self, drain: &mut Drain, reset: Intent) {
-        let store = &self.context.store;
-        match reset {
-            Intent::Clear => {
-                store.clear_ledger();
-                *drain = self.new_drain(Ledger::default());
-            }
-            Intent::Import(file) => match store.replace_ledger(&file) {
-                Ok(ledger) => *drain = self.new_drain(ledger),
-                Err(error) => self.context.alerts.show(error),
-            },
-            _ => {}
+    fn reset(&mut self, drain: &mut Drain, reset: PendingReset) {
+        if let Some(ledger) = self.reset_store(&reset) {
+            *drain = self.new_drain(ledger);
         }
         self.context.view.publish(drain);
+    }
+
+    /// Makes a reset in storage; the ledger to drain from, if stored.
+    fn reset_store(&self, reset: &PendingReset) -> Option<Ledger> {
+        self.context
+            .store
+            .reset(reset)
+            .map_err(|error| self.context.alerts.show(error))
+            .ok()
     }
 
     /// Applies an intent while there is no drain yet; `false` to stop.
@@ -359,11 +387,8 @@ impl Loop<'_> {
         match intent {
             Intent::Redeliver(keys) => self.redeliveries.extend(keys),
             Intent::Discard(keys) => self.publish_letters(store.remove_dead_letters(&keys)),
-            Intent::Clear => store.clear_ledger(),
-            Intent::Import(file) => {
-                if let Err(error) = store.replace_ledger(&file) {
-                    self.context.alerts.show(error);
-                }
+            Intent::Clear | Intent::Import(_) => {
+                self.reset_store(&pending_reset(intent));
             }
             // The view keeps the operator's choices for the drain to come.
             Intent::Pause
@@ -541,5 +566,13 @@ impl Loop<'_> {
             Ok(letters) => self.context.view.dead_letters.set(letters),
             Err(error) => self.context.alerts.show(error),
         }
+    }
+}
+
+/// The reset an intent asks for.
+fn pending_reset(intent: Intent) -> PendingReset {
+    match intent {
+        Intent::Import(file) => PendingReset::Import(file),
+        _ => PendingReset::Clear,
     }
 }

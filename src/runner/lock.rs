@@ -34,13 +34,21 @@ pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_>) -> Taken {
     match tab_lock::try_acquire(&name).await {
         Ok(Some(lock)) => Taken::Held(lock),
         Ok(None) => {
-            context.view.condition.set(Condition::OtherTabDraining);
+            // This tab's own earlier drain of the table may still be ending
+            // its last attempts (the table was chosen again meanwhile): wait
+            // for it without watching, and without blaming another tab.
+            let ours = tab_lock::held_in_this_tab(&name);
+            context.view.condition.set(if ours {
+                Condition::Starting
+            } else {
+                Condition::OtherTabDraining
+            });
             let mut freed = Box::pin(tab_lock::acquire(&name).fuse());
             loop {
                 // Watch once, then wait for the lock or the next look.
-                let Some(()) = inbox.attend(watch_once(context)).await else {
+                if !ours && inbox.attend(watch_once(context)).await.is_none() {
                     return Taken::Stopped;
-                };
+                }
                 let interval = context.rate.get_untracked().interval();
                 let next_look = gloo_timers::future::sleep(interval.max(Duration::from_secs(1)));
                 let Some(lock) = inbox

@@ -2,11 +2,12 @@
 //! is the progress, so nothing is stored in the browser and no tab lock is
 //! taken: any number of tabs and browsers may drain one queue, each read
 //! hiding what it takes for a visibility timeout that covers the agent's
-//! longest stay at the gate. Each message goes to a lane; its lane archives
-//! it after the agent's done, or sends it to the dead-letter queue with the
-//! reason and then archives it (in that order: a crash between the two
-//! duplicates a dead letter, never loses one). A message still waiting when
-//! its visibility timeout nears is let go: it comes back for any reader.
+//! longest stay at the gate. Each message goes to a lane; after the agent's
+//! done it is archived, after a refusal its dead letter is sent and then it
+//! is archived. Only an archive that answers `true` counts: until then the
+//! message is held and nothing more is read (a policy the operator must fix
+//! halts the drain). A message whose next attempt could not end before its
+//! visibility timeout is let go untouched: it comes back for any reader.
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::FutureExt;
@@ -16,10 +17,12 @@ use serde_json::Value;
 use sluice_core::dead_letters::{DeadLetter, MAX_DEAD_LETTERS};
 use sluice_core::drain::MAX_LANES;
 use sluice_core::history::Outcome;
+use sluice_core::queue::Message;
 use sluice_core::queue::{
-    arrivals, release_at_ms, visibility_timeout, Arrival, Message, QueueReader, QueueSource,
-    QueueStep,
+    archive_answer, arrivals, release_at_ms, visibility_timeout, Arrival, QueueReader, QueueSource,
+    QueueStep, SettleCall, Unsettled, SETTLE_CALL_DEADLINE,
 };
+use sluice_core::source_error::SourceError;
 use std::future::Future;
 use std::time::Duration;
 
@@ -35,6 +38,7 @@ pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedR
     let station = Station::new(
         inputs.session,
         source.name(),
+        source.key_scope(),
         inputs.agent,
         inputs.rate,
         inputs.view,
@@ -49,6 +53,8 @@ pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedR
         at_gate: [None; MAX_LANES],
         admitted: 0,
         letters_stale: false,
+        settling: Vec::new(),
+        held: Vec::new(),
     };
     futures::select! {
         () = drive.run().fuse() => {}
@@ -65,7 +71,14 @@ enum Work {
         message: Message,
         delivered: Option<Delivered>,
     },
-    Settled(Option<Delivered>),
+    Settled(Settling, Result<(), SourceError>),
+}
+
+/// A message being settled with the queue, and what the agent did with it
+/// (`None` for one dead-lettered for being read too often).
+struct Settling {
+    unsettled: Unsettled,
+    delivered: Option<Delivered>,
 }
 
 struct QueueLoop<'a> {
@@ -79,6 +92,11 @@ struct QueueLoop<'a> {
     admitted: u64,
     /// A message went to the dead-letter queue since it was last looked at.
     letters_stale: bool,
+    /// The ids of the messages being settled beside the loop.
+    settling: Vec<i64>,
+    /// Messages whose settling failed: settled again before anything is
+    /// read, in order.
+    held: Vec<Settling>,
 }
 
 impl QueueLoop<'_> {
@@ -102,6 +120,7 @@ impl QueueLoop<'_> {
             self.publish();
             let busy = self.at_gate.iter().flatten().count();
             let went_on = match self.reader.next(now_ms(), busy, lanes) {
+                QueueStep::Read(_) if !self.held.is_empty() => self.settle_held().await,
                 QueueStep::Read(wanted) => self.read(wanted).await,
                 QueueStep::Wait(duration) => self.wait(duration).await,
                 QueueStep::Halted => self.wait(Duration::MAX).await,
@@ -135,8 +154,12 @@ impl QueueLoop<'_> {
         self.reader
             .on_read(wanted, records.len(), now_ms(), interval);
         set_if_changed(station.view.last_read_ms, Some(now_ms()));
-        let at_gate: Vec<i64> = self.at_gate.iter().flatten().map(|(id, _)| *id).collect();
-        for arrival in arrivals(source, records, settings.attempts, &at_gate) {
+        // Still here: at the gate, being settled, or held.
+        let here: Vec<i64> = (self.at_gate.iter().flatten().map(|(id, _)| *id))
+            .chain(self.settling.iter().copied())
+            .chain(self.held.iter().map(|h| h.unsettled.message.msg_id))
+            .collect();
+        for arrival in arrivals(source, records, settings.attempts, &here) {
             match arrival {
                 Arrival::Deliver(message) => {
                     self.start(message, release_at_ms(read_at_ms, visibility))
@@ -147,11 +170,11 @@ impl QueueLoop<'_> {
                         message.msg_id,
                         source.name()
                     ));
-                    let settle = settle_refused(station, source, &message, &reason);
-                    if self.alongside(settle).await.is_none() {
-                        return false;
-                    }
-                    if !self.refresh_letters().await {
+                    let settling = Settling {
+                        unsettled: Unsettled::new(message, Some(reason)),
+                        delivered: None,
+                    };
+                    if !self.settle_now(settling).await {
                         return false;
                     }
                 }
@@ -197,21 +220,109 @@ impl QueueLoop<'_> {
             } => {
                 self.at_gate[lane] = None;
                 if let Some(delivered) = delivered {
+                    let refusal = match &delivered.outcome {
+                        Outcome::Rejected(reason) => Some(reason.clone()),
+                        _ => None,
+                    };
+                    let mut settling = Settling {
+                        unsettled: Unsettled::new(message, refusal),
+                        delivered: Some(delivered),
+                    };
                     let (station, source) = (self.station, self.source);
+                    self.settling.push(settling.unsettled.message.msg_id);
                     self.inbox.start(Box::pin(async move {
-                        Work::Settled(settle(station, source, &message, delivered).await)
+                        let settled = settle(station, source, &mut settling.unsettled).await;
+                        Work::Settled(settling, settled)
                     }));
                 }
             }
-            Work::Settled(Some(delivered)) if !self.station.stopping.get() => {
-                let view = self.station.view;
-                // The dead-letter panel shows the queue's: looked at again next step.
-                self.letters_stale |= matches!(delivered.outcome, Outcome::Rejected(_));
-                view.handled.update(|n| *n += 1);
-                delivered.note_in(view);
+            Work::Settled(settling, settled) => {
+                let msg_id = settling.unsettled.message.msg_id;
+                self.settling.retain(|id| *id != msg_id);
+                self.after_settling(settling, settled);
             }
-            Work::Settled(_) => {}
         }
+    }
+
+    /// A message was settled (counted once), or is held until it is.
+    fn after_settling(&mut self, settling: Settling, settled: Result<(), SourceError>) {
+        let station = self.station;
+        match settled {
+            Ok(()) => {
+                self.reader.on_settled();
+                self.letters_stale |= settling.unsettled.refusal.is_some();
+                if let (Some(delivered), false) = (settling.delivered, station.stopping.get()) {
+                    station.view.handled.update(|n| *n += 1);
+                    delivered.note_in(station.view);
+                }
+            }
+            Err(error) => {
+                let msg_id = settling.unsettled.message.msg_id;
+                station.announce(format!(
+                    "Message {msg_id} of {} is held: {error} Nothing more is read until it is settled.",
+                    self.source.name()
+                ));
+                self.letters_stale |= settling.unsettled.letter_sent;
+                self.held.push(settling);
+                self.reader.on_error(error, now_ms(), random());
+            }
+        }
+    }
+
+    /// Settles one message in the loop (a message read too often); `false`
+    /// once told to stop.
+    async fn settle_now(&mut self, mut settling: Settling) -> bool {
+        // Its letter may be there already: a reader that sent it could not
+        // archive the message before its visibility timeout ended.
+        if !self.refresh_letters().await {
+            return false;
+        }
+        let msg_id = settling.unsettled.message.msg_id;
+        settling.unsettled.letter_sent = self
+            .station
+            .view
+            .dead_letters
+            .with_untracked(|letters| self.source.already_lettered(letters, msg_id));
+        let (station, source) = (self.station, self.source);
+        let settled = self
+            .alongside(settle(station, source, &mut settling.unsettled))
+            .await;
+        let Some(settled) = settled else {
+            return false;
+        };
+        self.after_settling(settling, settled);
+        true
+    }
+
+    /// Settles the held messages again, oldest first, stopping at the first
+    /// that still fails; `false` once told to stop.
+    async fn settle_held(&mut self) -> bool {
+        while !self.held.is_empty() {
+            let mut settling = self.held.remove(0);
+            let (station, source) = (self.station, self.source);
+            let settled = self
+                .alongside(settle(station, source, &mut settling.unsettled))
+                .await;
+            let Some(settled) = settled else {
+                self.held.insert(0, settling);
+                return false;
+            };
+            let failed = settled.is_err();
+            if failed {
+                // Back in front: held in the order they were.
+                self.held.insert(0, settling);
+                let error = settled.unwrap_err();
+                self.station.announce(format!(
+                    "Message {} of {} is still held: {error}",
+                    self.held[0].unsettled.message.msg_id,
+                    self.source.name()
+                ));
+                self.reader.on_error(error, now_ms(), random());
+                return true;
+            }
+            self.after_settling(settling, settled);
+        }
+        true
     }
 
     /// Runs `work` while the messages at the gate finish and intents arrive
@@ -280,9 +391,11 @@ impl QueueLoop<'_> {
         true
     }
 
-    /// Sends dead letters back to the queue (`again`) or discards them, each
-    /// archived from the dead-letter queue once done; `false` once told to
-    /// stop.
+    /// Sends dead letters back to the queue (`again`) or discards them,
+    /// letter by letter. Each letter is archived from the dead-letter queue
+    /// first and its message sent back only if that archive answered
+    /// `true`: of two operators retrying one letter, one sends it back.
+    /// `false` once told to stop.
     async fn act_on_letters(&mut self, keys: &[String], again: bool) -> bool {
         let (station, source) = (self.station, self.source);
         let letters: Vec<DeadLetter> = station.view.dead_letters.with_untracked(|all| {
@@ -291,34 +404,36 @@ impl QueueLoop<'_> {
                 .cloned()
                 .collect()
         });
+        let dead_letter_queue = source.dead_letter_queue.as_str();
+        let undone = if again {
+            "was not sent back"
+        } else {
+            "was not discarded"
+        };
         for letter in letters {
             let act = async {
-                if again {
-                    queue_rpc::call(
-                        &station.session,
-                        source.name(),
-                        "send",
-                        &source.send_again_arguments(&letter),
-                    )
-                    .await?;
+                let Some(arguments) = source.archive_letter_arguments(&letter) else {
+                    return Ok(false);
+                };
+                let taken = queue_rpc::call(&station.session, source.name(), "archive", &arguments)
+                    .await
+                    .map_err(|error| error.to_string())?
+                    == Value::Bool(true);
+                if taken && again {
+                    send_back(station, source, &letter).await?;
                 }
-                match source.archive_letter_arguments(&letter) {
-                    Some(arguments) => {
-                        queue_rpc::call(&station.session, source.name(), "archive", &arguments)
-                            .await
-                            .map(drop)
-                    }
-                    None => Ok(()),
-                }
+                Ok::<bool, String>(taken)
             };
             match self.alongside(act).await {
                 None => return false,
-                Some(Ok(())) => {}
+                Some(Ok(true)) => {}
+                Some(Ok(false)) => station.announce(format!(
+                    "Dead letter {} of {dead_letter_queue} {undone}: another operator already took it (or this key may not archive it).",
+                    letter.key
+                )),
                 Some(Err(error)) => station.announce(format!(
-                    "Dead letter {} of {} was not {}: {error}",
-                    letter.key,
-                    source.dead_letter_queue.as_str(),
-                    if again { "sent back" } else { "discarded" }
+                    "Dead letter {} of {dead_letter_queue} {undone}: {error}",
+                    letter.key
                 )),
             }
         }
@@ -373,89 +488,64 @@ impl QueueLoop<'_> {
     }
 }
 
-/// Settles a message the agent is done with: a refused one to the
-/// dead-letter queue first, then archived. `None` when the queue could not
-/// be told (the message comes back after its visibility timeout, with the
-/// same Idempotency-Key).
+/// Sends an archived letter's message back to the queue, trying again
+/// while the error may pass; if it still fails, the letter goes back to the
+/// dead-letter queue, so that the message is never lost between the two.
+async fn send_back(
+    station: &Station,
+    source: &QueueSource,
+    letter: &DeadLetter,
+) -> Result<(), String> {
+    let (session, queue) = (&station.session, source.name());
+    let arguments = source.send_again_arguments(letter);
+    let mut backoff = sluice_core::queue::READ_BACKOFF;
+    let error = loop {
+        match queue_rpc::call(session, queue, "send", &arguments).await {
+            Ok(_) => return Ok(()),
+            Err(error) if error.is_transient() && backoff.failures() < 3 => {
+                let wait = backoff.fail(error.retry_after(), random());
+                TimeoutFuture::new(timer_millis(wait)).await;
+            }
+            Err(error) => break error,
+        }
+    };
+    let lettered_again = queue_rpc::call(
+        session,
+        queue,
+        "send",
+        &source.letter_again_arguments(letter),
+    )
+    .await;
+    Err(match lettered_again {
+        Ok(_) => format!(
+            "its message could not be sent back ({error}); the letter is back in the dead-letter queue"
+        ),
+        Err(again) => format!(
+            "its message could not be sent back ({error}), nor the letter kept ({again}): the message was {}",
+            letter.event
+        ),
+    })
+}
+
+/// Makes the next calls that settle a message: its dead letter (once),
+/// then its archive, each within [`SETTLE_CALL_DEADLINE`]. Only an archive
+/// that answers `true` settles it.
 async fn settle(
     station: &Station,
     source: &QueueSource,
-    message: &Message,
-    delivered: Delivered,
-) -> Option<Delivered> {
-    let settled = match &delivered.outcome {
-        Outcome::Rejected(reason) => settle_refused(station, source, message, reason).await,
-        _ => archive(station, source, message.msg_id).await,
-    };
-    settled.then_some(delivered)
-}
-
-/// A refused message: its dead letter is sent, then it is archived.
-async fn settle_refused(
-    station: &Station,
-    source: &QueueSource,
-    message: &Message,
-    reason: &str,
-) -> bool {
-    let at: String = js_sys::Date::new_0().to_iso_string().into();
-    let arguments = source.dead_letter_arguments(message, reason, &at);
-    match with_retries(|| queue_rpc::call(&station.session, source.name(), "send", &arguments))
-        .await
-    {
-        Ok(_) => archive(station, source, message.msg_id).await,
-        Err(error) => {
-            station.announce(format!(
-                "Message {} of {} was refused by the agent, but its dead letter could not be sent to {}: {error} It stays in the queue and comes back after its visibility timeout.",
-                message.msg_id,
-                source.name(),
-                source.dead_letter_queue.as_str()
-            ));
-            false
-        }
+    unsettled: &mut Unsettled,
+) -> Result<(), SourceError> {
+    let (session, queue) = (&station.session, source.name());
+    let msg_id = unsettled.message.msg_id;
+    if unsettled.next_call() == SettleCall::SendLetter {
+        let at: String = js_sys::Date::new_0().to_iso_string().into();
+        let reason = unsettled.refusal.as_deref().unwrap_or_default();
+        let arguments = source.dead_letter_arguments(&unsettled.message, reason, &at);
+        queue_rpc::call_within(session, queue, "send", &arguments, SETTLE_CALL_DEADLINE).await?;
+        unsettled.letter_sent = true;
     }
-}
-
-/// Archives a message; `false` (with an alert) when the queue could not be
-/// told.
-async fn archive(station: &Station, source: &QueueSource, msg_id: i64) -> bool {
     let arguments = source.archive_arguments(msg_id);
-    match with_retries(|| queue_rpc::call(&station.session, source.name(), "archive", &arguments))
-        .await
-    {
-        // `false`: another reader archived it first, after this one's
-        // visibility timeout ended. Done either way.
-        Ok(Value::Bool(_)) => true,
-        Ok(other) => {
-            station.announce(format!(
-                "Archiving message {msg_id} of {} answered {other}; it may come back.",
-                source.name()
-            ));
-            false
-        }
-        Err(error) => {
-            station.announce(format!(
-                "Message {msg_id} of {} was handled but could not be archived: {error} It comes back after its visibility timeout and goes to the agent again with the same Idempotency-Key.",
-                source.name()
-            ));
-            false
-        }
-    }
-}
-
-/// A call tried up to three times while its errors may pass.
-async fn with_retries<F, Fut>(call: F) -> Result<Value, sluice_core::source_error::SourceError>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<Value, sluice_core::source_error::SourceError>>,
-{
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match call().await {
-            Err(error) if error.is_transient() && tries < 3 => {
-                TimeoutFuture::new(500 * tries).await;
-            }
-            result => return result,
-        }
-    }
+    let answer =
+        queue_rpc::call_within(session, queue, "archive", &arguments, SETTLE_CALL_DEADLINE).await?;
+    archive_answer(queue, msg_id, &answer)
 }

@@ -16,6 +16,9 @@ pub(super) struct Station {
     pub session: Session,
     /// The table's or the queue's name: the agent gets it beside each event.
     pub source_name: String,
+    /// What comes before `:{key}` in each event's Idempotency-Key: the
+    /// table's name, or `queue/{queue}`.
+    pub key_scope: String,
     pub agent: Signal<AgentSettings>,
     pub rate: Signal<ConsumptionRate>,
     pub view: DrainView,
@@ -33,6 +36,7 @@ impl Station {
     pub fn new(
         session: Session,
         source_name: &str,
+        key_scope: String,
         agent: Signal<AgentSettings>,
         rate: Signal<ConsumptionRate>,
         view: DrainView,
@@ -41,6 +45,7 @@ impl Station {
         Self {
             session,
             source_name: source_name.to_string(),
+            key_scope,
             agent,
             rate,
             view,

@@ -5,15 +5,14 @@
 // kept as a dead letter, and nothing dead-lettered that the agent never saw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openApp, openTable, drainedCount, saveAgent, screenshot } from './harness.mjs';
+import { AGENT_URL, suiteWithAgent, openApp, openTable, logIn, deadLettersKey, ledgerHeadKey, drainedCount, saveAgent, screenshot } from './harness.mjs';
 import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep, agentFront, sql } from './backend.mjs';
 
 const env = suiteWithAgent();
 
 const gate = (page) => page.getByRole('region', { name: 'Gate' });
 const gateState = (page) => gate(page).getAttribute('data-state');
-const letterKey = (table) => `sluice:v1:dead:http://127.0.0.1:54321|${table}`;
-const deadLetters = (page, table) => page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '[]'), letterKey(table));
+const deadLetters = (page, table) => page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '[]'), deadLettersKey(table));
 
 test('an agent that goes down holds the event at the gate, dead-letters nothing, and goes on by itself when back', async () => {
   const front = await agentFront();
@@ -146,7 +145,7 @@ test('full dead letters pause the drain and drop none; the refused event stays i
       const letters = Array.from({ length: 100 }, (_, i) => ({ key: `old-${i}`, event: { id: `old-${i}` }, reason: 'earlier', attempts: 1, at_ms: 0 }));
       localStorage.setItem(key, JSON.stringify(letters));
     }
-  }, [letterKey(table)]);
+  }, [deadLettersKey(table)]);
   const { page } = await openTable(context, env.server.url, table, ANON);
   page.on('dialog', (dialog) => dialog.accept());
   const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
@@ -175,9 +174,8 @@ test('fail closed: with config.json unreadable the page says so, and nothing dra
   await context.route('**/config.json', (route) => route.fulfill({ status: 500, body: 'upstream error' }));
   const { page } = await openApp(context, `${env.server.url}?table=${table}`);
   assert.match(await page.getByRole('alert').innerText(), /config\.json could not be read \(HTTP 500\)/);
-  await page.getByLabel('Project URL').fill('http://127.0.0.1:54321');
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  // Nothing pre-fills the form: the project is typed.
+  await logIn(page, { key: ANON });
   await eventually(async () => /No agent chosen/.test(await gate(page).innerText()), 20_000, 'no agent chosen');
   await sleep(3_000);
   assert.equal(await drainedCount(page), 0, 'nothing drained without an agent');
@@ -198,9 +196,7 @@ test('a ?table= link to a table not in the list asks before draining it', async 
   const offer = page.getByRole('region', { name: 'Table from a link' });
   await offer.waitFor();
   assert.match(await offer.innerText(), new RegExp(`opens the table ${table} .*not in your sources`, 's'));
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  await logIn(page, { key: ANON });
   await screenshot(page, 'link-offer');
   await offer.getByRole('button', { name: 'Not now' }).click();
   await sleep(3_000);
@@ -241,10 +237,7 @@ test("the agent's token is kept for the tab unless the login is remembered", asy
   for (const remember of [false, true]) {
     const context = await env.browser.newContext();
     const { page } = await openApp(context, env.server.url);
-    await page.getByLabel('API key').fill(ANON);
-    await page.getByLabel('Remember me').setChecked(remember);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await logIn(page, { key: ANON, remember });
     await saveAgent(page, { token: 'tab-secret' });
     const kept = await page.evaluate(() => ({
       settings: JSON.parse(localStorage.getItem('sluice:v1:agent')),
@@ -297,20 +290,28 @@ test('rows with no timestamp are counted and shown, and the source dialog says h
 });
 
 test('"Clear history" pressed while an event is at the gate is not undone when that event finishes', async () => {
-  await configureAgent({ latency_ms: 3000, mode: 'ndjson', progress_steps: 2 });
+  // Done only after 8 s: pausing and clearing surely happen while the agent works on it.
+  await configureAgent({ latency_ms: 8000, mode: 'ndjson', progress_steps: 2 });
   const table = await freshTable('clear_in_flight');
   const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
+  const first = String(rows[0].id);
   const context = await env.browser.newContext();
   const { page } = await openTable(context, env.server.url, table, ANON);
   page.on('dialog', (dialog) => dialog.accept());
   await eventually(async () => (await gateState(page)) === 'processing', 20_000, 'the first event at the gate');
   await page.getByRole('button', { name: 'Pause' }).click();
   await page.getByRole('button', { name: 'Source', exact: true }).click();
+  // In flight when the history is cleared: at the gate, arrived at the agent, not done there…
+  assert.equal(await gateState(page), 'processing');
+  const before = await tally(table);
+  assert.deepEqual([before.counts[first], before.done[first]], [1, undefined], 'the first event is at the agent, not done');
   await page.getByRole('dialog', { name: 'Select source' }).getByRole('button', { name: 'Clear history', exact: true }).click();
+  // …and still not done once the clear was confirmed: its done comes after the clear.
+  assert.equal((await tally(table)).done[first], undefined, 'still in flight after the clear');
   await page.getByRole('dialog', { name: 'Select source' }).getByRole('button', { name: 'Close' }).click();
-  await eventually(async () => (await tally(table)).done[String(rows[0].id)] === 1, 20_000, 'the event in flight finished');
+  await eventually(async () => (await tally(table)).done[first] === 1, 20_000, 'the event in flight finished');
   await sleep(1000);
-  const head = await page.evaluate((t) => JSON.parse(localStorage.getItem(`sluice:v1:ledger:http://127.0.0.1:54321|${t}:head`) ?? 'null'), table);
+  const head = await page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? 'null'), ledgerHeadKey(table));
   assert.ok(head === null || (head.handled === 0 && head.cursor === null), `the clear stands: ${JSON.stringify(head)}`);
   await configureAgent({ latency_ms: 0, mode: 'json' });
   await page.getByRole('button', { name: 'Resume' }).click();
@@ -321,7 +322,7 @@ test('"Clear history" pressed while an event is at the gate is not undone when t
 
 test('stored agent settings out of bounds are refused on load, not trusted', async () => {
   const context = await env.browser.newContext();
-  await context.addInitScript(() => localStorage.setItem('sluice:v1:agent', JSON.stringify({ url: 'http://127.0.0.1:54330/', pass_through: false, token: '', timeout_s: 900, attempts: 5 })));
+  await context.addInitScript((url) => localStorage.setItem('sluice:v1:agent', JSON.stringify({ url, pass_through: false, token: '', timeout_s: 900, attempts: 5 })), AGENT_URL);
   const { page } = await openApp(context, env.server.url);
   assert.match(await page.getByRole('alert').innerText(), /saved agent settings were not used: The agent timeout must be between 1 and 600 seconds/);
   assert.equal(await page.getByLabel('Timeout (s)').inputValue(), '30', 'defaults instead');

@@ -3,7 +3,7 @@
 // the pill respects reduced motion, and each gate state is photographed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openApp, openTable, followLink, drainedCount, saveAgent, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, openTable, followLink, logIn, deadLettersKey, drainedCount, saveAgent, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
 const env = suiteWithAgent();
@@ -46,8 +46,7 @@ test('transient failures are retried with backoff, then dead-lettered; a refusal
   const context = await env.browser.newContext();
   const { page } = await openApp(context, `${env.server.url}?table=${table}`);
   await saveAgent(page, { attempts: '3' });
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page, { key: ANON });
   await eventually(async () => (await gateState(page)) === 'retrying', 20_000, 'retrying');
   assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /attempt 2 · the agent failed \(HTTP 503\): demo agent is busy \(injected 503\) · next try at \d\d:\d\d:\d\d/);
   await screenshot(page, 'gate-retrying');
@@ -62,7 +61,7 @@ test('transient failures are retried with backoff, then dead-lettered; a refusal
   const t = await tally(table);
   assert.equal(t.counts[String(busy.id)], 3, 'three attempts, as configured');
   assert.equal(t.counts[String(refused.id)], 1, 'a refusal is not retried');
-  const letters = await page.evaluate((name) => JSON.parse(localStorage.getItem(`sluice:v1:dead:http://127.0.0.1:54321|${name}`)), table);
+  const letters = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)), deadLettersKey(table));
   assert.deepEqual(letters.map((l) => [l.key, l.attempts]), [[String(busy.id), 3], [String(refused.id), 1]]);
   assert.match(letters[1].reason, /designed reject/);
   assert.equal(await drainedCount(page), 2, 'dead letters count as handled: the drain moves on');
@@ -94,7 +93,7 @@ test('an agent that dies mid-event or answers HTML is retried; one that never an
   await eventually(async () => (await gateState(page)) === 'offline', 30_000, 'offline');
   assert.match(await page.getByRole('region', { name: 'Gate' }).innerText(), /the agent could not be reached/);
   await sleep(3_000);
-  assert.equal(await page.evaluate((name) => localStorage.getItem(`sluice:v1:dead:http://127.0.0.1:54321|${name}`), table), null, 'nothing dead-lettered');
+  assert.equal(await page.evaluate((key) => localStorage.getItem(key), deadLettersKey(table)), null, 'nothing dead-lettered');
   await saveAgent(page, { timeout: '2', attempts: '1' });
   await eventually(async () => (await tally(table)).done[String(waiting.id)] === 1, 30_000, 'delivered once the address is fixed');
   await context.close();
@@ -150,8 +149,7 @@ test('the gate in its remaining states: idle, processing, paused, offline', asyn
   await insertEvents(table, [stamp(-1000)]);
   await page.goto(`${env.server.url}?table=${table}`);
   await followLink(page, table);
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page, { key: ANON });
   await eventually(async () => (await gateState(page)) === 'processing', 20_000, 'processing');
   await sleep(1500);
   await screenshot(page, 'gate-processing');

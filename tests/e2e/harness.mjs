@@ -6,12 +6,31 @@ import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after, beforeEach } from 'node:test';
 import { chromium } from 'playwright-core';
-import { configureAgent, eventually } from './backend.mjs';
+import { ANON, configureAgent, eventually } from './backend.mjs';
+import { GATEWAY, AGENT } from '../contract/stack.mjs';
 
+export { GATEWAY };
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The demo agent's webhook as the agent form takes it (SLUICE_AGENT_URL,
+ * by default http://127.0.0.1:54330/). */
+export const AGENT_URL = `${AGENT.replace(/\/+$/, '')}/`;
 /** The demo agent over HTTPS with HTTP/2 (self-signed: contexts that use it
- * pass `ignoreHTTPSErrors`), for more lanes than HTTP/1.1 gives connections. */
-export const AGENT_H2 = 'https://127.0.0.1:54331/';
+ * pass `ignoreHTTPSErrors`), for more lanes than HTTP/1.1 gives connections.
+ * SLUICE_AGENT_H2_URL, by default https://127.0.0.1:54331/. */
+export const AGENT_H2 = process.env.SLUICE_AGENT_H2_URL ?? 'https://127.0.0.1:54331/';
+
+/** Where the app keeps `table`'s ledger head for the project the tests log in to. */
+export const ledgerHeadKey = (table) => `sluice:v1:ledger:${GATEWAY}|${table}:head`;
+/** Where the app keeps `table`'s dead letters for the project the tests log in to. */
+export const deadLettersKey = (table) => `sluice:v1:dead:${GATEWAY}|${table}`;
+
+/** dist/config.json as the tests serve it: the project and the agent are the
+ * stack the tests run against (SLUICE_GATEWAY_URL, SLUICE_AGENT_URL), so
+ * what the page pre-fills from it points there too. */
+export async function distConfig() {
+  const config = JSON.parse(await readFile(join(ROOT, 'dist', 'config.json'), 'utf8'));
+  return JSON.stringify({ ...config, project_url: GATEWAY, agent_url: AGENT_URL }, null, 2);
+}
 export const SCREENSHOTS = join(ROOT, 'target', 'screenshots');
 
 const TYPES = {
@@ -34,7 +53,7 @@ export async function serveDist() {
       return;
     }
     try {
-      const body = await readFile(file);
+      const body = file === join(dist, 'config.json') ? await distConfig() : await readFile(file);
       res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
@@ -95,17 +114,59 @@ export async function screenshot(page, name) {
   return path;
 }
 
-/** Opens the app on `table` (a deep link) and logs in with `key`. */
-export async function openTable(context, baseUrl, table, key) {
-  const { page, errors } = await openApp(context, `${baseUrl}?table=${table}`);
+/**
+ * Fills in the login form and presses "Log in", without waiting for the
+ * outcome (for tests of refusals): the project URL, the API key, "Email" and
+ * "Password" when given, and "Remember me" ticked or not as asked.
+ */
+export async function tryLogin(page, { key = ANON, projectUrl = GATEWAY, remember = false, email, password } = {}) {
+  await page.getByLabel('Project URL').fill(projectUrl);
   await page.getByLabel('API key').fill(key);
+  if (email !== undefined) await page.getByLabel('Email').fill(email);
+  if (password !== undefined) await page.getByLabel('Password').fill(password);
+  await page.getByLabel('Remember me').setChecked(remember);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
+}
+
+/** Logs in as an operator would (see `tryLogin`) and waits until "Log out" shows. */
+export async function logIn(page, { timeout = 30_000, ...form } = {}) {
+  await tryLogin(page, form);
+  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout });
+}
+
+/** Opens the app on `table` (a deep link) and logs in with `key`. */
+export async function openTable(context, baseUrl, table, key = ANON) {
+  const { page, errors } = await openApp(context, `${baseUrl}?table=${table}`);
+  await logIn(page, { key });
   return { page, errors };
 }
 
+/** An operator draining `queue`: a browser context of its own (its own
+ * storage), logged in, `agent` saved, the queue added in the source dialog
+ * and chosen, at the fastest rate. */
+export async function queueOperator(env, queue, agent) {
+  const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
+  const { page, errors } = await openApp(context, env.server.url);
+  await logIn(page, { key: ANON });
+  await saveAgent(page, agent);
+  await fastestRate(page);
+  await page.getByRole('button', { name: 'Source', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Select source' });
+  const adding = dialog.getByRole('form', { name: 'Add a queue' });
+  await adding.getByLabel('Queue', { exact: true }).fill(queue);
+  await adding.getByRole('button', { name: 'Add queue' }).click();
+  const option = dialog.getByRole('radio', { name: new RegExp(`^${queue}`) });
+  await option.waitFor();
+  if (!(await option.isChecked())) throw new Error(`the added queue ${queue} is not chosen`);
+  await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+  return { context, page, errors };
+}
+
+/** Where a confirmed reset of a table's history waits for its gate to empty. */
+export const pendingResetKey = (table) => `sluice:v1:reset:${GATEWAY}|${table}`;
+
 /** Fills in and saves the agent settings form. */
-export async function saveAgent(page, { url = 'http://127.0.0.1:54330/', passThrough = false, token = '', timeout = '30', attempts = '5', lanes = '1', partitionKey = '' }) {
+export async function saveAgent(page, { url = AGENT_URL, passThrough = false, token = '', timeout = '30', attempts = '5', lanes = '1', partitionKey = '' }) {
   const form = page.getByRole('form', { name: 'Agent settings' });
   await form.getByLabel('Agent URL').fill(url);
   await form.getByLabel('Pass-through (no agent)').setChecked(passThrough);
@@ -151,10 +212,7 @@ export async function rememberedSession(browser, url, key) {
   const page = await context.newPage();
   await page.goto(url);
   await page.getByRole('button', { name: 'Pause' }).click();
-  await page.getByLabel('API key').fill(key);
-  await page.getByLabel('Remember me').check();
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  await logIn(page, { key, remember: true });
   const session = await page.evaluate(() => localStorage.getItem('sluice:v1:session'));
   await context.close();
   return session;

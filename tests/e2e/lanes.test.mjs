@@ -3,7 +3,7 @@
 // ([key, 'arrived'] then [key, outcome]) shows which deliveries overlapped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_H2, suiteWithAgent, openTable, drainedCount, fastestRate, saveAgent, screenshot } from './harness.mjs';
+import { AGENT_H2, ledgerHeadKey, suiteWithAgent, openTable, drainedCount, fastestRate, saveAgent, screenshot } from './harness.mjs';
 import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
 const env = suiteWithAgent();
@@ -28,7 +28,7 @@ function rows(n, type = (i) => 'order.created') {
 
 /** The ledger head this browser keeps for `table`. */
 const storedHead = (page, table) =>
-  page.evaluate((name) => JSON.parse(localStorage.getItem(`sluice:v1:ledger:http://127.0.0.1:54321|${name}:head`)), table);
+  page.evaluate((key) => JSON.parse(localStorage.getItem(key)), ledgerHeadKey(table));
 
 test('16 lanes with random agent latencies deliver every key exactly once, many at a time', async () => {
   await configureAgent({ latency_ms: 100, latency_jitter_ms: 600, mode: 'ndjson', progress_steps: 2 });

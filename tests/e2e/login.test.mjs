@@ -6,25 +6,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { suiteWithAgent, openApp, openTable, drainedCount, screenshot } from './harness.mjs';
+import { GATEWAY, suiteWithAgent, openApp, openTable, logIn, tryLogin, drainedCount, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually } from './backend.mjs';
 import { SERVICE_ROLE, signJwt } from '../contract/stack.mjs';
 
 const env = suiteWithAgent();
-
-async function tryLogin(page, url, key) {
-  await page.getByLabel('Project URL').fill(url);
-  await page.getByLabel('API key').fill(key);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
 
 test('the local anon key logs in; the key never lands in the URL or localStorage', async () => {
   const context = await env.browser.newContext();
   const { page, errors } = await openApp(context, env.server.url);
   await page.waitForFunction(() => document.querySelector('input[name="project-url"]')?.value !== '');
   await screenshot(page, 'login');
-  await tryLogin(page, 'http://127.0.0.1:54321', ANON);
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  await logIn(page, { key: ANON });
   assert.ok(!page.url().includes(ANON.slice(-12)));
   const local = await page.evaluate(() => JSON.stringify(localStorage));
   assert.ok(!local.includes(ANON.slice(-12)), 'not kept beyond the session without "Remember me"');
@@ -37,14 +30,14 @@ test('each refusal says what is wrong', async () => {
   const { page } = await openApp(context, env.server.url);
   const alert = page.getByRole('alert');
   const cases = [
-    ['wrong-key', 'http://127.0.0.1:54321', signJwt({ role: 'anon', exp: 4102444800 }, 'not-the-project-secret-but-long-enough!'), /refused this API key \(Invalid API key\)/],
-    ['service-role', 'http://127.0.0.1:54321', SERVICE_ROLE, /secret key \(a service_role JWT\).*never be used in a browser/s],
+    ['wrong-key', GATEWAY, signJwt({ role: 'anon', exp: 4102444800 }, 'not-the-project-secret-but-long-enough!'), /refused this API key \(Invalid API key\)/],
+    ['service-role', GATEWAY, SERVICE_ROLE, /secret key \(a service_role JWT\).*never be used in a browser/s],
     ['unreachable', 'http://127.0.0.1:9', ANON, /could not be reached/],
     ['not-supabase', env.server.url, ANON, /not like a Supabase project's REST API \(HTTP 404\)/],
     ['cors', env.server.url.replace('127.0.0.1', 'localhost'), ANON, /blocked the reply \(CORS\)/],
   ];
   for (const [name, url, key, message] of cases) {
-    await tryLogin(page, url, key);
+    await tryLogin(page, { projectUrl: url, key });
     await eventually(async () => message.test(await alert.innerText()), 15_000, name);
     await screenshot(page, `login-${name}`);
     assert.equal(await page.getByRole('button', { name: 'Log out' }).count(), 0, `${name}: not logged in`);
@@ -100,8 +93,7 @@ test('logging out mid-event lets the gate finish; logging in again drains the re
   await eventually(async () => Object.keys((await tally(table)).done).length === 1, 10_000, 'the event at the gate finished');
   await new Promise((ok) => setTimeout(ok, 2500));
   assert.equal((await tally(table)).order.length, 1, 'nothing else was admitted after logging out');
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page);
   await eventually(async () => Object.keys((await tally(table)).done).length === 3, 20_000, 'the rest after logging in');
   const t = await tally(table);
   for (const row of rows) assert.equal(t.counts[String(row.id)], 1, `event ${row.id}`);
@@ -117,10 +109,7 @@ test('"Remember me" keeps the login across a browser restart; without it the log
     });
     let context = await launch();
     let { page } = await openApp(context, env.server.url);
-    await page.getByLabel('API key').fill(ANON);
-    if (remember) await page.getByLabel('Remember me').check();
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await logIn(page, { remember });
     await context.close();
     context = await launch();
     ({ page } = await openApp(context, env.server.url));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { suiteWithAgent, openApp, drainedCount, fastestRate, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, logIn, drainedCount, fastestRate, screenshot } from './harness.mjs';
 import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
 const env = suiteWithAgent({ latency_ms: 0, mode: 'json' });
@@ -18,6 +18,35 @@ const listed = async (page) => Number(/History \((\d+)\)/.exec(await history(pag
 const deadLetters = (page) => page.getByRole('region', { name: 'Dead letters' });
 const inspector = (page) => page.getByRole('complementary', { name: 'Inspector' });
 
+/** A duration as the page writes it ("45 s", "2 min 5 s", "1 h 3 min"), in seconds. */
+function durationSeconds(text) {
+  const m = /^(?:(\d+) h ?)?(?:(\d+) min ?)?(?:(\d+) s)?$/.exec(text.trim());
+  if (!m || !text.trim()) return NaN;
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/**
+ * Waits until `read()` gives a lag (through `pick`, from its text) equal to
+ * the age of the event stamped `oldest` at that moment: not a figure fixed
+ * when the test was written, so a slow setup does not matter, but the age of
+ * that event and no other, give or take the page's once-a-second refresh and
+ * rounding to whole seconds.
+ */
+async function assertLagIsAgeOf(read, oldest, what, pick = (text) => text) {
+  let last;
+  await eventually(async () => {
+    const before = Date.now();
+    const text = await read();
+    const after = Date.now();
+    const shown = durationSeconds(pick(text) ?? '');
+    const [low, high] = [(before - Date.parse(oldest)) / 1000 - 2.5, (after - Date.parse(oldest)) / 1000 + 1];
+    last = `${JSON.stringify(text)}: ${shown} s, expected ${low.toFixed(1)}–${high.toFixed(1)} s`;
+    return shown >= low && shown <= high;
+  }, 5_000, `${what} (last read ${last})`).catch((error) => {
+    throw new Error(`${what}: ${last}`, { cause: error });
+  });
+}
+
 /** Opens `table`, pauses before logging in (so nothing drains yet), logs in. */
 async function openPaused(context, table, { passThrough = false } = {}) {
   const { page, errors } = await openApp(context, `${env.server.url}?table=${table}`);
@@ -28,9 +57,7 @@ async function openPaused(context, table, { passThrough = false } = {}) {
     await form.getByLabel('Pass-through (no agent)').check();
     await form.getByRole('button', { name: 'Save agent' }).click();
   }
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  await logIn(page, { key: ANON });
   return { page, errors };
 }
 
@@ -43,12 +70,13 @@ async function setLimits(page, { lag = '', errors = '' }) {
 
 test('the numbers move as rows are inserted and drained, and the backlog reaches zero', async () => {
   const table = await freshTable('metrics');
-  await insertEvents(table, Array.from({ length: 150 }, (_, i) => stamp(-120_000 + i)));
+  // Two minutes old down to 90 s old: the lag is the age of the oldest.
+  const [oldest] = await insertEvents(table, Array.from({ length: 150 }, (_, i) => stamp(-120_000 + i * 200)));
   const context = await env.browser.newContext();
   const { page, errors } = await openPaused(context, table);
   // Paused: one page is read ahead, so the server counts the rest.
   await eventually(async () => (await metric(page, 'backlog')) === '150', 20_000, 'backlog counted');
-  assert.match(await metric(page, 'lag'), /^(1|2) min \d+ s$/, 'lag is the age of the oldest waiting event');
+  await assertLagIsAgeOf(() => metric(page, 'lag'), oldest.created_at, 'lag is the age of the oldest waiting event');
   await insertEvents(table, Array.from({ length: 20 }, (_, i) => stamp(-1000 + i)));
   await eventually(async () => (await metric(page, 'backlog')) === '170', 20_000, 'new rows counted');
   assert.equal(await metric(page, 'throughput'), '0.0/s');
@@ -177,14 +205,17 @@ test('dead letters are listed, inspected, retried with the same Idempotency-Key,
 
 test('the lag alert fires, is announced, and clears once the drain catches up', async () => {
   const table = await freshTable('lag');
-  await insertEvents(table, Array.from({ length: 5 }, (_, i) => stamp(-90_000 + i)));
+  // 90 s old down to 70 s old: all over the limit, the oldest the lag.
+  const [oldest] = await insertEvents(table, Array.from({ length: 5 }, (_, i) => stamp(-90_000 + i * 5000)));
   const context = await env.browser.newContext();
   const { page, errors } = await openPaused(context, table);
   const warning = page.locator('.threshold-alert');
   assert.equal(await warning.getAttribute('aria-live'), 'assertive', 'announced as soon as it changes');
   assert.equal(await warning.innerText(), '');
   await setLimits(page, { lag: '30', errors: '50' });
-  await eventually(async () => /^Lag is 1 min 3\d s — over the 30 s limit\.$/.test(await warning.innerText()), 10_000, 'lag alert');
+  await eventually(async () => /^Lag is .* — over the 30 s limit\.$/.test(await warning.innerText()), 10_000, 'lag alert');
+  await assertLagIsAgeOf(() => warning.innerText(), oldest.created_at, 'the alert gives the age of the oldest waiting event',
+    (text) => /^Lag is (.*) — over the 30 s limit\.$/.exec(text)?.[1]);
   assert.equal(await page.locator('[data-metric="lag"].metric--warn').count(), 1);
   await screenshot(page, 'alert-lag');
   await page.getByRole('button', { name: 'Resume' }).click();
@@ -202,10 +233,12 @@ test('history holds still while scrolled with an "N new" marker; filters and sou
   const table = await freshTable('history');
   await insertEvents(table, Array.from({ length: 60 }, (_, i) => stamp(-60_000 + i)));
   const [refund] = await insert(table, [{ created_at: stamp(-500), type: 'refund.issued', source: 'billing', payload: { note: 'customer wants a refund for order 88' } }]);
+  // Found by words in its payload, never by the type: only the second search shows it.
+  const [note] = await insert(table, [{ created_at: stamp(-400), type: 'order.note', source: 'support', payload: { note: 'the customer asks how a refund works' } }]);
   const context = await env.browser.newContext();
   const { page, errors } = await openPaused(context, table, { passThrough: true });
   await page.getByRole('button', { name: 'Resume' }).click();
-  await eventually(async () => (await listed(page)) === 61, 20_000, 'history filled');
+  await eventually(async () => (await listed(page)) === 62, 20_000, 'history filled');
   await page.getByRole('button', { name: 'Pause' }).click();
 
   const list = history(page).locator('.history__scroll');
@@ -220,7 +253,7 @@ test('history holds still while scrolled with an "N new" marker; filters and sou
   assert.equal(await history(page).getByRole('listitem').first().innerText(), firstShown, 'the list held still');
   assert.equal(await list.evaluate((el) => el.scrollTop), scrolled, 'the scroll position held');
   await marker.click();
-  await eventually(async () => (await listed(page)) === 66, 5_000, 'new entries shown');
+  await eventually(async () => (await listed(page)) === 67, 5_000, 'new entries shown');
   assert.equal(await list.evaluate((el) => el.scrollTop), 0);
 
   // The filter narrows history at once; it matches keys, types and outcomes.
@@ -234,16 +267,21 @@ test('history holds still while scrolled with an "N new" marker; filters and sou
   await search.getByLabel('Type').fill('refund.issued');
   await search.getByRole('button', { name: 'Search' }).click();
   await search.getByText('1 matching rows, newest first:').waitFor();
+  assert.equal(await search.getByRole('button', { name: `Inspect row ${refund.id}`, exact: true }).count(), 1);
+  assert.equal(await search.getByRole('button', { name: `Inspect row ${note.id}`, exact: true }).count(), 0, 'the type search leaves the note out');
   await search.getByLabel('Type').fill('');
   await search.getByLabel('Words in payload').fill('customer refund');
   await search.getByRole('button', { name: 'Search' }).click();
-  await search.getByText('1 matching rows, newest first:').waitFor();
-  await search.getByRole('button', { name: `Inspect row ${refund.id}` }).click();
+  // Only the words search finds the note: wait for what it alone shows.
+  await search.getByText('2 matching rows, newest first:').waitFor();
+  await search.getByRole('button', { name: `Inspect row ${note.id}`, exact: true }).waitFor();
+  assert.equal(await search.getByRole('button', { name: /^Inspect row / }).count(), 2, 'the rows with both words, no other');
+  await search.getByRole('button', { name: `Inspect row ${refund.id}`, exact: true }).click();
   assert.match(await inspector(page).innerText(), /customer wants a refund for order 88/);
   await search.getByLabel('Source').fill('nobody');
   await search.getByRole('button', { name: 'Search' }).click();
   await search.getByText('No rows match.').waitFor();
-  assert.equal(await drainedCount(page), 66, 'searching did not move the drain');
+  assert.equal(await drainedCount(page), 67, 'searching did not move the drain');
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -4,42 +4,22 @@
 // through the stack's test facility, the deliveries through the agent's tally.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_H2, openApp, saveAgent, fastestRate, drainedCount, suiteWithAgent } from './harness.mjs';
-import { ANON, configureAgent, tally, eventually, freshQueue, describeQueue } from './backend.mjs';
+import { AGENT_H2, queueOperator, drainedCount, suiteWithAgent } from './harness.mjs';
+import { configureAgent, tally, eventually, freshQueue, describeQueue, sql } from './backend.mjs';
 
 const env = suiteWithAgent({ latency_ms: 5, mode: 'json' });
-
-/** An operator: a browser context of its own, logged in, draining `queue`. */
-async function operator(queue, agent) {
-  const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
-  const { page, errors } = await openApp(context, env.server.url);
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
-  await saveAgent(page, agent);
-  await fastestRate(page);
-  await page.getByRole('button', { name: 'Source', exact: true }).click();
-  const dialog = page.getByRole('dialog', { name: 'Select source' });
-  const adding = dialog.getByRole('form', { name: 'Add a queue' });
-  await adding.getByLabel('Queue', { exact: true }).fill(queue);
-  await adding.getByRole('button', { name: 'Add queue' }).click();
-  await dialog.getByRole('radio', { name: new RegExp(`^${queue}`) }).waitFor();
-  assert.ok(await dialog.getByRole('radio', { name: new RegExp(`^${queue}`) }).isChecked(), 'the added queue is chosen');
-  await dialog.getByRole('button', { name: 'Close', exact: true }).click();
-  return { context, page, errors };
-}
 
 describe('Supabase Queues', () => {
   test('three operators drain one queue of 3,000 messages: each message done once, none lost, each a share', async () => {
     const queue = await freshQueue('three', 3000);
     const agent = { url: AGENT_H2, lanes: '4', timeout: '10', attempts: '3' };
     const operators = [];
-    for (let i = 0; i < 3; i += 1) operators.push(await operator(queue, agent));
+    for (let i = 0; i < 3; i += 1) operators.push(await queueOperator(env, queue, agent));
     const state = await eventually(async () => {
       const s = await describeQueue(queue);
       return s.queue_length === 0 && s.archived.length === 3000 && s;
     }, 240_000, 'the queue emptied and archived');
-    const delivered = await tally(queue);
+    const delivered = await tally(`queue/${queue}`);
     const done = Object.keys(delivered.done);
     assert.equal(done.length, 3000, 'every message reached the agent');
     assert.deepEqual(Object.values(delivered.done).filter((n) => n !== 1), [], 'none done twice');
@@ -57,20 +37,28 @@ describe('Supabase Queues', () => {
   test('a page closed in the middle of an event: the message comes back after its visibility timeout and another operator finishes it', async () => {
     await configureAgent({ latency_ms: 1500, mode: 'json' });
     const queue = await freshQueue('closed', 1);
-    // Two attempts of 3 s and a wait below 1 s between them: the visibility
-    // timeout is 6 + 1 + 5 = 12 s.
+    // The visibility timeout (sluice-core queue::visibility_timeout) covers
+    // every attempt timing out, every wait between attempts at its ceiling,
+    // and a 15 s margin (settling, letting go, the read's reply), rounded up
+    // to whole seconds: two attempts of 3 s and one wait below 1 s give
+    // 6 + 1 + 15 = 22 s.
+    const VISIBILITY_S = 22;
     const agent = { url: AGENT_H2, lanes: '1', timeout: '3', attempts: '2' };
-    const first = await operator(queue, agent);
-    await eventually(async () => (await tally(queue)).timeline.length > 0, 20_000, 'the message at the agent');
+    const first = await queueOperator(env, queue, agent);
+    await eventually(async () => (await tally(`queue/${queue}`)).timeline.length > 0, 20_000, 'the message at the agent');
+    // pgmq's read sets last_read_at = clock_timestamp() and vt = clock_timestamp() + the timeout
+    // it was given: the database's own clock says what the first read asked for.
+    const [readAt, visibility] = (await sql(`SELECT extract(epoch FROM last_read_at), extract(epoch FROM vt - last_read_at) FROM pgmq.q_${queue}`)).trim().split('|').map(Number);
+    assert.ok(Math.abs(visibility - VISIBILITY_S) < 0.1, `the first read hid the message for ${visibility} s, not ${VISIBILITY_S} s`);
     await first.context.close();
-    const closedAt = Date.now();
-    const second = await operator(queue, agent);
+    const second = await queueOperator(env, queue, agent);
     const state = await eventually(async () => {
       const s = await describeQueue(queue);
       return s.archived.length === 1 && s;
-    }, 30_000, 'the message archived by the second operator');
-    assert.ok(Date.now() - closedAt > 4_000, 'not before its visibility timeout');
-    const delivered = await tally(queue);
+    }, 45_000, 'the message archived by the second operator');
+    const secondReadAt = Number((await sql(`SELECT extract(epoch FROM last_read_at) FROM pgmq.a_${queue}`)).trim());
+    assert.ok(secondReadAt - readAt >= VISIBILITY_S, `read again ${(secondReadAt - readAt).toFixed(1)} s after the first read: not before its ${VISIBILITY_S} s visibility timeout`);
+    const delivered = await tally(`queue/${queue}`);
     const [key] = Object.keys(delivered.counts);
     assert.equal(delivered.counts[key], 2, 'delivered twice: one redelivery');
     assert.ok(delivered.done[key] >= 1, 'the agent finished it');
@@ -83,12 +71,12 @@ describe('Supabase Queues', () => {
   test('a message the agent refuses lands in the dead-letter queue with its reason, and the panel shows it', async () => {
     await configureAgent({ latency_ms: 5, mode: 'json', reject_rate: 0.2 });
     const queue = await freshQueue('refused', 40);
-    const { context, page, errors } = await operator(queue, { url: AGENT_H2, lanes: '4', timeout: '5', attempts: '2' });
+    const { context, page, errors } = await queueOperator(env, queue, { url: AGENT_H2, lanes: '4', timeout: '5', attempts: '2' });
     const archived = await eventually(async () => {
       const s = await describeQueue(queue);
       return s.queue_length === 0 && s.archived.length === 40 && s.archived;
     }, 60_000, 'the queue emptied');
-    const refused = Object.keys((await tally(queue)).rejected);
+    const refused = Object.keys((await tally(`queue/${queue}`)).rejected);
     assert.ok(refused.length > 0, 'the agent refused some');
     const letters = (await describeQueue(`${queue}_dlq`)).messages;
     assert.deepEqual(letters.map((l) => String(l.message.msg_id)).sort(), refused.sort(), 'each refused message has one dead letter');
@@ -108,7 +96,10 @@ describe('Supabase Queues', () => {
       const s = await describeQueue(`${queue}_dlq`);
       return !s.messages.some((l) => l.msg_id === retried.msg_id) && s.archived.some((l) => l.msg_id === retried.msg_id) && s;
     }, 20_000, 'the retried letter archived from the dead-letter queue');
-    assert.ok(dlq, 'the dead-letter queue archived the letter');
+    // Archived is the letter retried, as it was (the refused message and its
+    // reason), and only it: the other letters wait in the dead-letter queue.
+    assert.deepEqual(dlq.archived.map((l) => [l.msg_id, l.message]), [[retried.msg_id, retried.message]], 'the dead-letter queue archived the retried letter, unchanged, and no other');
+    assert.deepEqual(dlq.messages.map((l) => l.msg_id).sort((a, b) => a - b), letters.filter((l) => l.msg_id !== retried.msg_id).map((l) => l.msg_id).sort((a, b) => a - b), 'the other letters are still waiting');
     const again = await eventually(async () => {
       const s = await describeQueue(queue);
       return s.queue_length === 0 && s.archived.length === 41 && s.archived.at(-1);

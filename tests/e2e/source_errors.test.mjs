@@ -3,7 +3,8 @@
 // note when the tab is hidden.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openTable, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openTable, drainedCount, screenshot, deadLettersKey } from './harness.mjs';
+import { GATEWAY } from '../contract/stack.mjs';
 import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually } from './backend.mjs';
 
 const env = suiteWithAgent();
@@ -19,7 +20,7 @@ test('an unknown table is named, and the gate says the source is offline', async
 test('an unknown column is named, and the drain waits for the operator', async () => {
   // A table whose timestamp column is not the default created_at.
   const name = `e2e_column_${process.pid}_${Date.now() % 1e8}`;
-  const r = await fetch('http://127.0.0.1:54321/_admin/tables', {
+  const r = await fetch(`${GATEWAY}/_admin/tables`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ name, timestamp_column: 'logged_at' }),
@@ -33,7 +34,7 @@ test('an unknown column is named, and the drain waits for the operator', async (
   await context.close();
 });
 
-test('a malformed row is reported and skipped; its neighbours are handled', async () => {
+test('a row whose timestamp does not parse is dead-lettered as unreadable, never sent; its neighbours are handled', async () => {
   const table = await freshTable('malformed', 'bigint', 'text');
   const rows = await insert(table, [
     { created_at: '2024-05-01T10:00:00+00:00', type: 'order.created' },
@@ -42,9 +43,11 @@ test('a malformed row is reported and skipped; its neighbours are handled', asyn
   ]);
   const context = await env.browser.newContext();
   const { page } = await openTable(context, env.server.url, table, ANON);
-  await page.getByText(`a row of ${table} was skipped: row ${rows[1].id}`).waitFor();
-  await eventually(async () => (await drainedCount(page)) === 2, 20_000, 'neighbours drained');
+  await page.getByText(`Row ${rows[1].id} of ${table} could not be read and was dead-lettered (unreadable row: timestamp that does not parse`).waitFor();
+  await eventually(async () => (await drainedCount(page)) === 3, 20_000, 'neighbours drained, the odd row dead-lettered');
   assert.deepEqual((await tally(table)).order, [String(rows[0].id), String(rows[2].id)]);
+  const letters = await page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '[]'), deadLettersKey(table));
+  assert.deepEqual(letters.map((l) => [l.key, l.event.created_at]), [[String(rows[1].id), '2024-05-01T10:00:01+00:00 (corrected)']], 'kept as PostgreSQL gave it');
   await context.close();
 });
 

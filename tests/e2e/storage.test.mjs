@@ -3,16 +3,10 @@
 // table across switches, and "Clear history" behind a confirmation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openApp, drainedCount, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, logIn, ledgerHeadKey, drainedCount, screenshot } from './harness.mjs';
 import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
 const env = suiteWithAgent();
-
-async function logIn(page) {
-  await page.getByLabel('API key').fill(ANON);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
-}
 
 test("the seed prototype's processed keys are imported once, only when the operator confirms, and not delivered again", async () => {
   for (const answer of ['accept', 'dismiss']) {
@@ -45,7 +39,7 @@ test('damaged progress halts the table with a message instead of starting over; 
   const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
   const context = await env.browser.newContext();
   const { page } = await openApp(context, `${env.server.url}?table=${table}`);
-  await page.evaluate((t) => localStorage.setItem(`sluice:v1:ledger:http://127.0.0.1:54321|${t}:head`, '{"cursor": 12'), table);
+  await page.evaluate((key) => localStorage.setItem(key, '{"cursor": 12'), ledgerHeadKey(table));
   await logIn(page);
   await page.getByText(`The saved progress of ${table} cannot be read`).waitFor();
   await screenshot(page, 'storage-damaged');

@@ -254,6 +254,16 @@ impl Ledger {
     }
 }
 
+/// A reset of a table's history the operator confirmed, kept until the
+/// tab draining the table can make it (once its gate is empty): a reload
+/// or a switch of table meanwhile does not drop it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingReset {
+    Clear,
+    Import(LedgerFile),
+}
+
 /// A table's ledger as a file, for moving it to another browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerFile {

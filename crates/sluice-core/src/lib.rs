@@ -2,6 +2,7 @@
 //! a browser lives here, so plain `cargo test` checks it natively and fast.
 //! Nothing in this crate may depend on web-sys, gloo or Leptos.
 
+pub mod admission;
 pub mod agent;
 pub mod alert_thresholds;
 pub mod backoff;

@@ -8,15 +8,15 @@
 //! a message becomes at the gate, when a message is dead-lettered, and what
 //! a dead letter carries.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::admission::Admission;
 use crate::agent::{AgentSettings, RETRY_BACKOFF};
 use crate::backoff::Backoff;
 use crate::dead_letters::{self, DeadLetter};
-use crate::drain::Admission;
+pub use crate::source::QueueSource;
 use crate::source::{Event, Identifier, MalformedRow, TableSource};
 use crate::source_error::SourceError;
 use crate::timestamp;
@@ -28,19 +28,24 @@ pub const DEAD_LETTER_SUFFIX: &str = "_dlq";
 /// Longest queue name: pgmq allows 47 bytes, and the default dead-letter
 /// queue adds four.
 pub const MAX_NAME_BYTES: usize = 43;
-/// Added to the visibility timeout beyond the longest stay at the gate: the
-/// time to archive after the agent's last word.
-pub const VISIBILITY_MARGIN: Duration = Duration::from_secs(5);
+/// How long one call that settles a message (a dead letter's send, an
+/// archive) may take: settling must end while the message is still hidden.
+pub const SETTLE_CALL_DEADLINE: Duration = Duration::from_secs(5);
+/// The longest settling after the agent's last word: a dead letter's send,
+/// then the archive, each tried once (a failure holds the message and
+/// stops reading until it is settled).
+pub const SETTLE_WORST_CASE: Duration = Duration::from_secs(10);
 /// A lane lets a message go this long before its visibility timeout ends:
 /// after that, another reader may have it.
 pub const RELEASE_BEFORE_VISIBLE: Duration = Duration::from_secs(2);
-
-/// A queue to drain, and where its dead letters go.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct QueueSource {
-    pub queue: Identifier,
-    pub dead_letter_queue: Identifier,
-}
+/// Between the read's start (when the visibility timeout is counted from,
+/// at the latest) and the first attempt: the read's own reply time.
+pub const READ_ALLOWANCE: Duration = Duration::from_secs(3);
+/// Added to the visibility timeout beyond the attempts and their waits, so
+/// that the first attempt may always start ([`may_start_attempt`]).
+pub const VISIBILITY_MARGIN: Duration = Duration::from_secs(
+    SETTLE_WORST_CASE.as_secs() + RELEASE_BEFORE_VISIBLE.as_secs() + READ_ALLOWANCE.as_secs(),
+);
 
 impl QueueSource {
     /// Checks the names an operator types; an empty dead-letter queue means
@@ -75,10 +80,6 @@ impl QueueSource {
         })
     }
 
-    pub fn name(&self) -> &str {
-        self.queue.as_str()
-    }
-
     /// How a message reads as a row: its key is `msg_id`, its timestamp
     /// `enqueued_at` (so the lag is measured from when it was sent).
     fn rows(&self) -> TableSource {
@@ -110,6 +111,23 @@ impl QueueSource {
             msg_id,
             read_count,
             event,
+        })
+    }
+
+    /// What comes before `:{msg_id}` in a message's Idempotency-Key:
+    /// `queue/{queue}`, which no table's key can start with (a table's name
+    /// has no `/`), so table `jobs` row 7 and queue `jobs` message 7 differ.
+    pub fn key_scope(&self) -> String {
+        format!("queue/{}", self.name())
+    }
+
+    /// Whether the dead-letter queue (as last looked at) already holds a
+    /// letter for this queue's message: it is then only archived, never
+    /// dead-lettered twice.
+    pub fn already_lettered(&self, letters: &[DeadLetter], msg_id: i64) -> bool {
+        letters.iter().any(|letter| {
+            letter.event.get("msg_id").and_then(Value::as_i64) == Some(msg_id)
+                && letter.event.get("queue").and_then(Value::as_str) == Some(self.name())
         })
     }
 
@@ -165,6 +183,15 @@ impl QueueSource {
         json!({
             "queue_name": self.name(),
             "message": letter.event.get("message").cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    /// `send`'s arguments that put a letter back in the dead-letter queue:
+    /// its message could not be sent back after the letter was archived.
+    pub fn letter_again_arguments(&self, letter: &DeadLetter) -> Value {
+        json!({
+            "queue_name": self.dead_letter_queue.as_str(),
+            "message": letter.event,
         })
     }
 
@@ -266,6 +293,70 @@ pub fn release_at_ms(read_at_ms: f64, visibility: Duration) -> f64 {
             .saturating_sub(RELEASE_BEFORE_VISIBLE)
             .as_secs_f64()
             * 1000.0
+}
+
+/// Whether an attempt may start at `now_ms`: only if it can end (its
+/// timeout) and the message be settled (the worst case) before the lane
+/// must let it go. `pgmq_public` cannot extend a message's visibility, so
+/// otherwise the message is let go untouched and comes back for any reader.
+pub fn may_start_attempt(now_ms: f64, attempt_timeout: Duration, let_go_at_ms: f64) -> bool {
+    now_ms + (attempt_timeout + SETTLE_WORST_CASE).as_secs_f64() * 1000.0 <= let_go_at_ms
+}
+
+/// What `archive` answered for a message this reader holds: `true` ends
+/// it; `false` (nothing was deleted: row-level security without a DELETE
+/// policy, or the message is gone) is not a done.
+pub fn archive_answer(queue: &str, msg_id: i64, answer: &Value) -> Result<(), SourceError> {
+    match answer {
+        Value::Bool(true) => Ok(()),
+        Value::Bool(false) => Err(SourceError::NotArchived {
+            queue: queue.to_string(),
+            msg_id,
+        }),
+        other => Err(SourceError::Unreadable {
+            table: queue.to_string(),
+            detail: format!("archive answered {other} where true or false was expected"),
+        }),
+    }
+}
+
+/// A message the agent is done with (or one read too often), not yet
+/// settled with the queue: held, and settled again until it is, so that a
+/// failed archive is never taken for a done and a letter never sent twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unsettled {
+    pub message: Message,
+    /// Why it goes to the dead-letter queue; `None` when it passed.
+    pub refusal: Option<String>,
+    /// Its dead letter is in the dead-letter queue already.
+    pub letter_sent: bool,
+}
+
+/// The next call that settles a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleCall {
+    /// Send its dead letter (`send` to the dead-letter queue).
+    SendLetter,
+    /// Archive it from the queue.
+    Archive,
+}
+
+impl Unsettled {
+    pub fn new(message: Message, refusal: Option<String>) -> Self {
+        Self {
+            message,
+            refusal,
+            letter_sent: false,
+        }
+    }
+
+    pub fn next_call(&self) -> SettleCall {
+        if self.refusal.is_some() && !self.letter_sent {
+            SettleCall::SendLetter
+        } else {
+            SettleCall::Archive
+        }
+    }
 }
 
 /// What to do with the messages one read returned.
@@ -383,6 +474,12 @@ impl QueueReader {
         } else {
             self.halted = Some(error);
         }
+    }
+
+    /// A held message was settled: the queue answers again.
+    pub fn on_settled(&mut self) {
+        self.failures.succeed();
+        self.retrying = None;
     }
 
     /// The operator asked to try again now (or saved new settings).
@@ -539,20 +636,84 @@ mod tests {
             timeout_s: 2,
             ..AgentSettings::default()
         };
-        assert_eq!(visibility_timeout(&settings), Duration::from_secs(2 + 5));
+        assert_eq!(visibility_timeout(&settings), Duration::from_secs(2 + 15));
         settings.attempts = attempts(4);
         // Waits below 1 s, 2 s and 4 s.
         assert_eq!(
             visibility_timeout(&settings),
-            Duration::from_secs(4 * 2 + 7 + 5)
+            Duration::from_secs(4 * 2 + 7 + 15)
         );
         settings.attempts = attempts(10);
         settings.timeout_s = 30;
         // 1+2+4+8+16+32, then three at the 60 s cap.
         assert_eq!(
             visibility_timeout(&settings),
-            Duration::from_secs(300 + 63 + 180 + 5)
+            Duration::from_secs(300 + 63 + 180 + 15)
         );
+    }
+
+    #[test]
+    fn an_attempt_starts_only_if_it_and_the_settling_end_before_the_let_go_time() {
+        let timeout = Duration::from_secs(5);
+        // 5 s for the attempt, 10 s to settle.
+        assert!(may_start_attempt(0.0, timeout, 15_000.0));
+        assert!(!may_start_attempt(1.0, timeout, 15_000.0));
+        // The first attempt may always start when the read came back in time.
+        let settings = AgentSettings {
+            attempts: attempts(1),
+            timeout_s: 5,
+            ..AgentSettings::default()
+        };
+        let let_go = release_at_ms(0.0, visibility_timeout(&settings));
+        let read_back = READ_ALLOWANCE.as_secs_f64() * 1000.0;
+        assert!(may_start_attempt(read_back, timeout, let_go));
+        assert!(!may_start_attempt(read_back + 1.0, timeout, let_go));
+    }
+
+    #[test]
+    fn only_an_archive_that_answers_true_settles_a_message() {
+        assert_eq!(archive_answer("jobs", 7, &json!(true)), Ok(()));
+        let refused = archive_answer("jobs", 7, &json!(false)).unwrap_err();
+        assert!(
+            !refused.is_transient(),
+            "a missing policy is not going to pass"
+        );
+        assert!(refused.to_string().contains("DELETE policy on pgmq.q_jobs"));
+        assert!(archive_answer("jobs", 7, &json!([1]))
+            .unwrap_err()
+            .is_transient());
+    }
+
+    #[test]
+    fn a_refused_message_sends_its_letter_once_then_archives() {
+        let message = orders().event(record(42, 2)).unwrap();
+        let mut held = Unsettled::new(message.clone(), Some("422".into()));
+        assert_eq!(held.next_call(), SettleCall::SendLetter);
+        held.letter_sent = true;
+        assert_eq!(held.next_call(), SettleCall::Archive);
+        assert_eq!(
+            Unsettled::new(message, None).next_call(),
+            SettleCall::Archive
+        );
+    }
+
+    #[test]
+    fn a_message_already_in_the_dead_letter_queue_is_known_by_its_id_and_queue() {
+        let source = orders();
+        let message = source.event(record(42, 4)).unwrap();
+        let sent = source.dead_letter_arguments(&message, "read 4 times", "2026-11-30T02:00:00Z");
+        let letter =
+            QueueSource::letter(&json!({"msg_id": 1, "message": sent["message"].clone()})).unwrap();
+        assert!(source.already_lettered(std::slice::from_ref(&letter), 42));
+        assert!(!source.already_lettered(std::slice::from_ref(&letter), 43));
+        let other = QueueSource::parse("email_jobs", "order_jobs_dlq").unwrap();
+        assert!(!other.already_lettered(&[letter], 42));
+    }
+
+    #[test]
+    fn a_messages_key_scope_is_one_no_table_can_have() {
+        assert_eq!(orders().key_scope(), "queue/order_jobs");
+        assert!(Identifier::parse("queue/order_jobs").is_err());
     }
 
     #[test]
@@ -595,6 +756,11 @@ mod tests {
         assert_eq!(
             source.send_again_arguments(&letter),
             json!({"queue_name": "order_jobs", "message": {"type": "invoice.render"}})
+        );
+        assert_eq!(
+            source.letter_again_arguments(&letter),
+            json!({"queue_name": "order_jobs_dlq", "message": sent["message"].clone()}),
+            "the letter as it was"
         );
         assert_eq!(
             source.archive_letter_arguments(&letter).unwrap(),

@@ -4,8 +4,7 @@
 use serde::Deserialize;
 
 use crate::credentials::{ProjectUrl, ProjectUrlError};
-use crate::queue::QueueSource;
-use crate::source::{Identifier, Source, TableSource};
+use crate::source::{Identifier, QueueSource, Source, TableSource};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]

@@ -1,5 +1,6 @@
-//! A table as a source of events, and the PostgREST queries that read it
-//! oldest first by keyset pagination on (timestamp column, key column).
+//! What an operator drains (a table or a queue), a table as a source of
+//! events, and the PostgREST queries that read it oldest first by keyset
+//! pagination on (timestamp column, key column).
 //!
 //! Values inside `or=(...)`/`and=(...)`/`in.(...)` end at `,` or `)`, so every
 //! value is wrapped in double quotes (with `\` and `"` escaped), and the
@@ -61,12 +62,26 @@ pub struct TableSource {
     pub key_column: Identifier,
 }
 
+/// A queue to drain, and where its dead letters go. Its naming rules and
+/// the calls that read it are in [`crate::queue`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct QueueSource {
+    pub queue: Identifier,
+    pub dead_letter_queue: Identifier,
+}
+
+impl QueueSource {
+    pub fn name(&self) -> &str {
+        self.queue.as_str()
+    }
+}
+
 /// What an operator drains: a table read oldest first by keyset, or a
 /// Supabase Queue read through `pgmq_public`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Source {
     Table(TableSource),
-    Queue(crate::queue::QueueSource),
+    Queue(QueueSource),
 }
 
 impl Source {
@@ -356,6 +371,70 @@ impl TableSource {
     }
 }
 
+/// One row as read in keyset order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowRead {
+    Event(Event),
+    /// A row with a place in the order but no event in it (an empty key, a
+    /// timestamp the browser cannot order): refused by its key, with its
+    /// raw row and the reason, so the rows after it go on.
+    Refused(Event, String),
+    /// A row without even a place: skipped, and reported.
+    Malformed(MalformedRow),
+}
+
+impl TableSource {
+    /// Reads one row of a page. A refused row's timestamp stays as
+    /// PostgreSQL wrote it (the cursor is the raw text); it sorts at the
+    /// browser's range ends, or at `last_micros` (the row before it) when
+    /// it is no timestamp at all.
+    pub fn read_row(&self, row: serde_json::Value, last_micros: Option<i64>) -> RowRead {
+        let (ts_col, key_col) = (self.timestamp_column.as_str(), self.key_column.as_str());
+        let placed = row.as_object().and_then(|fields| {
+            let key = match fields.get(key_col)? {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+                _ => return None,
+            };
+            let timestamp = fields.get(ts_col)?.as_str()?.to_string();
+            let parsed = timestamp::parse_micros(&timestamp);
+            let reason = if parsed.is_none() {
+                if timestamp::out_of_range_bound(&timestamp).is_some() {
+                    format!("timestamp out of range ({timestamp} in {ts_col})")
+                } else {
+                    format!("timestamp that does not parse ({timestamp:?} in {ts_col})")
+                }
+            } else if key.is_empty() {
+                format!("empty key (in {key_col})")
+            } else {
+                return None;
+            };
+            let micros = parsed
+                .or_else(|| timestamp::out_of_range_bound(&timestamp))
+                .or(last_micros)
+                .unwrap_or(*timestamp::ORDERABLE_MICROS.start());
+            Some((key, timestamp, micros, reason))
+        });
+        match placed {
+            Some((key, timestamp, timestamp_micros, reason)) => {
+                let row_bytes = row.to_string().len();
+                let event = Event {
+                    key,
+                    timestamp,
+                    timestamp_micros,
+                    row,
+                    row_bytes,
+                };
+                RowRead::Refused(event, format!("unreadable row: {reason}"))
+            }
+            None => match self.event(row) {
+                Ok(event) => RowRead::Event(event),
+                Err(malformed) => RowRead::Malformed(malformed),
+            },
+        }
+    }
+}
+
 /// The total in a `Content-Range` header (`0-9/42`, `*/42`); `None` for `*/*`.
 pub fn content_range_total(header: &str) -> Option<u64> {
     header.rsplit_once('/')?.1.trim().parse().ok()
@@ -558,5 +637,47 @@ mod tests {
             let err = source.event(row).unwrap_err();
             assert!(err.to_string().contains(reason), "{err}");
         }
+    }
+
+    #[test]
+    fn rows_with_a_place_but_no_event_are_refused_with_their_raw_row() {
+        let source = events();
+        let refused = |row: serde_json::Value| match source.read_row(row, Some(5)) {
+            RowRead::Refused(event, reason) => (event, reason),
+            other => panic!("{other:?}"),
+        };
+        let (empty, why) = refused(json!({"id": "", "occurred_at": "2024-05-01T10:00:00Z"}));
+        assert_eq!(empty.key, "");
+        assert!(why.contains("empty key"), "{why}");
+        let (bc, why) = refused(json!({"id": 1, "occurred_at": "0044-03-15T12:00:00+00:00 BC"}));
+        assert!(why.contains("timestamp out of range"), "{why}");
+        assert_eq!(
+            bc.timestamp, "0044-03-15T12:00:00+00:00 BC",
+            "kept as written"
+        );
+        assert_eq!(bc.timestamp_micros, *timestamp::ORDERABLE_MICROS.start());
+        assert_eq!(bc.row["occurred_at"], "0044-03-15T12:00:00+00:00 BC");
+        let (late, _) = refused(json!({"id": 2, "occurred_at": "10000-01-01T00:00:00+00:00"}));
+        assert_eq!(late.timestamp_micros, *timestamp::ORDERABLE_MICROS.end());
+        let (text, why) = refused(json!({"id": 3, "occurred_at": "soon"}));
+        assert!(why.contains("does not parse"), "{why}");
+        assert_eq!(
+            text.timestamp_micros, 5,
+            "sorts where the row before it did"
+        );
+        assert!(matches!(
+            source.read_row(
+                json!({"id": 4, "occurred_at": "2024-05-01T10:00:00Z"}),
+                None
+            ),
+            RowRead::Event(_)
+        ));
+        assert!(matches!(
+            source.read_row(
+                json!({"id": null, "occurred_at": "2024-05-01T10:00:00Z"}),
+                None
+            ),
+            RowRead::Malformed(_)
+        ));
     }
 }

@@ -27,6 +27,11 @@ pub enum SourceError {
     /// 401/403 / 42501 on a queue's call.
     #[error("The key may not use the queue {queue}: {message}. Its tables need the row-level security policies that let the key read, send and archive (see the README).")]
     QueueForbidden { queue: String, message: String },
+    /// `archive` answered `false` for a message this reader still held: its
+    /// role may not delete the message (row-level security without a
+    /// DELETE policy hides the row instead of refusing).
+    #[error("The queue {queue} did not archive message {msg_id} (archive answered false): the key's role may not delete its messages. Check the DELETE policy on pgmq.q_{queue} (and insert on pgmq.a_{queue}), then press Retry now.")]
+    NotArchived { queue: String, msg_id: i64 },
     /// 400 / 42703.
     #[error("{message} — check the timestamp and key columns configured for {table}.")]
     UnknownColumn { table: String, message: String },

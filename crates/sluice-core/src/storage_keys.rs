@@ -30,6 +30,12 @@ pub fn ledger_slot(project_url: &str, table: &str, slot: usize) -> String {
     format!("{}{slot}", ledger_prefix(project_url, table))
 }
 
+/// A confirmed "Clear history" or import, waiting for the table's gate to
+/// empty.
+pub fn pending_reset(project_url: &str, table: &str) -> String {
+    format!("{NAMESPACE}reset:{project_url}|{table}")
+}
+
 /// Set once the seed prototype's keys for a table were imported.
 pub fn prototype_imported(project_url: &str, table: &str) -> String {
     format!("{NAMESPACE}imported:{project_url}|{table}")

@@ -88,6 +88,26 @@ pub fn parse_micros(text: &str) -> Option<i64> {
 
 /// The inverse of [`parse_micros`], in UTC with six fractional digits, as a
 /// value PostgreSQL casts without loss.
+/// The earliest and latest instants the browser orders: 0001-01-01 and
+/// 9999-12-31T23:59:59.999999, both UTC.
+pub const ORDERABLE_MICROS: std::ops::RangeInclusive<i64> =
+    -62_135_596_800_000_000..=253_402_300_799_999_999;
+
+/// Where a timestamp PostgreSQL wrote but the browser cannot read sorts:
+/// before every orderable instant (a year BC) or after all of them (a year
+/// past 9999). `None` for anything else.
+pub fn out_of_range_bound(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let year_digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    if text.ends_with(" BC") && year_digits >= 4 {
+        Some(*ORDERABLE_MICROS.start())
+    } else if year_digits > 4 && text.as_bytes().get(year_digits) == Some(&b'-') {
+        Some(*ORDERABLE_MICROS.end())
+    } else {
+        None
+    }
+}
+
 pub fn format_micros(micros: i64) -> String {
     let seconds = micros.div_euclid(1_000_000);
     let fraction = micros.rem_euclid(1_000_000);
@@ -203,5 +223,19 @@ mod tests {
         ] {
             assert_eq!(parse_micros(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn timestamps_out_of_the_browsers_range_sort_at_its_ends() {
+        let (first, last) = (*ORDERABLE_MICROS.start(), *ORDERABLE_MICROS.end());
+        assert_eq!(format_micros(first), "0001-01-01T00:00:00.000000+00:00");
+        assert_eq!(parse_micros("9999-12-31T23:59:59.999999+00:00"), Some(last));
+        assert_eq!(
+            out_of_range_bound("0044-03-15T12:00:00+00:00 BC"),
+            Some(first)
+        );
+        assert_eq!(out_of_range_bound("10000-01-01T00:00:00+00:00"), Some(last));
+        assert_eq!(out_of_range_bound("2026-01-01T00:00:00+00:00"), None);
+        assert_eq!(out_of_range_bound("soon"), None);
     }
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use crate::drain::MAX_LANES;
+use crate::admission::MAX_LANES;
 
 /// HTTP/1.1 connections a browser opens to one host at most (Chromium,
 /// Firefox and Safari alike).

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::tests::{keys, read_first_page, row, source, Table, SECOND, T0};
 use super::*;
-use crate::ledger::{Head, Ledger};
+use crate::ledger::{Head, Ledger, MAX_AHEAD};
 use crate::source_error::SourceError;
 
 /// xorshift64*: enough to shuffle completions, and the same every run.
