@@ -33,6 +33,18 @@ pub fn held_in_this_tab(name: &str) -> bool {
     HELD_HERE.with_borrow(|held| held.contains(name))
 }
 
+/// The answer to a lock request. Dropped with a granted lock still in it
+/// (the drain that asked stopped in between), it lets the lock go.
+struct Waiting(oneshot::Receiver<Option<Function>>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Ok(Some(Some(release))) = self.0.try_recv() {
+            let _ = release.call0(&JsValue::NULL);
+        }
+    }
+}
+
 fn lock_manager() -> Result<JsValue, String> {
     let navigator = web_sys::window().ok_or("no window")?.navigator();
     let locks = Reflect::get(&navigator, &"locks".into()).map_err(|_| "no Web Locks")?;
@@ -93,7 +105,10 @@ async fn request(
     request
         .call3(locks, &name.into(), &options, &callback)
         .map_err(|_| "navigator.locks.request failed")?;
-    let release = receiver.await.map_err(|_| "the lock request was dropped")?;
+    let mut waiting = Waiting(receiver);
+    let release = (&mut waiting.0)
+        .await
+        .map_err(|_| "the lock request was dropped")?;
     Ok(release.map(|release| {
         HELD_HERE.with_borrow_mut(|held| held.insert(name.to_string()));
         TabLock {

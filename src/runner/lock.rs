@@ -37,14 +37,14 @@ pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_>) -> Taken {
             // This tab's own earlier drain of the table may still be ending
             // its last attempts (the table was chosen again meanwhile): wait
             // for it without watching, and without blaming another tab.
-            let ours = tab_lock::held_in_this_tab(&name);
-            context.view.condition.set(if ours {
-                Condition::Starting
-            } else {
-                Condition::OtherTabDraining
-            });
             let mut freed = Box::pin(tab_lock::acquire(&name).fuse());
             loop {
+                let ours = tab_lock::held_in_this_tab(&name);
+                context.view.condition.set(if ours {
+                    Condition::Starting
+                } else {
+                    Condition::OtherTabDraining
+                });
                 // Watch once, then wait for the lock or the next look.
                 if !ours && inbox.attend(watch_once(context)).await.is_none() {
                     return Taken::Stopped;

@@ -19,8 +19,8 @@ use sluice_core::drain::MAX_LANES;
 use sluice_core::history::Outcome;
 use sluice_core::queue::Message;
 use sluice_core::queue::{
-    archive_answer, arrivals, release_at_ms, visibility_timeout, Arrival, QueueReader, QueueSource,
-    QueueStep, SettleCall, Unsettled, SETTLE_CALL_DEADLINE,
+    arrivals, release_at_ms, visibility_timeout, Arrival, QueueReader, QueueSource, QueueStep,
+    SettleCall, Settled, Unsettled, SETTLE_CALL_DEADLINE,
 };
 use sluice_core::source_error::SourceError;
 use std::future::Future;
@@ -69,9 +69,10 @@ enum Work {
     Delivered {
         lane: usize,
         message: Message,
+        let_go_at_ms: f64,
         delivered: Option<Delivered>,
     },
-    Settled(Settling, Result<(), SourceError>),
+    Settled(Settling, Result<Settled, SourceError>),
 }
 
 /// A message being settled with the queue, and what the agent did with it
@@ -119,8 +120,14 @@ impl QueueLoop<'_> {
             set_if_changed(view.lanes_shown, lanes);
             self.publish();
             let busy = self.at_gate.iter().flatten().count();
-            let went_on = match self.reader.next(now_ms(), busy, lanes) {
-                QueueStep::Read(_) if !self.held.is_empty() => self.settle_held().await,
+            // Held messages are settled before anything is read.
+            let step = if self.held.is_empty() {
+                self.reader.next(now_ms(), busy, lanes)
+            } else {
+                self.reader.settle_step(now_ms())
+            };
+            let went_on = match step {
+                QueueStep::Settle => self.settle_held().await,
                 QueueStep::Read(wanted) => self.read(wanted).await,
                 QueueStep::Wait(duration) => self.wait(duration).await,
                 QueueStep::Halted => self.wait(Duration::MAX).await,
@@ -138,7 +145,7 @@ impl QueueLoop<'_> {
         let settings = station.agent.get_untracked();
         let visibility = visibility_timeout(&settings);
         let arguments = source.read_arguments(visibility, wanted);
-        let read_at_ms = now_ms();
+        let let_go_at_ms = release_at_ms(now_ms(), visibility);
         let read = queue_rpc::call_for_rows(&station.session, source.name(), "read", &arguments);
         let Some(result) = self.alongside(read).await else {
             return false;
@@ -161,9 +168,7 @@ impl QueueLoop<'_> {
             .collect();
         for arrival in arrivals(source, records, settings.attempts, &here) {
             match arrival {
-                Arrival::Deliver(message) => {
-                    self.start(message, release_at_ms(read_at_ms, visibility))
-                }
+                Arrival::Deliver(message) => self.start(message, let_go_at_ms),
                 Arrival::DeadLetter(message, reason) => {
                     station.announce(format!(
                         "Message {} of {} was dead-lettered: {reason}.",
@@ -171,7 +176,7 @@ impl QueueLoop<'_> {
                         source.name()
                     ));
                     let settling = Settling {
-                        unsettled: Unsettled::new(message, Some(reason)),
+                        unsettled: Unsettled::new(message, Some(reason), let_go_at_ms),
                         delivered: None,
                     };
                     if !self.settle_now(settling).await {
@@ -203,6 +208,7 @@ impl QueueLoop<'_> {
             Work::Delivered {
                 lane,
                 message,
+                let_go_at_ms,
                 delivered,
             }
         }));
@@ -216,6 +222,7 @@ impl QueueLoop<'_> {
             Work::Delivered {
                 lane,
                 message,
+                let_go_at_ms,
                 delivered,
             } => {
                 self.at_gate[lane] = None;
@@ -225,7 +232,7 @@ impl QueueLoop<'_> {
                         _ => None,
                     };
                     let mut settling = Settling {
-                        unsettled: Unsettled::new(message, refusal),
+                        unsettled: Unsettled::new(message, refusal, let_go_at_ms),
                         delivered: Some(delivered),
                     };
                     let (station, source) = (self.station, self.source);
@@ -245,10 +252,14 @@ impl QueueLoop<'_> {
     }
 
     /// A message was settled (counted once), or is held until it is.
-    fn after_settling(&mut self, settling: Settling, settled: Result<(), SourceError>) {
+    fn after_settling(&mut self, settling: Settling, settled: Result<Settled, SourceError>) {
         let station = self.station;
         match settled {
-            Ok(()) => {
+            Ok(Settled::Released(why)) => {
+                self.reader.on_settled();
+                station.announce(format!("Not counted: {why}."));
+            }
+            Ok(Settled::Archived) => {
                 self.reader.on_settled();
                 self.letters_stale |= settling.unsettled.refusal.is_some();
                 if let (Some(delivered), false) = (settling.delivered, station.stopping.get()) {
@@ -272,17 +283,6 @@ impl QueueLoop<'_> {
     /// Settles one message in the loop (a message read too often); `false`
     /// once told to stop.
     async fn settle_now(&mut self, mut settling: Settling) -> bool {
-        // Its letter may be there already: a reader that sent it could not
-        // archive the message before its visibility timeout ended.
-        if !self.refresh_letters().await {
-            return false;
-        }
-        let msg_id = settling.unsettled.message.msg_id;
-        settling.unsettled.letter_sent = self
-            .station
-            .view
-            .dead_letters
-            .with_untracked(|letters| self.source.already_lettered(letters, msg_id));
         let (station, source) = (self.station, self.source);
         let settled = self
             .alongside(settle(station, source, &mut settling.unsettled))
@@ -307,20 +307,20 @@ impl QueueLoop<'_> {
                 self.held.insert(0, settling);
                 return false;
             };
-            let failed = settled.is_err();
-            if failed {
-                // Back in front: held in the order they were.
-                self.held.insert(0, settling);
-                let error = settled.unwrap_err();
-                self.station.announce(format!(
-                    "Message {} of {} is still held: {error}",
-                    self.held[0].unsettled.message.msg_id,
-                    self.source.name()
-                ));
-                self.reader.on_error(error, now_ms(), random());
-                return true;
+            match settled {
+                Err(error) => {
+                    self.station.announce(format!(
+                        "Message {} of {} is still held: {error}",
+                        settling.unsettled.message.msg_id,
+                        self.source.name()
+                    ));
+                    // Back in front: held in the order they were.
+                    self.held.insert(0, settling);
+                    self.reader.on_error(error, now_ms(), random());
+                    return true;
+                }
+                settled => self.after_settling(settling, settled),
             }
-            self.after_settling(settling, settled);
         }
         true
     }
@@ -424,8 +424,19 @@ impl QueueLoop<'_> {
                 }
                 Ok::<bool, String>(taken)
             };
-            match self.alongside(act).await {
-                None => return false,
+            let mut act = std::pin::pin!(act);
+            match self.alongside(act.as_mut()).await {
+                // Told to stop with a letter half acted on (archived, its
+                // message not yet sent back): finish it first.
+                None => {
+                    if let Err(error) = act.await {
+                        station.announce(format!(
+                            "Dead letter {} of {dead_letter_queue} {undone}: {error}",
+                            letter.key
+                        ));
+                    }
+                    return false;
+                }
                 Some(Ok(true)) => {}
                 Some(Ok(false)) => station.announce(format!(
                     "Dead letter {} of {dead_letter_queue} {undone}: another operator already took it (or this key may not archive it).",
@@ -502,7 +513,13 @@ async fn send_back(
     let error = loop {
         match queue_rpc::call(session, queue, "send", &arguments).await {
             Ok(_) => return Ok(()),
-            Err(error) if error.is_transient() && backoff.failures() < 3 => {
+            // Only refusals that certainly did nothing are tried again: a
+            // send with no clear answer may have gone through.
+            Err(
+                error @ SourceError::Server {
+                    status: 429 | 503, ..
+                },
+            ) if backoff.failures() < 3 => {
                 let wait = backoff.fail(error.retry_after(), random());
                 TimeoutFuture::new(timer_millis(wait)).await;
             }
@@ -518,7 +535,7 @@ async fn send_back(
     .await;
     Err(match lettered_again {
         Ok(_) => format!(
-            "its message could not be sent back ({error}); the letter is back in the dead-letter queue"
+            "its message may not have been sent back ({error}); the letter is back in the dead-letter queue: check the queue before retrying it again"
         ),
         Err(again) => format!(
             "its message could not be sent back ({error}), nor the letter kept ({again}): the message was {}",
@@ -527,25 +544,44 @@ async fn send_back(
     })
 }
 
-/// Makes the next calls that settle a message: its dead letter (once),
-/// then its archive, each within [`SETTLE_CALL_DEADLINE`]. Only an archive
-/// that answers `true` settles it.
+/// Makes the next calls that settle a message: its dead letter (once:
+/// when an earlier reader or send may have sent it, the dead-letter queue
+/// is looked at first), then its archive, each within
+/// [`SETTLE_CALL_DEADLINE`]. Only an archive that answers `true` (or
+/// `false` after this reader's own unclear archive) settles it.
 async fn settle(
     station: &Station,
     source: &QueueSource,
     unsettled: &mut Unsettled,
-) -> Result<(), SourceError> {
+) -> Result<Settled, SourceError> {
     let (session, queue) = (&station.session, source.name());
     let msg_id = unsettled.message.msg_id;
+    if unsettled.check_letters_first() {
+        let arguments = source.dead_letters_arguments(MAX_DEAD_LETTERS);
+        let records = queue_rpc::call_for_rows(session, queue, "read", &arguments).await?;
+        unsettled.letter_sent = source.already_lettered(&QueueSource::letters(&records), msg_id);
+        unsettled.letter_unclear = false;
+    }
     if unsettled.next_call() == SettleCall::SendLetter {
         let at: String = js_sys::Date::new_0().to_iso_string().into();
         let reason = unsettled.refusal.as_deref().unwrap_or_default();
         let arguments = source.dead_letter_arguments(&unsettled.message, reason, &at);
-        queue_rpc::call_within(session, queue, "send", &arguments, SETTLE_CALL_DEADLINE).await?;
+        if let Err(error) =
+            queue_rpc::call_within(session, queue, "send", &arguments, SETTLE_CALL_DEADLINE).await
+        {
+            // It may have been sent all the same: look before sending again.
+            unsettled.letter_unclear = true;
+            return Err(error);
+        }
         unsettled.letter_sent = true;
     }
     let arguments = source.archive_arguments(msg_id);
-    let answer =
-        queue_rpc::call_within(session, queue, "archive", &arguments, SETTLE_CALL_DEADLINE).await?;
-    archive_answer(queue, msg_id, &answer)
+    match queue_rpc::call_within(session, queue, "archive", &arguments, SETTLE_CALL_DEADLINE).await
+    {
+        Ok(answer) => unsettled.archive_answer(queue, &answer, now_ms()),
+        Err(error) => {
+            unsettled.archive_unclear |= error.is_transient();
+            Err(error)
+        }
+    }
 }

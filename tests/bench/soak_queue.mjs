@@ -242,6 +242,20 @@ const duplicates = duplicateDones({
   // as it left before the second delivery started.
   graceMs: Infinity,
 });
+// pgmq hands a message out again only through another read: a message done
+// more times than it was read got a delivery no read explains, whoever left.
+const readCount = new Map(state.archived.map((m) => [String(m.msg_id), m.read_ct]));
+for (const [key, n] of Object.entries(done)) {
+  const reads = readCount.get(key) ?? 0;
+  if (n > reads && !duplicates.unexplained.some((d) => d.key === key)) {
+    duplicates.unexplained.push({ key, why: `done ${n} times but read only ${reads} times: no read explains a delivery` });
+    const at = duplicates.explained.findIndex((e) => e.key === key);
+    if (at >= 0) {
+      const [{ label }] = duplicates.explained.splice(at, 1);
+      duplicates.byCause[label] -= 1;
+    }
+  }
+}
 const closesExplaining = Object.values(duplicates.byCause).reduce((a, b) => a + b, 0);
 
 const lines = [

@@ -330,6 +330,24 @@ pub struct Unsettled {
     pub refusal: Option<String>,
     /// Its dead letter is in the dead-letter queue already.
     pub letter_sent: bool,
+    /// A send of its letter got no clear answer, or an earlier reader may
+    /// have sent one: the dead-letter queue is looked at before sending.
+    pub letter_unclear: bool,
+    /// An archive got no clear answer: it may have gone through.
+    pub archive_unclear: bool,
+    /// When its lane had to let it go: after that, another reader may
+    /// have read and archived it.
+    pub let_go_at_ms: f64,
+}
+
+/// What settling a message came to, when the queue answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// Archived: handled once.
+    Archived,
+    /// Not archived by this reader and no longer its to hold (why): not
+    /// counted; it comes back if it is still in the queue.
+    Released(String),
 }
 
 /// The next call that settles a message.
@@ -342,11 +360,43 @@ pub enum SettleCall {
 }
 
 impl Unsettled {
-    pub fn new(message: Message, refusal: Option<String>) -> Self {
+    pub fn new(message: Message, refusal: Option<String>, let_go_at_ms: f64) -> Self {
         Self {
+            letter_unclear: message.read_count > 1,
             message,
             refusal,
             letter_sent: false,
+            archive_unclear: false,
+            let_go_at_ms,
+        }
+    }
+
+    /// Whether to look at the dead-letter queue before sending the letter:
+    /// an earlier reader or send may have sent it already.
+    pub fn check_letters_first(&self) -> bool {
+        self.next_call() == SettleCall::SendLetter && self.letter_unclear
+    }
+
+    /// What `archive`'s answer at `now_ms` means for this message. `false`
+    /// is not a done, but not always a missing policy either: after an
+    /// archive with no clear answer it is this reader's own archive, and
+    /// after the let-go time another reader may have archived it.
+    pub fn archive_answer(
+        &self,
+        queue: &str,
+        answer: &Value,
+        now_ms: f64,
+    ) -> Result<Settled, SourceError> {
+        match archive_answer(queue, self.message.msg_id, answer) {
+            Ok(()) => Ok(Settled::Archived),
+            Err(SourceError::NotArchived { .. }) if self.archive_unclear => Ok(Settled::Archived),
+            Err(SourceError::NotArchived { .. }) if now_ms >= self.let_go_at_ms => {
+                Ok(Settled::Released(format!(
+                    "message {} was held past its visibility timeout and is no longer in {queue} to archive: another reader may have handled it",
+                    self.message.msg_id
+                )))
+            }
+            Err(error) => Err(error),
         }
     }
 
@@ -405,6 +455,8 @@ pub enum QueueStep {
     Wait(Duration),
     /// Stopped on an error only the operator can fix.
     Halted,
+    /// Settle the held messages again (before anything is read).
+    Settle,
 }
 
 /// When to read a queue, and how much: as many messages as lanes are free,
@@ -448,6 +500,20 @@ impl QueueReader {
             ))
         } else {
             QueueStep::Read(wanted)
+        }
+    }
+
+    /// What to do while messages are held: settle them again once no
+    /// backoff is pending, paused or not (settling is not admitting).
+    pub fn settle_step(&self, now_ms: f64) -> QueueStep {
+        if self.halted.is_some() {
+            QueueStep::Halted
+        } else if now_ms < self.next_read_at_ms {
+            QueueStep::Wait(Duration::from_secs_f64(
+                (self.next_read_at_ms - now_ms) / 1000.0,
+            ))
+        } else {
+            QueueStep::Settle
         }
     }
 
@@ -687,14 +753,65 @@ mod tests {
     #[test]
     fn a_refused_message_sends_its_letter_once_then_archives() {
         let message = orders().event(record(42, 2)).unwrap();
-        let mut held = Unsettled::new(message.clone(), Some("422".into()));
+        let mut held = Unsettled::new(message.clone(), Some("422".into()), 0.0);
         assert_eq!(held.next_call(), SettleCall::SendLetter);
+        assert!(
+            held.check_letters_first(),
+            "read before: its letter may be there"
+        );
         held.letter_sent = true;
         assert_eq!(held.next_call(), SettleCall::Archive);
+        assert!(!held.check_letters_first());
         assert_eq!(
-            Unsettled::new(message, None).next_call(),
+            Unsettled::new(message, None, 0.0).next_call(),
             SettleCall::Archive
         );
+        let first_read = orders().event(record(43, 1)).unwrap();
+        assert!(!Unsettled::new(first_read, Some("422".into()), 0.0).check_letters_first());
+    }
+
+    #[test]
+    fn false_from_archive_halts_unless_the_message_is_no_longer_this_readers() {
+        let message = orders().event(record(42, 1)).unwrap();
+        let mut held = Unsettled::new(message, None, 10_000.0);
+        assert_eq!(
+            held.archive_answer("order_jobs", &json!(true), 0.0),
+            Ok(Settled::Archived)
+        );
+        let missing_policy = held
+            .archive_answer("order_jobs", &json!(false), 0.0)
+            .unwrap_err();
+        assert!(missing_policy.to_string().contains("DELETE policy"));
+        assert!(matches!(
+            held.archive_answer("order_jobs", &json!(false), 10_000.0),
+            Ok(Settled::Released(why)) if why.contains("held past its visibility timeout")
+        ));
+        held.archive_unclear = true;
+        assert_eq!(
+            held.archive_answer("order_jobs", &json!(false), 0.0),
+            Ok(Settled::Archived),
+            "its own earlier archive went through"
+        );
+    }
+
+    #[test]
+    fn held_messages_are_settled_again_paused_or_not_once_no_backoff_is_pending() {
+        let mut reader = QueueReader::new(Admission::Paused);
+        assert_eq!(reader.settle_step(0.0), QueueStep::Settle);
+        reader.on_error(SourceError::Network("down".into()), 0.0, 0.5);
+        assert!(matches!(reader.settle_step(100.0), QueueStep::Wait(_)));
+        assert_eq!(reader.settle_step(1_000.0), QueueStep::Settle);
+        reader.on_error(
+            SourceError::NotArchived {
+                queue: "q".into(),
+                msg_id: 1,
+            },
+            1_000.0,
+            0.5,
+        );
+        assert_eq!(reader.settle_step(5_000.0), QueueStep::Halted);
+        reader.retry_now();
+        assert_eq!(reader.settle_step(5_000.0), QueueStep::Settle);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub enum SourceError {
     /// `archive` answered `false` for a message this reader still held: its
     /// role may not delete the message (row-level security without a
     /// DELETE policy hides the row instead of refusing).
-    #[error("The queue {queue} did not archive message {msg_id} (archive answered false): the key's role may not delete its messages. Check the DELETE policy on pgmq.q_{queue} (and insert on pgmq.a_{queue}), then press Retry now.")]
+    #[error("The queue {queue} did not archive message {msg_id} (archive answered false): the key's role may not delete its messages, or the message was removed meanwhile. Check the DELETE policy on pgmq.q_{queue} (and insert on pgmq.a_{queue}), then press Retry now.")]
     NotArchived { queue: String, msg_id: i64 },
     /// 400 / 42703.
     #[error("{message} — check the timestamp and key columns configured for {table}.")]
