@@ -155,3 +155,50 @@ fn a_full_list_of_dead_letters_refuses_the_next_and_keeps_every_one() {
         .remove_item(&storage_keys::dead_letters(PROJECT, "letters_full"))
         .unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn clearing_a_table_another_drain_holds_waits_for_its_lock() {
+    use sluice::browser::tab_lock;
+    use sluice_core::ledger::PendingReset;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    let store = TableStore::new(PROJECT, "cleared_under_lock");
+    store.clear_ledger();
+    store
+        .record(&Ledger::default().record(&event(1), Arrival::InOrder))
+        .unwrap();
+    // A drain holds the table's lock, as the tab draining it does.
+    let held = tab_lock::try_acquire(&store.lock_name())
+        .await
+        .unwrap()
+        .expect("the lock is free");
+    let waited = Rc::new(Cell::new(false));
+    let (done_tx, done_rx) = futures::channel::oneshot::channel();
+    let clearing = store.clone();
+    let told = waited.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let cleared = clearing.clear_under_lock(|| told.set(true)).await;
+        let _ = done_tx.send(cleared);
+    });
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert!(waited.get(), "told that another drain holds the table");
+    assert_eq!(
+        store.ledger().unwrap().handled(),
+        1,
+        "not cleared under a drain"
+    );
+    assert_eq!(
+        store.pending_reset().unwrap(),
+        Some(PendingReset::Clear),
+        "kept for the drain to come"
+    );
+    drop(held);
+    done_rx.await.unwrap().unwrap();
+    assert_eq!(
+        store.ledger().unwrap().handled(),
+        0,
+        "cleared once the lock is free"
+    );
+    assert_eq!(store.pending_reset().unwrap(), None);
+}

@@ -15,6 +15,18 @@ fn login_remembered() -> bool {
     )
 }
 
+/// The saved settings, checked as typed ones are (storage is not
+/// trusted); `Err` says why they were not used.
+pub fn load_valid() -> Result<Option<AgentSettings>, String> {
+    let Some(saved) = load().map_err(|error| error.to_string())? else {
+        return Ok(None);
+    };
+    saved
+        .validate()
+        .map(Some)
+        .map_err(|why| format!("The saved agent settings were not used: {why}"))
+}
+
 /// The settings last saved, with their token if this tab (or a remembered
 /// login) still has it.
 pub fn load() -> Result<Option<AgentSettings>, StoreError> {

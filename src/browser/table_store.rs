@@ -1,7 +1,7 @@
 //! Everything Sluice keeps about one (project, table) in localStorage: the
 //! ledger (a head item and one item per ring slot, so recording an event
 //! writes two small items), the dead letters, the alert limits and the
-//! prototype-import flag. This is the only code that writes those keys; the
+//! prototype-import flag, and a confirmed reset not made yet. This is the only code that writes those keys; the
 //! runner and the panels both go through it.
 //!
 //! Every change reads what is stored, changes it and writes it back in one
@@ -15,6 +15,7 @@ use sluice_core::source::Identifier;
 use sluice_core::storage_keys;
 
 use super::storage::{self, Store, StoreError};
+use super::tab_lock;
 
 /// One table of one project, as stored in this browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,36 @@ impl TableStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The Web Lock held by the tab that drains this table.
+    pub fn lock_name(&self) -> String {
+        format!("sluice:{}|{}", self.project, self.table)
+    }
+
+    /// Clears the history of a table this tab does not drain, under the
+    /// table's lock, so that a tab draining it cannot undo the clear with its
+    /// next event. While another tab holds the lock, `waiting` is called and
+    /// the clear is kept in storage: it is made when that tab lets go, or by
+    /// the next tab that drains the table, whichever comes first.
+    pub async fn clear_under_lock(&self, waiting: impl FnOnce()) -> Result<(), StoreError> {
+        let name = self.lock_name();
+        let _lock = match tab_lock::try_acquire(&name).await {
+            Ok(Some(lock)) => Some(lock),
+            // Without Web Locks no tab can be kept out: clear now.
+            Err(_) => None,
+            Ok(None) => {
+                self.save_pending_reset(&PendingReset::Clear)?;
+                waiting();
+                let lock = tab_lock::acquire(&name).await.ok();
+                if self.pending_reset()? != Some(PendingReset::Clear) {
+                    // The tab that drained it next made the clear already.
+                    return Ok(());
+                }
+                lock
+            }
+        };
+        self.reset(&PendingReset::Clear).map(|_| ())
     }
 
     /// The table's ledger; a new table starts empty. A damaged head is an

@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 use super::state::{DrainHandle, Sources};
 use crate::alerts::Alerts;
 use crate::browser::agent_store;
+use crate::runner::Intent;
 
 /// Where the gate sends events: "Agent URL" or, as an explicit choice,
 /// "Pass-through (no agent)"; token, timeout, attempts, lanes, and the
@@ -16,7 +17,7 @@ use crate::browser::agent_store;
 pub fn AgentSettingsForm() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
     move || {
-        view! { <AgentForm current=drain.agent.get() partition_key=drain.view.partition_key.get() /> }
+        view! { <AgentForm current=drain.agent.get() partition_key=drain.view().partition_key.get() /> }
     }
 }
 
@@ -89,7 +90,7 @@ fn AgentForm(current: AgentSettings, partition_key: Option<Identifier>) -> impl 
                     if let Err(error) = store.save_partition_key(partition_key.as_ref()) {
                         alerts.show(error);
                     }
-                    drain.view.partition_key.set(partition_key);
+                    drain.send(Intent::PartitionKey(partition_key));
                 }
                 agent.set(valid);
             }

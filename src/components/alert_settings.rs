@@ -3,19 +3,20 @@ use sluice_core::alert_thresholds::AlertThresholds;
 
 use super::state::{DrainHandle, Sources};
 use crate::alerts::Alerts;
+use crate::runner::Intent;
 
 /// The table's lag and error-rate alert limits. The form is built afresh
 /// for each table's limits (the runner reads them when it starts).
 #[component]
 pub fn AlertSettings() -> impl IntoView {
-    let limits = expect_context::<DrainHandle>().view.alert_thresholds;
-    move || view! { <AlertForm current=limits.get() /> }
+    let drain = expect_context::<DrainHandle>();
+    move || view! { <AlertForm current=drain.view().alert_thresholds.get() /> }
 }
 
 #[component]
 fn AlertForm(current: AlertThresholds) -> impl IntoView {
     let sources = expect_context::<Sources>();
-    let limits = expect_context::<DrainHandle>().view.alert_thresholds;
+    let drain = expect_context::<DrainHandle>();
     let alerts = expect_context::<Alerts>();
     let text = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
     let lag = RwSignal::new(text(current.max_lag_seconds));
@@ -33,7 +34,7 @@ fn AlertForm(current: AlertThresholds) -> impl IntoView {
                 .show("Log in and choose a table first: alert limits are kept per table.");
         };
         match store.save_alert_thresholds(&chosen) {
-            Ok(()) => limits.set(chosen),
+            Ok(()) => drain.send(Intent::AlertThresholds(chosen)),
             Err(problem) => alerts.show(problem),
         }
     };

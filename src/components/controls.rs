@@ -59,7 +59,7 @@ pub fn DrainControls() -> impl IntoView {
                 <label class="check">
                     <input
                         type="checkbox"
-                        prop:checked=move || drain.view.watch_only.get()
+                        prop:checked=move || drain.view().watch_only.get()
                         on:change=move |ev| drain.set_watch_only(event_target_checked(&ev))
                     />
                     "Watch only"
@@ -73,20 +73,20 @@ pub fn DrainControls() -> impl IntoView {
 #[component]
 pub fn DrainStatus() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
-    let view = drain.view;
+    let view = move || drain.view();
     let sources = expect_context::<Sources>();
     let clock = expect_context::<Clock>();
     let tab_hidden = use_document_visibility();
-    let updated = move || updated_ago(view.last_read_ms.get(), clock.now_ms());
+    let updated = move || updated_ago(view().last_read_ms.get(), clock.now_ms());
     let condition = move || {
-        match view.condition.get() {
+        match view().condition.get() {
         Condition::Idle => "Log in and choose a source to start.".to_string(),
         Condition::Starting => "Starting…".to_string(),
         Condition::OtherTabDraining => {
             "Another tab of this browser is draining this table; this tab watches and takes over when that tab closes.".to_string()
         }
         // Watch only is a table's; the operator's choice stays for the next table.
-        Condition::Draining if view.watch_only.get() && !sources.queue_chosen() => "Watching only: nothing is drained.".to_string(),
+        Condition::Draining if view().watch_only.get() && !sources.queue_chosen() => "Watching only: nothing is drained.".to_string(),
         Condition::Draining => String::new(),
         Condition::Retrying(message) | Condition::Halted(message) => message,
     }
@@ -97,7 +97,7 @@ pub fn DrainStatus() -> impl IntoView {
             <span class="status__condition">{condition}</span>
             // A queue halts on what the operator can fix in the project (an
             // archive its policies refuse): try again once it is fixed.
-            <Show when=move || sources.queue_chosen() && matches!(view.condition.get(), Condition::Halted(_))>
+            <Show when=move || sources.queue_chosen() && matches!(view().condition.get(), Condition::Halted(_))>
                 <button type="button" class="button button--small" on:click=move |_| drain.send(Intent::RetryNow)>
                     "Retry now"
                 </button>

@@ -31,13 +31,13 @@ fn inspection_of(table: String, letter: &DeadLetter) -> Inspection {
 #[component]
 pub fn DeadLetterPanel() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
-    let letters = drain.view.dead_letters;
+    let letters = move || drain.view().dead_letters;
     let filter = expect_context::<Filter>().0;
     let inspected = expect_context::<Inspected>();
     let sources = expect_context::<Sources>();
     let alerts = expect_context::<Alerts>();
     let shown =
-        Memo::new(move |_| filter.with(|f| letters.with(|list| dead_letters::shown(list, f))));
+        Memo::new(move |_| filter.with(|f| letters().with(|list| dead_letters::shown(list, f))));
     let retry = move |keys: Vec<String>| drain.send(Intent::Redeliver(keys));
     let discard = move |keys: Vec<String>| drain.send(Intent::Discard(keys));
     let inspect = move |letter: &DeadLetter| {
@@ -49,7 +49,7 @@ pub fn DeadLetterPanel() -> impl IntoView {
         let Some(table) = sources.chosen_name_untracked() else {
             return;
         };
-        let text = letters.with_untracked(|l| dead_letters::export(&table, l));
+        let text = letters().with_untracked(|l| dead_letters::export(&table, l));
         if let Err(message) = files::download(&format!("{table}-dead-letters.json"), &text) {
             alerts.show(message);
         }
@@ -77,7 +77,7 @@ pub fn DeadLetterPanel() -> impl IntoView {
     view! {
         <section class="panel dead-letters" aria-label="Dead letters">
             <div class="panel__head">
-                <h2 class="panel__title">{move || format!("Dead letters ({})", letters.with(Vec::len))}</h2>
+                <h2 class="panel__title">{move || format!("Dead letters ({})", letters().with(Vec::len))}</h2>
                 <div class="panel__actions">
                     <button type="button" class="button button--small" disabled=move || count() == 0 on:click=retry_all>
                         {move || format!("Retry all {}", count())}
@@ -85,7 +85,7 @@ pub fn DeadLetterPanel() -> impl IntoView {
                     <button type="button" class="button button--small" disabled=move || count() == 0 on:click=discard_all>
                         {move || format!("Discard all {}", count())}
                     </button>
-                    <button type="button" class="button button--small" disabled=move || letters.with(Vec::is_empty)
+                    <button type="button" class="button button--small" disabled=move || letters().with(Vec::is_empty)
                         on:click=move |_| export()>
                         "Export JSON"
                     </button>

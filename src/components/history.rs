@@ -57,7 +57,8 @@ const VISIBLE_ROWS: usize = 10;
 /// few around them) are in the page: spacers stand in for the rest.
 #[component]
 pub fn HistoryPanel() -> impl IntoView {
-    let view = expect_context::<DrainHandle>().view;
+    let drain = expect_context::<DrainHandle>();
+    let view = move || drain.view();
     let filter = expect_context::<Filter>().0;
     let inspected = expect_context::<Inspected>();
     let sources = expect_context::<Sources>();
@@ -69,8 +70,8 @@ pub fn HistoryPanel() -> impl IntoView {
     let scroller = NodeRef::<html::Div>::new();
     // The journal as last published: its entries and how many were ever added.
     let latest = Memo::new(move |_| {
-        view.journal_published.track();
-        view.journal.with_value(|j| {
+        view().journal_published.track();
+        view().journal.with_value(|j| {
             let entries: Vec<Arc<Entry>> = j.history.entries().cloned().collect();
             (entries, j.history.added())
         })
@@ -81,7 +82,7 @@ pub fn HistoryPanel() -> impl IntoView {
     let unseen = move || {
         let seen = held.with(|h| h.as_ref().map(|(_, added)| *added));
         seen.map_or(0, |seen| {
-            view.journal.with_value(|j| {
+            view().journal.with_value(|j| {
                 latest.track();
                 j.history.new_since(seen)
             })

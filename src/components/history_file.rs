@@ -49,9 +49,10 @@ pub fn HistoryFile() -> impl IntoView {
             drain.send(Intent::Import(file));
         }
     };
-    let chosen = move |_| {
-        let Some(input) = picker.get() else { return };
-        leptos::task::spawn_local(async move {
+    // The chosen file is read, then offered for import.
+    let read = Action::new_local(move |input: &web_sys::HtmlInputElement| {
+        let input = input.clone();
+        async move {
             match files::chosen_text(&input).await {
                 Ok(text) => {
                     error.set(String::new());
@@ -60,7 +61,12 @@ pub fn HistoryFile() -> impl IntoView {
                 Err(message) => error.set(message),
             }
             input.set_value("");
-        });
+        }
+    });
+    let chosen = move |_| {
+        if let Some(input) = picker.get() {
+            read.dispatch(input);
+        }
     };
     // A queue's history is the queue: nothing in the browser to export.
     view! {

@@ -55,12 +55,7 @@ pub fn KeyboardShortcuts() -> impl IntoView {
         };
         ev.prevent_default();
         match shortcut {
-            Shortcut::TogglePause => drain.set_paused(
-                !drain
-                    .view
-                    .admission
-                    .with_untracked(|a| *a != sluice_core::drain::Admission::Open),
-            ),
+            Shortcut::TogglePause => drain.set_paused(!drain.paused_untracked()),
             Shortcut::OpenSource => targets.open_source.notify(),
             Shortcut::FocusFilter => {
                 if let Some(input) = document().get_element_by_id("filter") {

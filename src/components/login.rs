@@ -10,7 +10,7 @@ use crate::browser::storage::{self, Store};
 
 /// The login form, or once logged in, the project and "Log out".
 #[component]
-pub fn LoginArea(default_project_url: ReadSignal<Option<String>>) -> impl IntoView {
+pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
     let sources = expect_context::<Sources>();
     let alerts = expect_context::<Alerts>();
     let session = sources.session;
@@ -37,19 +37,12 @@ pub fn LoginArea(default_project_url: ReadSignal<Option<String>>) -> impl IntoVi
     let api_key = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
 
-    let checking = RwSignal::new(false);
-    let log_in = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let checked = match Session::from_form(&project_url.get(), &api_key.get(), now_unix()) {
-            Ok(checked) => checked,
-            Err(error) => return alerts.show(error),
-        };
-        checking.set(true);
+    // The key is checked against the project before anything is stored.
+    let check = Action::new_local(move |checked: &Session| {
+        let checked = checked.clone();
         let table = check_table();
-        leptos::task::spawn_local(async move {
-            let verdict = rest::check_login(&checked, &table).await;
-            checking.set(false);
-            if let Err(refused) = verdict {
+        async move {
+            if let Err(refused) = rest::check_login(&checked, &table).await {
                 return alerts.show(refused);
             }
             let store = if remember.get_untracked() {
@@ -64,7 +57,17 @@ pub fn LoginArea(default_project_url: ReadSignal<Option<String>>) -> impl IntoVi
             api_key.set(String::new());
             alerts.clear();
             session.set(Some(checked));
-        });
+        }
+    });
+    let checking = check.pending();
+    let log_in = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match Session::from_form(&project_url.get(), &api_key.get(), now_unix()) {
+            Ok(checked) => {
+                check.dispatch(checked);
+            }
+            Err(error) => alerts.show(error),
+        }
     };
 
     let log_out = move |_| {

@@ -15,20 +15,20 @@ const SPARK_HEIGHT: f64 = 28.0;
 #[component]
 pub fn MetricsStrip() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
-    let view = drain.view;
+    let view = move || drain.view();
     let agent = drain.agent;
     let clock = expect_context::<Clock>();
-    let thresholds = view.alert_thresholds;
+    let thresholds = move || view().alert_thresholds;
     let snapshot = Memo::new(move |_| {
-        view.journal_published.track();
+        view().journal_published.track();
         let now = clock.now_ms();
-        view.journal.with_value(|j| j.metrics.snapshot(now))
+        view().journal.with_value(|j| j.metrics.snapshot(now))
     });
-    let backlog = move || view.backlog.with(|b| b.estimate(view.handled.get()));
-    let progress = move || view.backlog.with(|b| b.progress(view.handled.get()));
-    let lag = Memo::new(move |_| lag_seconds(view.oldest_waiting_micros.get(), clock.now_ms()));
+    let backlog = move || view().backlog.with(|b| b.estimate(view().handled.get()));
+    let progress = move || view().backlog.with(|b| b.progress(view().handled.get()));
+    let lag = Memo::new(move |_| lag_seconds(view().oldest_waiting_micros.get(), clock.now_ms()));
     let warnings = Memo::new(move |_| {
-        thresholds.with(|t| t.warnings(lag.get(), snapshot.with(|s| s.error_rate)))
+        thresholds().with(|t| t.warnings(lag.get(), snapshot.with(|s| s.error_rate)))
     });
     let sources = expect_context::<Sources>();
     // pgmq_public tells an anon key nothing of a queue's length.
@@ -42,7 +42,7 @@ pub fn MetricsStrip() -> impl IntoView {
         let eta = time_to_empty(left, snapshot.with(|s| s.throughput))?;
         Some(format!("empty in ~{}", format_duration(eta)))
     };
-    let gate = Memo::new(move |_| view.speaking_lane());
+    let gate = Memo::new(move |_| view().speaking_lane());
     let gate_text = move || {
         gate.with(|g| match g.state {
             GateState::Processing | GateState::Retrying => {
@@ -69,9 +69,9 @@ pub fn MetricsStrip() -> impl IntoView {
                             value=move || progress().map_or(0.0, |p| (p * 100.0).round())></progress>
                     </Show>
                     <span class="metric__note">{move || empty_in().unwrap_or_default()}</span>
-                    <span class="metric__note" class:metric__note--warn=move || view.look_back.with(|l| l.is_some_and(|l| l.is_short()))
-                        title=move || view.look_back.with(|l| l.and_then(|l| l.warning()).unwrap_or_default())>
-                        {move || view.look_back.with(|l| l.map(|l| l.describe()).unwrap_or_default())}
+                    <span class="metric__note" class:metric__note--warn=move || view().look_back.with(|l| l.is_some_and(|l| l.is_short()))
+                        title=move || view().look_back.with(|l| l.and_then(|l| l.warning()).unwrap_or_default())>
+                        {move || view().look_back.with(|l| l.map(|l| l.describe()).unwrap_or_default())}
                     </span>
                 </div>
                 <div class="metric" data-metric="lag" class:metric--warn=move || warnings.with(|w| w.iter().any(|w| w.is_lag()))>
@@ -96,7 +96,7 @@ pub fn MetricsStrip() -> impl IntoView {
                     <dl><dt>"Gate"</dt><dd>{gate_text}</dd></dl>
                 </div>
                 <div class="metric" data-metric="lanes">
-                    <dl><dt>"Lanes in use"</dt><dd>{move || format!("{} of {}", view.busy_lanes(), view.lanes_shown.get())}</dd></dl>
+                    <dl><dt>"Lanes in use"</dt><dd>{move || format!("{} of {}", view().busy_lanes(), view().lanes_shown.get())}</dd></dl>
                 </div>
                 <div class="metric" data-metric="latency">
                     <dl><dt>"Agent latency"</dt><dd>{move || snapshot.with(|s| s.latency.map_or("—".to_string(), |l| format_duration_ms(l.median_ms)))}</dd></dl>
@@ -104,9 +104,9 @@ pub fn MetricsStrip() -> impl IntoView {
                 </div>
             </div>
             <div class="threshold-alert" aria-live="assertive" aria-atomic="true"
-                class:threshold-alert--on=move || warnings.with(|w| !w.is_empty()) || view.look_back.with(|l| l.is_some_and(|l| l.is_short()))>
+                class:threshold-alert--on=move || warnings.with(|w| !w.is_empty()) || view().look_back.with(|l| l.is_some_and(|l| l.is_short()))>
                 {move || warnings.get().into_iter().map(|w| view! { <p>{w.to_string()}</p> }).collect_view()}
-                {move || view.look_back.with(|l| l.and_then(|l| l.warning())).map(|w| view! { <p>{w}</p> })}
+                {move || view().look_back.with(|l| l.and_then(|l| l.warning())).map(|w| view! { <p>{w}</p> })}
             </div>
         </section>
     }

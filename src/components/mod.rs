@@ -1,6 +1,7 @@
 //! Components render state and send intents; they hold no decisions.
-//! `app.rs` lays out the page; `state.rs` holds what the panels share by
-//! context; each other file is one panel.
+//! `app.rs` lays out the page; `page.rs` sets up what it shares (the state
+//! in `state.rs`, handed to the panels by context) and its drain; each
+//! other file is one panel.
 
 mod agent_settings;
 mod alert_settings;
@@ -16,6 +17,8 @@ mod keyboard;
 mod link_offer;
 mod login;
 mod metrics_strip;
+mod page;
+mod question;
 mod rail;
 mod source_dialog;
 mod source_search;

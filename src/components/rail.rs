@@ -42,23 +42,23 @@ fn inspect(lane: &GateView) {
 #[component]
 pub fn Rail() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
-    let view = drain.view;
+    let view = move || drain.view();
     let sources = expect_context::<Sources>();
     let table = move || sources.chosen_name();
-    let gate = Memo::new(move |_| view.speaking_lane());
+    let gate = Memo::new(move |_| view().speaking_lane());
     let inspect_gate = move || gate.with_untracked(inspect);
-    let paused = move || view.admission.get() != Admission::Open;
+    let paused = move || view().admission.get() != Admission::Open;
     let offline = move || {
         matches!(
-            view.condition.get(),
+            view().condition.get(),
             Condition::Retrying(_) | Condition::Halted(_)
         )
     };
     let state = move || gate.with(|g| g.shown(paused(), offline()).name());
-    let pill_rows = move || view.lanes_shown.get().min(PILL_ROWS);
+    let pill_rows = move || view().lanes_shown.get().min(PILL_ROWS);
     // Busy lanes without a pill row of their own.
     let more = move || {
-        view.lanes[PILL_ROWS..view.lanes_shown.get().max(PILL_ROWS)]
+        view().lanes[PILL_ROWS..view().lanes_shown.get().max(PILL_ROWS)]
             .iter()
             .filter(|lane| lane.with(|g| g.state.is_busy()))
             .count()
@@ -72,12 +72,12 @@ pub fn Rail() -> impl IntoView {
         })
     };
     let announcement = Memo::new(move |_| {
-        gate.with(|g| g.announcement(view.queued.get() > 0))
+        gate.with(|g| g.announcement(view().queued.get() > 0))
             .unwrap_or_default()
     });
     view! {
         <p class="visually-hidden" aria-live="polite" aria-atomic="true">{move || announcement.get()}</p>
-        <div class="rail" class:rail--lanes=move || { view.lanes_shown.get() > 1 }
+        <div class="rail" class:rail--lanes=move || { view().lanes_shown.get() > 1 }
             style:--pill-rows=move || pill_rows().to_string()>
             <section class="node node--source" aria-label="Source">
                 <h2 class="node__title">"Source"</h2>
@@ -87,12 +87,12 @@ pub fn Rail() -> impl IntoView {
                     Some(name) => name.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr /> }).collect_view().into_any(),
                     None => "No table selected".into_any(),
                 }}</p>
-                {move || unorderable_note(view.unorderable.get()).map(|note| view! {
+                {move || unorderable_note(view().unorderable.get()).map(|note| view! {
                     <p class="node__detail node__warning" role="note">{note}</p>
                 })}
                 <p class="node__detail node__count">
-                    {move || match view.next_up.get() {
-                        Some(next) => format!("next: {} ({} waiting)", next.initials, view.queued.get()),
+                    {move || match view().next_up.get() {
+                        Some(next) => format!("next: {} ({} waiting)", next.initials, view().queued.get()),
                         // A queue's API does not tell its length.
                         None if sources.queue_chosen() => "queue · length unknown".to_string(),
                         None => "nothing waiting".to_string(),
@@ -139,9 +139,9 @@ pub fn Rail() -> impl IntoView {
             <div class="rail__track" aria-hidden="true"></div>
             <section class="node node--drain" aria-label="Drain">
                 <h2 class="node__title">"Drain"</h2>
-                <p class="node__detail">{move || format!("{} drained", view.handled.get())}</p>
+                <p class="node__detail">{move || format!("{} drained", view().handled.get())}</p>
                 <p class="node__detail node__count">
-                    {move || match view.dead_letters.with(Vec::len) {
+                    {move || match view().dead_letters.with(Vec::len) {
                         0 => String::new(),
                         n => format!("(of which {n} dead-lettered)"),
                     }}
@@ -155,14 +155,15 @@ pub fn Rail() -> impl IntoView {
 /// The pill of one lane, in its own row of the rail.
 #[component]
 fn LanePill(lane: usize) -> impl IntoView {
-    let gate = expect_context::<DrainHandle>().view.lanes[lane];
+    let drain = expect_context::<DrainHandle>();
+    let gate = move || drain.view().lanes[lane];
     let at = move || {
-        gate.with(|g| match g.state {
+        gate().with(|g| match g.state {
             GateState::Passed | GateState::Rejected => "drain",
             _ => "gate",
         })
     };
-    let event = Memo::new(move |_| gate.with(|g| g.event.clone()));
+    let event = Memo::new(move |_| gate().with(|g| g.event.clone()));
     // Keyed by the event: each event gets a pill of its own that enters at
     // the source, and no pill is reused for the next event (it would slide
     // back from the drain to the gate).
@@ -173,11 +174,11 @@ fn LanePill(lane: usize) -> impl IntoView {
                 role="img"
                 aria-label=format!("Event {} ({})", event.key, event.label)
                 data-at=at
-                data-state=move || gate.with(|g| g.state.name())
+                data-state=move || gate().with(|g| g.state.name())
                 data-key=event.key.clone()
                 data-lane=lane
                 style:--lane=lane.to_string()
-                on:click=move |_| gate.with_untracked(inspect)
+                on:click=move |_| gate().with_untracked(inspect)
             >
                 {event.initials.clone()}
             </div>

@@ -17,7 +17,7 @@ use sluice_core::storage_keys;
 use crate::alerts::Alerts;
 use crate::browser::storage::{self, Store};
 use crate::browser::table_store::TableStore;
-use crate::runner::{DrainView, Intent, Runner};
+use crate::runner::{Choices, DrainView, Inputs, Intent, Runner};
 
 /// Reads a remembered value; damaged data gives a message and `None`.
 pub fn remembered<T: serde::de::DeserializeOwned>(key: &str, alerts: Alerts) -> Option<T> {
@@ -162,30 +162,84 @@ impl Sources {
     }
 }
 
-/// The chosen table's drain: what it shows, and the runner that owns it.
+/// The chosen source's drain: the operator's choices, which reach the
+/// runner only as intents, and the view of the drain that runs (an idle one
+/// while none does), which only the runner writes.
 #[derive(Clone, Copy)]
 pub struct DrainHandle {
-    pub view: DrainView,
+    view: RwSignal<DrainView>,
+    /// What the page shows while no drain runs; it keeps the operator's
+    /// Pause and Watch only for the drain to come.
+    idle: DrainView,
     pub rate: RwSignal<ConsumptionRate>,
     pub agent: RwSignal<AgentSettings>,
     runner: StoredValue<Option<Runner>, LocalStorage>,
+    /// The page's owner: each drain's view is owned by a child of it, which
+    /// the runner drops once its loop has ended.
+    page: StoredValue<WeakOwner, LocalStorage>,
 }
 
 impl DrainHandle {
+    /// Made by the page itself (its owner outlives every drain).
     pub fn new(rate: ConsumptionRate, agent: AgentSettings) -> Self {
+        let idle = DrainView::default();
         Self {
-            view: DrainView::default(),
+            view: RwSignal::new(idle),
+            idle,
             rate: RwSignal::new(rate),
             agent: RwSignal::new(agent),
             runner: StoredValue::new_local(None),
+            page: StoredValue::new_local(
+                Owner::current()
+                    .expect("a drain handle is made by the page")
+                    .downgrade(),
+            ),
         }
     }
 
-    /// Stops the running drain, if any, and starts `next`.
-    pub fn replace(&self, next: Option<Runner>) {
+    /// The view of the drain that runs (tracked).
+    pub fn view(&self) -> DrainView {
+        self.view.get()
+    }
+
+    /// Stops the running drain, if any, and starts one of `source` for
+    /// `session` (none without both), with a view of its own.
+    pub fn start(&self, next: Option<(Session, Source)>, alerts: Alerts) {
         self.runner.set_value(None);
-        self.view.reset();
-        self.runner.set_value(next);
+        let Some((session, source)) = next else {
+            self.view.set(self.idle);
+            return;
+        };
+        let Some(owner) = self
+            .page
+            .with_value(WeakOwner::upgrade)
+            .map(|page| page.child())
+        else {
+            return;
+        };
+        let view = owner.with(DrainView::default);
+        let runner = Runner::start(
+            Inputs {
+                session,
+                source,
+                choices: self.choices_untracked(),
+                admission: self.idle.admission.get_untracked(),
+                watch_only: self.idle.watch_only.get_untracked(),
+                view,
+                alerts,
+            },
+            owner,
+        );
+        self.runner.set_value(Some(runner));
+        self.view.set(view);
+    }
+
+    /// The operator's rate and agent settings, as they are now.
+    pub fn choices_untracked(&self) -> Choices {
+        Choices {
+            agent: self.agent.get_untracked(),
+            rate: self.rate.get_untracked(),
+        }
     }
 
     /// Sends an intent to the running drain, if there is one.
@@ -198,23 +252,29 @@ impl DrainHandle {
         self.runner.with_value(Option::is_some)
     }
 
-    /// Pause or resume; the view keeps the choice for a drain not started yet.
+    /// Pause or resume; kept for the drain to come as well.
     pub fn set_paused(&self, paused: bool) {
         let (admission, intent) = if paused {
             (Admission::Paused, Intent::Pause)
         } else {
             (Admission::Open, Intent::Resume)
         };
-        self.view.admission.set(admission);
+        self.idle.admission.set(admission);
         self.send(intent);
     }
 
+    /// Whether the drain shown admits nothing (tracked).
     pub fn paused(&self) -> bool {
-        self.view.admission.get() != Admission::Open
+        self.view().admission.get() != Admission::Open
+    }
+
+    pub fn paused_untracked(&self) -> bool {
+        self.view
+            .with_untracked(|v| v.admission.get_untracked() != Admission::Open)
     }
 
     pub fn set_watch_only(&self, on: bool) {
-        self.view.watch_only.set(on);
+        self.idle.watch_only.set(on);
         self.send(Intent::WatchOnly(on));
     }
 }

@@ -1,11 +1,12 @@
 //! One event at the gate, in its own lane, from admission to the agent's
 //! final signal. Its lane's view changes only on the agent's signals for
-//! this event and the attempts' results; no timer and no other lane moves it. What follows each attempt is decided by
+//! this event and the attempts' results; no timer and no other lane moves it.
+//! What follows each attempt is decided by
 //! `sluice_core::agent::Patience`; nothing is stored here: the loop records
 //! the result.
 
+use futures::FutureExt;
 use gloo_timers::future::TimeoutFuture;
-use leptos::prelude::*;
 use sluice_core::agent::{
     AgentSettings, Attempt, Destination, Next, Patience, Signal as AgentSignal,
 };
@@ -15,7 +16,9 @@ use sluice_core::metrics::format_duration_ms;
 use sluice_core::queue::may_start_attempt;
 use sluice_core::source::Event;
 use std::cell::RefCell;
+use std::time::Duration;
 
+use super::inbox::timer_millis;
 use super::station::{now_ms, random, Station};
 use super::view::DrainView;
 use crate::browser::agent_client;
@@ -23,6 +26,11 @@ use crate::browser::agent_client;
 /// An event the agent is done with (passed, or to be dead-lettered).
 pub(super) struct Delivered {
     pub event: Event,
+    pub report: Report,
+}
+
+/// What happened to an event at the gate.
+pub(super) struct Report {
     pub badge: Badge,
     pub outcome: Outcome,
     pub attempts: u32,
@@ -31,18 +39,18 @@ pub(super) struct Delivered {
     pub signals: Vec<String>,
 }
 
-impl Delivered {
-    /// Counts the handled event in the journal: the history's entry and the
-    /// metrics (lag from the event's timestamp).
-    pub fn note_in(self, view: DrainView) {
+impl Report {
+    /// Counts the handled `event` in the journal: the history's entry and
+    /// the metrics (lag from the event's timestamp).
+    pub fn note_in(self, event: Event, view: DrainView) {
         let handled_at_ms = now_ms();
-        let timestamp_micros = self.event.timestamp_micros;
+        let timestamp_micros = event.timestamp_micros;
         let entry = Entry {
             serial: 0,
             badge: self.badge,
-            row: history::kept_row(self.event.row, self.event.row_bytes),
-            row_bytes: self.event.row_bytes,
-            timestamp: self.event.timestamp,
+            row: history::kept_row(event.row, event.row_bytes),
+            row_bytes: event.row_bytes,
+            timestamp: event.timestamp,
             outcome: self.outcome,
             attempts: self.attempts,
             duration_ms: handled_at_ms - self.admitted_ms,
@@ -55,6 +63,14 @@ impl Delivered {
                 .record_handled(handled_at_ms, timestamp_micros);
             journal.history.push(entry);
         });
+    }
+
+    /// Why the agent refused the event, if it did.
+    pub fn refusal(&self) -> Option<&String> {
+        match &self.outcome {
+            Outcome::Rejected(reason) => Some(reason),
+            _ => None,
+        }
     }
 }
 
@@ -82,11 +98,13 @@ pub(super) async fn deliver(
     let (outcome, attempts) = attempt_until_final(&lane, &event, &signals, let_go_at_ms).await?;
     Some(Delivered {
         event,
-        badge,
-        outcome,
-        attempts,
-        admitted_ms,
-        signals: signals.into_inner(),
+        report: Report {
+            badge,
+            outcome,
+            attempts,
+            admitted_ms,
+            signals: signals.into_inner(),
+        },
     })
 }
 
@@ -111,26 +129,33 @@ enum Woke {
 }
 
 /// Waits until `until_ms` (for ever when `None`), or less if the operator
-/// retries, saves new agent settings, or the runner stops. Looked at every
-/// tenth of a second.
+/// retries, saves new agent settings, or the runner stops: each of those
+/// nudges the lanes that wait.
 async fn wait_for_next_try(context: &Station, until_ms: Option<f64>, seen: &AgentSettings) -> Woke {
-    let retries_asked = context.retry_now.get();
+    let retries_asked = context.retries_asked();
     loop {
-        if context.stopping.get() {
+        if context.stopping() {
             return Woke::Stop;
         }
-        if context.retry_now.get() != retries_asked {
+        if context.retries_asked() != retries_asked {
             return Woke::RetryNow;
         }
-        let settings = context.agent.get_untracked();
+        let settings = context.agent();
         if &settings != seen {
             return Woke::NewSettings(settings);
         }
-        let left_ms = until_ms.map_or(100.0, |at| at - now_ms());
-        if left_ms <= 0.0 {
-            return Woke::Due;
+        let nudged = context.nudged().fuse();
+        let due = match until_ms {
+            Some(at) if at - now_ms() <= 0.0 => return Woke::Due,
+            Some(at) => timer_millis(Duration::from_secs_f64((at - now_ms()) / 1000.0)),
+            None => timer_millis(Duration::MAX),
+        };
+        let due = TimeoutFuture::new(due).fuse();
+        futures::pin_mut!(nudged, due);
+        futures::select! {
+            _ = nudged => {}
+            () = due => if until_ms.is_some_and(|at| now_ms() >= at) { return Woke::Due },
         }
-        TimeoutFuture::new(left_ms.min(100.0) as u32).await;
     }
 }
 
@@ -151,7 +176,7 @@ async fn attempt_until_final(
             history::push_signal(&mut said, signal);
         }
     };
-    let mut settings = context.agent.get_untracked();
+    let mut settings = context.agent();
     let mut patience = Patience::new(settings.attempts);
     loop {
         let next_try_at = match settings.destination() {

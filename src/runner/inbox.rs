@@ -13,24 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::delivery::Delivered;
 use super::Intent;
-
-/// Where a delivered event came from.
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Origin {
-    Source,
-    /// A dead letter sent through the gate again: already in the ledger.
-    DeadLetter,
-}
-
-/// An event that left its lane: delivered, or `None` when the runner
-/// stopped while it waited (it stays unhandled).
-pub(super) struct Finished {
-    pub lane: usize,
-    pub origin: Origin,
-    pub delivered: Option<Delivered>,
-}
 
 /// What ended a wait.
 pub(super) enum Arrived<T, F> {
@@ -45,8 +28,8 @@ pub(super) enum Arrived<T, F> {
 }
 
 /// Intents, and the work under way beside the loop (`F` is what each piece
-/// of work ends with: a table's lanes end with [`Finished`]).
-pub(super) struct Inbox<'a, F = Finished> {
+/// of work ends with).
+pub(super) struct Inbox<'a, F> {
     arriving: UnboundedReceiver<Intent>,
     kept: VecDeque<Intent>,
     /// The work under way: the deliveries, one per busy lane.
@@ -122,6 +105,19 @@ impl<'a, F> Inbox<'a, F> {
         let timer = TimeoutFuture::new(timer_millis(duration)).fuse();
         futures::pin_mut!(timer);
         !matches!(self.next(timer).await, Arrived::Stop)
+    }
+
+    /// Waits for the next intent (kept); `false` once told to stop. Only
+    /// while nothing is at the gate (before draining).
+    pub async fn next_intent(&mut self) -> bool {
+        let never = std::pin::pin!(futures::future::pending::<()>().fuse());
+        !matches!(self.next(never).await, Arrived::Stop)
+    }
+
+    /// Lets `applied` act on the intents kept, keeping only those it did
+    /// not apply (in order).
+    pub fn apply_kept(&mut self, mut applied: impl FnMut(&Intent) -> bool) {
+        self.kept.retain(|intent| !applied(intent));
     }
 
     /// The next intent kept, oldest first.

@@ -1,37 +1,39 @@
-//! Drives one table's drain. The loop (`drive`) owns the engine
-//! (`sluice_core::drain::Drain`): it asks it what to do next, does it with the
-//! browser adapters, reports back, and publishes what happened to the
-//! view's signals. The page talks to it only by sending [`Intent`]s.
+//! Drives one table's or queue's drain. Its loop owns the engine (a
+//! table's `sluice_core::drain::Drain`, a queue's `QueueReader`): it asks it
+//! what to do next, does it with the browser adapters, reports back, and
+//! publishes what happened to the drain's own view. The page talks to it
+//! only by sending [`Intent`]s.
 //!
-//! - `drive.rs`: the loop, and the one place where handling an event ends
-//!   (dead letter, ledger, journal, in that order);
+//! - `table/`: a table's loop, and the one place where handling an event
+//!   ends (`record.rs`); its tab lock, backlog count and the prototype's keys;
+//! - `queue/`: a queue's loop, settling each message with the queue, and
+//!   its dead letters;
+//! - `skeleton.rs`: what both loops share (lanes, waiting beside the work);
 //! - `delivery.rs`: one event at the gate, from admission to the agent's
 //!   final signal;
-//! - `lock.rs`: one draining tab per table, watching while another drains;
-//! - `backlog.rs`: the server's count of the backlog while catching up;
-//! - `prototype.rs`: the seed prototype's keys, imported once;
+//! - `station.rs`: what a loop shares with its lanes;
 //! - `inbox.rs`: intents arriving while the loop works or waits;
 //! - `view.rs`: what the components show about the drain.
 
-mod backlog;
 mod delivery;
-mod drive;
 mod inbox;
-mod lock;
-mod prototype;
-mod queue_drive;
+mod queue;
+mod skeleton;
 mod station;
+mod table;
 mod view;
 
 use futures::channel::mpsc::{unbounded, UnboundedSender};
 use leptos::prelude::*;
 use sluice_core::agent::AgentSettings;
+use sluice_core::alert_thresholds::AlertThresholds;
 use sluice_core::credentials::Session;
+use sluice_core::drain::Admission;
 use sluice_core::ledger::LedgerFile;
 use sluice_core::rate::ConsumptionRate;
-use sluice_core::source::Source;
+use sluice_core::source::{Identifier, Source};
 
-pub use view::{Condition, DrainView, Journal};
+pub use view::{Condition, DrainView, Journal, Question};
 
 use crate::alerts::Alerts;
 
@@ -51,21 +53,36 @@ pub enum Intent {
     Clear,
     /// Replace the table's history with a file's.
     Import(LedgerFile),
-    /// The rate, the agent settings or the partition key changed: plan
-    /// again (more lanes may admit more events at once).
-    SettingsChanged,
+    /// The rate or the agent settings changed: lanes waiting for their next
+    /// try look at them now, and more lanes may admit more events at once.
+    Settings(Choices),
+    /// The table's partition key was saved.
+    PartitionKey(Option<Identifier>),
+    /// The table's alert limits were saved.
+    AlertThresholds(AlertThresholds),
+    /// The operator's answer to the drain's question (yes or no).
+    Answer(bool),
     /// Try the event at the gate again now, instead of waiting for its next
     /// try (retrying, agent offline, or halted on the agent's settings).
     RetryNow,
     Stop,
 }
 
-/// What a drain needs from the page.
+/// The operator's choices that apply to every source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choices {
+    pub agent: AgentSettings,
+    pub rate: ConsumptionRate,
+}
+
+/// What a drain needs from the page: what to drain, the operator's choices
+/// as they are when it starts, and the view it alone writes.
 pub struct Inputs {
     pub session: Session,
     pub source: Source,
-    pub agent: Signal<AgentSettings>,
-    pub rate: Signal<ConsumptionRate>,
+    pub choices: Choices,
+    pub admission: Admission,
+    pub watch_only: bool,
     pub view: DrainView,
     pub alerts: Alerts,
 }
@@ -77,14 +94,17 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn start(inputs: Inputs) -> Self {
+    /// Starts draining; `owner` owns the view's signals and is dropped
+    /// (disposing them) once the loop has ended, after its last attempts.
+    pub fn start(inputs: Inputs, owner: Owner) -> Self {
         let (intents, inbox) = unbounded();
-        match inputs.source.clone() {
-            Source::Table(table) => leptos::task::spawn_local(drive::run(inputs, table, inbox)),
-            Source::Queue(queue) => {
-                leptos::task::spawn_local(queue_drive::run(inputs, queue, inbox))
+        leptos::task::spawn_local(async move {
+            match inputs.source.clone() {
+                Source::Table(table) => table::run(inputs, table, inbox).await,
+                Source::Queue(queue) => queue::run(inputs, queue, inbox).await,
             }
-        }
+            drop(owner);
+        });
         Self { intents }
     }
 

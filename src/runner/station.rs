@@ -1,15 +1,17 @@
 //! What every drain shares with the lanes of its gate, whatever its source:
-//! the session, the agent settings, the page's signals and the flags the
-//! lanes watch.
+//! the session, the operator's choices as last sent, the drain's own view,
+//! and the nudge that wakes lanes waiting for their next try.
 
+use futures::channel::oneshot;
 use leptos::prelude::*;
 use sluice_core::agent::AgentSettings;
 use sluice_core::credentials::Session;
 use sluice_core::gate::GateView;
 use sluice_core::rate::ConsumptionRate;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use super::view::DrainView;
+use super::Choices;
 use crate::alerts::Alerts;
 
 pub(super) struct Station {
@@ -19,17 +21,20 @@ pub(super) struct Station {
     /// What comes before `:{key}` in each event's Idempotency-Key: the
     /// table's name, or `queue/{queue}`.
     pub key_scope: String,
-    pub agent: Signal<AgentSettings>,
-    pub rate: Signal<ConsumptionRate>,
+    /// The operator's choices, as the last `Intent::Settings` sent them.
+    choices: RefCell<Choices>,
+    /// This drain's view: the page shows it while this drain is the chosen
+    /// one; a drain still ending after another was chosen writes to a view
+    /// nobody shows.
     pub view: DrainView,
     pub alerts: Alerts,
-    /// Told to stop while events were at the gate: their attempts end, no
-    /// other starts, and the page (already showing something else) is left
-    /// alone.
-    pub stopping: Cell<bool>,
+    /// Told to stop: lanes waiting for their next try end.
+    stopping: Cell<bool>,
     /// How many times the operator asked to try the events waiting at the
-    /// gate again now: each lane waiting notices the count change.
-    pub retry_now: Cell<u32>,
+    /// gate again now.
+    retries_asked: Cell<u32>,
+    /// The lanes waiting for their next try, woken by a change above.
+    waiting: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
 impl Station {
@@ -37,8 +42,7 @@ impl Station {
         session: Session,
         source_name: &str,
         key_scope: String,
-        agent: Signal<AgentSettings>,
-        rate: Signal<ConsumptionRate>,
+        choices: Choices,
         view: DrainView,
         alerts: Alerts,
     ) -> Self {
@@ -46,27 +50,81 @@ impl Station {
             session,
             source_name: source_name.to_string(),
             key_scope,
-            agent,
-            rate,
+            choices: RefCell::new(choices),
             view,
             alerts,
             stopping: Cell::new(false),
-            retry_now: Cell::new(0),
+            retries_asked: Cell::new(0),
+            waiting: RefCell::new(Vec::new()),
         }
     }
 
-    /// Changes what one lane of the gate shows, unless stopping.
+    pub fn agent(&self) -> AgentSettings {
+        self.choices.borrow().agent.clone()
+    }
+
+    /// The agent's lanes, without copying its settings.
+    pub fn lanes(&self) -> usize {
+        self.choices.borrow().agent.lanes()
+    }
+
+    pub fn rate(&self) -> ConsumptionRate {
+        self.choices.borrow().rate
+    }
+
+    /// New choices: lanes waiting for their next try look at them now.
+    pub fn choose(&self, choices: Choices) {
+        *self.choices.borrow_mut() = choices;
+        self.nudge();
+    }
+
+    /// The operator asked to try the events waiting at the gate now.
+    pub fn retry_now(&self) {
+        self.retries_asked
+            .set(self.retries_asked.get().wrapping_add(1));
+        self.nudge();
+    }
+
+    pub fn retries_asked(&self) -> u32 {
+        self.retries_asked.get()
+    }
+
+    /// Told to stop: no lane starts another try.
+    pub fn stop(&self) {
+        self.stopping.set(true);
+        self.nudge();
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.get()
+    }
+
+    /// Resolves at the next nudge (a change of choices, a retry asked, a
+    /// stop): the waiting lane then looks at what changed.
+    pub fn nudged(&self) -> oneshot::Receiver<()> {
+        let (nudge, nudged) = oneshot::channel();
+        let mut waiting = self.waiting.borrow_mut();
+        // Lanes that stopped waiting (their try was due) are let go here.
+        waiting.retain(|lane| !lane.is_canceled());
+        waiting.push(nudge);
+        nudged
+    }
+
+    fn nudge(&self) {
+        for lane in self.waiting.take() {
+            let _ = lane.send(());
+        }
+    }
+
+    /// Changes what one lane of the gate shows.
     pub fn show_gate(&self, lane: usize, change: impl FnOnce(&mut GateView)) {
-        if !self.stopping.get() {
-            self.view.lanes[lane].update(change);
-        }
+        self.view.lanes[lane].update(change);
     }
 
-    /// An alert, unless the page already shows another drain.
+    /// An alert for the operator (it names the source: another may be
+    /// chosen by the time it shows).
     pub fn announce(&self, text: String) {
-        if !self.stopping.get() {
-            self.alerts.show(text);
-        }
+        self.alerts.show(text);
     }
 }
 

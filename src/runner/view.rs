@@ -1,17 +1,18 @@
-//! What the components show about the drain: signals the runner sets, only
-//! when a value changes, so the steps of a fast drain wake only what they
-//! change.
+//! What the components show about a drain: signals its runner creates and
+//! alone sets (the page reads them), only when a value changes, so the
+//! steps of a fast drain wake only what they change.
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use sluice_core::alert_thresholds::AlertThresholds;
 use sluice_core::dead_letters::DeadLetter;
-use sluice_core::drain::{Admission, Drain, MAX_LANES, PAGE_SIZE};
+use sluice_core::drain::{Admission, Drain, MAX_LANES};
 use sluice_core::gate::{speaking_lane, Badge, GateView};
 use sluice_core::history::History;
 use sluice_core::ledger::LookBack;
 use sluice_core::metrics::{Backlog, Metrics};
 use sluice_core::source::Identifier;
+use sluice_core::source_error::SourceError;
 
 /// Where a table's drain stands, in the operator's terms.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,30 @@ pub enum Condition {
     Retrying(String),
     /// Stopped until the operator acts.
     Halted(String),
+}
+
+impl Condition {
+    /// A reading drain's condition, from its source's last errors.
+    pub(super) fn of(halted: Option<&SourceError>, retrying: Option<(&SourceError, u32)>) -> Self {
+        if let Some(error) = halted {
+            Self::Halted(error.to_string())
+        } else if let Some((error, failures)) = retrying {
+            Self::Retrying(format!("{error} (attempt {failures})"))
+        } else {
+            Self::Draining
+        }
+    }
+}
+
+/// A question the drain needs the operator to answer before it goes on,
+/// asked in the page (a browser dialog would freeze the page, and every
+/// drain in it, until answered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub text: String,
+    /// The button that answers yes, and the one that answers no.
+    pub yes: &'static str,
+    pub no: &'static str,
 }
 
 /// What was handled in this tab: counted per event without waking the
@@ -44,7 +69,7 @@ pub struct DrainView {
     pub lanes: [RwSignal<GateView>; MAX_LANES],
     /// How many lanes the agent settings give.
     pub lanes_shown: RwSignal<usize>,
-    /// The table's partition key: read when the runner starts, set when saved.
+    /// The table's partition key, as the drain applies it.
     pub partition_key: RwSignal<Option<Identifier>>,
     /// The event waiting first at the source.
     pub next_up: RwSignal<Option<Badge>>,
@@ -62,12 +87,15 @@ pub struct DrainView {
     /// Notified when the journal is published.
     pub journal_published: Trigger,
     pub last_read_ms: RwSignal<Option<f64>>,
-    /// The operator's choice, kept here before a drain exists to apply it.
+    /// Whether events may leave the source (the operator's choice, or a
+    /// pause the drain made itself).
     pub admission: RwSignal<Admission>,
     pub watch_only: RwSignal<bool>,
     pub condition: RwSignal<Condition>,
     /// The table's alert limits: read when the runner starts, set when saved.
     pub alert_thresholds: RwSignal<AlertThresholds>,
+    /// What the drain waits for the operator to answer.
+    pub question: RwSignal<Option<Question>>,
 }
 
 impl Default for DrainView {
@@ -91,33 +119,12 @@ impl Default for DrainView {
             watch_only: RwSignal::new(false),
             condition: RwSignal::new(Condition::Idle),
             alert_thresholds: RwSignal::new(AlertThresholds::default()),
+            question: RwSignal::new(None),
         }
     }
 }
 
 impl DrainView {
-    /// Back to an empty rail, when no table is drained; the operator's
-    /// choices (admission, watch only) stay.
-    pub fn reset(&self) {
-        for lane in self.lanes {
-            lane.set(GateView::default());
-        }
-        self.partition_key.set(None);
-        self.next_up.set(None);
-        self.queued.set(0);
-        self.handled.set(0);
-        self.dead_letters.set(Vec::new());
-        self.oldest_waiting_micros.set(None);
-        self.backlog.set(Backlog::default());
-        self.unorderable.set(0);
-        self.look_back.set(None);
-        self.journal.set_value(Journal::default());
-        self.journal_published.notify();
-        self.last_read_ms.set(None);
-        self.condition.set(Condition::Idle);
-        self.alert_thresholds.set(AlertThresholds::default());
-    }
-
     /// The lane that speaks for the whole gate (tracked).
     pub fn speaking_lane(&self) -> GateView {
         let ranks = self
@@ -173,9 +180,7 @@ impl DrainView {
         set_if_changed(self.watch_only, drain.watch_only());
         set_if_changed(self.oldest_waiting_micros, drain.oldest_waiting_micros());
         set_if_changed(self.look_back, drain.ledger().look_back());
-        if read_everything(drain) {
-            // Everything after the cursor has been read: the backlog is known
-            // exactly, without asking the server.
+        if drain.backlog_known() {
             let waiting = (drain.queued() + drain.at_gate()) as u64;
             let handled = drain.ledger().handled();
             self.backlog.maybe_update(|b| {
@@ -184,21 +189,11 @@ impl DrainView {
                 *b != before
             });
         }
-        let condition = if let Some(error) = drain.halted() {
-            Condition::Halted(error.to_string())
-        } else if let Some((error, failures)) = drain.retrying() {
-            Condition::Retrying(format!("{error} (attempt {failures})"))
-        } else {
-            Condition::Draining
-        };
-        set_if_changed(self.condition, condition);
+        set_if_changed(
+            self.condition,
+            Condition::of(drain.halted(), drain.retrying()),
+        );
     }
-}
-
-/// Whether the drain has read everything after its cursor, so that it
-/// knows the backlog without asking the server.
-fn read_everything(drain: &Drain) -> bool {
-    drain.last_read_ms().is_some() && !drain.more_pages() && drain.queued() < PAGE_SIZE
 }
 
 /// Sets a signal only when the value differs.

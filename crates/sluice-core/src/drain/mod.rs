@@ -29,11 +29,15 @@
 //! - `reading.rs`: what a read brought, and isolating unreadable rows;
 //! - `lanes.rs`: admission and lanes (partitions, Pause and Step);
 //! - `cursor.rs`: the cursor's run over handled events;
+//! - `finish.rs`: what follows the agent's done, in order;
 //! - `tests.rs` and `lane_tests.rs`: the unit tests.
 
 mod cursor;
+mod finish;
 mod lanes;
 mod reading;
+
+pub use finish::{finishing, Finish, Origin};
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -238,6 +242,12 @@ impl Drain {
             .map(|g| g.position.timestamp_micros)
             .chain(waiting)
             .min()
+    }
+
+    /// Whether everything after the cursor has been read, so that the
+    /// backlog is known without asking the server.
+    pub fn backlog_known(&self) -> bool {
+        self.last_read_ms().is_some() && !self.more_pages() && self.queued() < PAGE_SIZE
     }
 
     /// The last page came back full: the source holds more than was read,

@@ -7,34 +7,45 @@
 use sluice_core::drain::Drain;
 use sluice_core::legacy;
 
-use super::drive::Context;
-use crate::browser::dialogs::confirm;
+use super::super::inbox::Inbox;
+use super::super::view::Question;
+use super::intents::ask;
+use super::{Context, Finished};
 use crate::browser::storage::{self, Store};
 
-pub(super) fn import_keys(context: &Context, drain: &mut Drain) {
+/// `None` once told to stop while the question was asked.
+pub(super) async fn import_keys(
+    context: &Context,
+    inbox: &mut Inbox<'_, Finished>,
+    drain: &mut Drain,
+) -> Option<()> {
     if drain.ledger().handled() > 0 || context.store.prototype_imported() {
-        return;
+        return Some(());
     }
     let stored = match storage::load::<serde_json::Value>(Store::Local, legacy::PROTOTYPE_KEY) {
         Ok(Some(stored)) => stored,
-        Ok(None) => return,
+        Ok(None) => return Some(()),
         Err(error) => {
             context
                 .alerts
                 .show(format!("The prototype's history was not imported: {error}"));
-            return;
+            return Some(());
         }
     };
     match legacy::parse(&stored.to_string()) {
         Ok((mut tables, _)) => {
             if let Some(keys) = tables.remove(context.store.table()) {
-                let question = format!(
-                    "This browser holds {} keys of table {} that the Sluice prototype (ms-processed-events) recorded as processed. They do not say which project they came from.\n\nTreat them as already handled in {}? OK: they will not be delivered again. Cancel: they are ignored, and this is not asked again.",
-                    keys.len(),
-                    context.store.table(),
-                    context.session.project.as_str()
-                );
-                if confirm(&question) {
+                let question = Question {
+                    text: format!(
+                        "This browser holds {} keys of table {} that the Sluice prototype (ms-processed-events) recorded as processed. They do not say which project they came from. Treat them as already handled in {}? If so, they will not be delivered again; if not, they are ignored, and this is not asked again.",
+                        keys.len(),
+                        context.store.table(),
+                        context.session.project.as_str()
+                    ),
+                    yes: "Treat as handled",
+                    no: "Ignore them",
+                };
+                if ask(context, inbox, question).await? {
                     drain.import_handled(keys);
                 }
             }
@@ -46,4 +57,5 @@ pub(super) fn import_keys(context: &Context, drain: &mut Drain) {
             "The prototype's history was not imported: {message}"
         )),
     }
+    Some(())
 }

@@ -6,10 +6,10 @@
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
-use sluice_core::drain::{Drain, PAGE_SIZE};
+use sluice_core::drain::Drain;
 use std::cell::RefCell;
 
-use super::drive::Context;
+use super::Context;
 use crate::browser::rest;
 
 const EVERY_MS: u32 = 5_000;
@@ -24,8 +24,7 @@ impl Wanted {
     /// Set by the loop after each step: a count is wanted only while the
     /// source is known to hold more than was read.
     pub fn follow(&self, context: &Context, drain: &Drain) {
-        let more = drain.more_pages() || drain.queued() >= PAGE_SIZE;
-        let wanted = more.then(|| {
+        let wanted = (!drain.backlog_known()).then(|| {
             let ledger = drain.ledger();
             (
                 context.source.backlog_path(ledger.cursor()),

@@ -7,11 +7,11 @@ use leptos::prelude::*;
 use sluice_core::drain::{Drain, Step};
 use std::time::Duration;
 
-use super::drive::Context;
-use super::inbox::Inbox;
-use super::station::{now_ms, random};
-use super::view::Condition;
-use crate::browser::dialogs::confirm;
+use super::super::inbox::Inbox;
+use super::super::station::{now_ms, random};
+use super::super::view::{Condition, Question};
+use super::intents::ask;
+use super::{Context, Finished};
 use crate::browser::{rest, tab_lock};
 
 /// What taking the lock came to.
@@ -25,12 +25,8 @@ pub(super) enum Taken {
 
 /// Takes the table's lock, watching while another tab holds it. Intents that
 /// arrive meanwhile are kept in `inbox`.
-pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_>) -> Taken {
-    let name = format!(
-        "sluice:{}|{}",
-        context.session.project.as_str(),
-        context.store.table()
-    );
+pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_, Finished>) -> Taken {
+    let name = context.store.lock_name();
     match tab_lock::try_acquire(&name).await {
         Ok(Some(lock)) => Taken::Held(lock),
         Ok(None) => {
@@ -49,7 +45,8 @@ pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_>) -> Taken {
                 if !ours && inbox.attend(watch_once(context)).await.is_none() {
                     return Taken::Stopped;
                 }
-                let interval = context.rate.get_untracked().interval();
+                context.apply_choices(inbox);
+                let interval = context.rate().interval();
                 let next_look = gloo_timers::future::sleep(interval.max(Duration::from_secs(1)));
                 let Some(lock) = inbox
                     .attend(async {
@@ -71,14 +68,22 @@ pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_>) -> Taken {
             // Fail closed: without a lock, only the operator knows whether
             // another tab drains this table.
             let table = context.store.table();
-            let question = format!(
-                "This page cannot keep other tabs from draining {table} at the same time ({reason}; for example, a page served over plain http on a network address).\n\nDrain {table} in this tab? OK only if no other tab or browser drains it. Cancel: this tab only watches."
-            );
-            if !confirm(&question) {
-                context.view.watch_only.set(true);
-                context.alerts.show(format!(
-                    "Watching {table} only: this page cannot coordinate with other tabs ({reason}). Untick Watch only to drain here once no other tab does."
-                ));
+            let question = Question {
+                text: format!(
+                    "This page cannot keep other tabs from draining {table} at the same time ({reason}; for example, a page served over plain http on a network address). Drain {table} in this tab only if no other tab or browser drains it; otherwise this tab only watches."
+                ),
+                yes: "Drain here",
+                no: "Watch only",
+            };
+            match ask(context, inbox, question).await {
+                None => return Taken::Stopped,
+                Some(true) => {}
+                Some(false) => {
+                    context.view.watch_only.set(true);
+                    context.alerts.show(format!(
+                        "Watching {table} only: this page cannot coordinate with other tabs ({reason}). Untick Watch only to drain here once no other tab does."
+                    ));
+                }
             }
             Taken::Unavailable
         }
@@ -91,7 +96,7 @@ async fn watch_once(context: &Context) {
     let ledger = context.store.ledger().unwrap_or_default();
     let mut drain = Drain::new(context.source.clone(), ledger);
     drain.set_watch_only(true);
-    let interval = context.rate.get_untracked().interval();
+    let interval = context.rate().interval();
     if let Step::Read(kind, path) = drain.next(now_ms(), interval) {
         let result = rest::read_rows(&context.session, context.store.table(), &path).await;
         drain.on_read(kind, result, now_ms(), random());
