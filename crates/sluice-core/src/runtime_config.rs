@@ -1,7 +1,7 @@
 //! `config.json`, served beside the app: defaults an operator can change in
 //! a deployed build without recompiling.
 
-use serde::Deserialize;
+use serde::{de::Error as _, Deserialize, Deserializer};
 
 use crate::credentials::{ProjectUrl, ProjectUrlError};
 use crate::source::{Identifier, QueueSource, Source, TableSource};
@@ -17,7 +17,31 @@ pub struct RuntimeConfig {
     pub tables: Vec<TableSource>,
     /// The Supabase Queues offered in the source dialog (none unless named:
     /// a project may not have Queues).
+    #[serde(deserialize_with = "configured_queues")]
     pub queues: Vec<QueueSource>,
+}
+
+/// A queue as config.json names it: without `dead_letter_queue`, its
+/// dead-letter queue is `{queue}_dlq`, as in the source dialog.
+#[derive(Deserialize)]
+struct ConfiguredQueue {
+    queue: Identifier,
+    dead_letter_queue: Option<Identifier>,
+}
+
+fn configured_queues<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<QueueSource>, D::Error> {
+    Vec::<ConfiguredQueue>::deserialize(deserializer)?
+        .into_iter()
+        .map(|entry| match entry.dead_letter_queue {
+            Some(dead_letter_queue) => Ok(QueueSource {
+                queue: entry.queue,
+                dead_letter_queue,
+            }),
+            None => QueueSource::parse(entry.queue.as_str(), "").map_err(D::Error::custom),
+        })
+        .collect()
 }
 
 impl Default for RuntimeConfig {
@@ -207,5 +231,34 @@ mod tests {
                 .unwrap();
         assert_eq!(parsed.queues[0].name(), "jobs");
         assert_eq!(queue_list(&parsed.queues, &queues).len(), 2);
+    }
+
+    #[test]
+    fn a_configured_queue_without_a_dead_letter_queue_gets_the_dialogs_default() {
+        let config = RuntimeConfig::parse(
+            r#"{"queues":[{"queue":"jobs"},{"queue":"mail","dead_letter_queue":null},{"queue":"orders","dead_letter_queue":"failed_orders"}]}"#,
+        )
+        .unwrap();
+        let pairs: Vec<_> = config
+            .queues
+            .iter()
+            .map(|q| (q.name(), q.dead_letter_queue.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("jobs", "jobs_dlq"),
+                ("mail", "mail_dlq"),
+                ("orders", "failed_orders")
+            ]
+        );
+        assert_eq!(
+            config.queues[0],
+            QueueSource::parse("jobs", "").unwrap(),
+            "the same default as a queue added in the source dialog"
+        );
+        assert!(RuntimeConfig::parse(r#"{"queues":[{"queue":"Jobs"}]}"#)
+            .unwrap_err()
+            .contains("\"Jobs\""));
     }
 }

@@ -25,7 +25,7 @@ pub enum SourceError {
     #[error("This project does not expose Supabase Queues through its API ({0}). Turn on “Expose Queues via PostgREST” in the project's Queues settings.")]
     QueuesNotExposed(String),
     /// 401/403 / 42501 on a queue's call.
-    #[error("The key may not use the queue {queue}: {message}. Its tables need the row-level security policies that let the key read, send and archive (see the README).")]
+    #[error("The key may not use the queue {queue}: {message}. Its tables need the row-level security policies that let the key read, send and archive (see Sluice's docs/queues.md).")]
     QueueForbidden { queue: String, message: String },
     /// `archive` answered `false` for a message this reader still held: its
     /// role may not delete the message (row-level security without a

@@ -1,5 +1,5 @@
 //! What one attempt came to, sorted by what the agent answered
-//! (DESIGN.md, "The gate: agent signals", v2 of the rule), and the request's
+//! (docs/agent-protocol.md, "Replies"), and the request's
 //! `Idempotency-Key`.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
