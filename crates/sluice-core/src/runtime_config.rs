@@ -1,7 +1,7 @@
 //! `config.json`, served beside the app: defaults an operator can change in
 //! a deployed build without recompiling.
 
-use serde::{de::Error as _, Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::credentials::{ProjectUrl, ProjectUrlError};
 use crate::source::{Identifier, QueueSource, Source, TableSource};
@@ -17,31 +17,7 @@ pub struct RuntimeConfig {
     pub tables: Vec<TableSource>,
     /// The Supabase Queues offered in the source dialog (none unless named:
     /// a project may not have Queues).
-    #[serde(deserialize_with = "configured_queues")]
     pub queues: Vec<QueueSource>,
-}
-
-/// A queue as config.json names it: without `dead_letter_queue`, its
-/// dead-letter queue is `{queue}_dlq`, as in the source dialog.
-#[derive(Deserialize)]
-struct ConfiguredQueue {
-    queue: Identifier,
-    dead_letter_queue: Option<Identifier>,
-}
-
-fn configured_queues<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<QueueSource>, D::Error> {
-    Vec::<ConfiguredQueue>::deserialize(deserializer)?
-        .into_iter()
-        .map(|entry| match entry.dead_letter_queue {
-            Some(dead_letter_queue) => Ok(QueueSource {
-                queue: entry.queue,
-                dead_letter_queue,
-            }),
-            None => QueueSource::parse(entry.queue.as_str(), "").map_err(D::Error::custom),
-        })
-        .collect()
 }
 
 impl Default for RuntimeConfig {

@@ -63,11 +63,32 @@ pub struct TableSource {
 }
 
 /// A queue to drain, and where its dead letters go. Its naming rules and
-/// the calls that read it are in [`crate::queue`].
+/// the calls that read it are in [`crate::queue`]. Read from storage or
+/// config.json by those rules ([`NamedQueue`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "NamedQueue")]
 pub struct QueueSource {
     pub queue: Identifier,
     pub dead_letter_queue: Identifier,
+}
+
+/// A queue as stored or configured: without a dead-letter queue (or with
+/// `null`), it gets `{queue}_dlq`, as in the source dialog.
+#[derive(Deserialize)]
+struct NamedQueue {
+    queue: String,
+    #[serde(default)]
+    dead_letter_queue: Option<String>,
+}
+
+impl TryFrom<NamedQueue> for QueueSource {
+    type Error = String;
+    fn try_from(named: NamedQueue) -> Result<Self, String> {
+        Self::parse(
+            &named.queue,
+            named.dead_letter_queue.as_deref().unwrap_or(""),
+        )
+    }
 }
 
 impl QueueSource {
