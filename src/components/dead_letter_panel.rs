@@ -33,18 +33,12 @@ pub fn DeadLetterPanel() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
     let letters = move || drain.view().dead_letters;
     let filter = expect_context::<Filter>().0;
-    let inspected = expect_context::<Inspected>();
     let sources = expect_context::<Sources>();
     let alerts = expect_context::<Alerts>();
     let shown =
         Memo::new(move |_| filter.with(|f| letters().with(|list| dead_letters::shown(list, f))));
     let retry = move |keys: Vec<String>| drain.send(Intent::Redeliver(keys));
     let discard = move |keys: Vec<String>| drain.send(Intent::Discard(keys));
-    let inspect = move |letter: &DeadLetter| {
-        if let Some(table) = sources.chosen_name_untracked() {
-            inspected.show(inspection_of(table, letter));
-        }
-    };
     let export = move || {
         let Some(table) = sources.chosen_name_untracked() else {
             return;
@@ -96,32 +90,51 @@ pub fn DeadLetterPanel() -> impl IntoView {
             </Show>
             <ul class="dead-letters__list">
                 <For each=move || shown.get() key=|l| (l.key.clone(), l.at_ms.to_bits()) let:letter>
-                    {
-                        let key = letter.key.clone();
-                        let (retry_key, discard_key) = (key.clone(), key.clone());
-                        let letter_shown = letter.clone();
-                        view! {
-                            <li class="dead-letter">
-                                <span class="dead-letter__key">{key.clone()}</span>
-                                <span class="dead-letter__reason">{letter.reason.clone()}</span>
-                                <span class="dead-letter__meta">
-                                    {format!("{} attempt{} · {}", letter.attempts, if letter.attempts == 1 { "" } else { "s" }, clock_time(letter.at_ms))}
-                                </span>
-                                <span class="dead-letter__actions">
-                                    <button type="button" class="button button--small" aria-label=format!("Inspect dead letter {key}")
-                                        on:click=move |_| inspect(&letter_shown)>"Inspect"</button>
-                                    <button type="button" class="button button--small" aria-label=format!("Retry {key}")
-                                        on:click=move |_| retry(vec![retry_key.clone()])>"Retry"</button>
-                                    <button type="button" class="button button--small" aria-label=format!("Discard {key}")
-                                        on:click=move |_| if confirm(&format!("Discard dead letter {discard_key}? It will not be delivered again.")) {
-                                            discard(vec![discard_key.clone()]);
-                                        }>"Discard"</button>
-                                </span>
-                            </li>
-                        }
-                    }
+                    <DeadLetterRow letter=letter />
                 </For>
             </ul>
         </section>
+    }
+}
+
+/// One dead letter, with its own Inspect, Retry and Discard.
+#[component]
+fn DeadLetterRow(letter: DeadLetter) -> impl IntoView {
+    let drain = expect_context::<DrainHandle>();
+    let sources = expect_context::<Sources>();
+    let inspected = expect_context::<Inspected>();
+    let key = letter.key.clone();
+    let (retry_key, discard_key) = (key.clone(), key.clone());
+    let meta = format!(
+        "{} attempt{} · {}",
+        letter.attempts,
+        if letter.attempts == 1 { "" } else { "s" },
+        clock_time(letter.at_ms)
+    );
+    let reason = letter.reason.clone();
+    let inspect = move |_| {
+        if let Some(table) = sources.chosen_name_untracked() {
+            inspected.show(inspection_of(table, &letter));
+        }
+    };
+    let retry = move |_| drain.send(Intent::Redeliver(vec![retry_key.clone()]));
+    let discard = move |_| {
+        if confirm(&format!(
+            "Discard dead letter {discard_key}? It will not be delivered again."
+        )) {
+            drain.send(Intent::Discard(vec![discard_key.clone()]));
+        }
+    };
+    view! {
+        <li class="dead-letter">
+            <span class="dead-letter__key">{key.clone()}</span>
+            <span class="dead-letter__reason">{reason}</span>
+            <span class="dead-letter__meta">{meta}</span>
+            <span class="dead-letter__actions">
+                <button type="button" class="button button--small" aria-label=format!("Inspect dead letter {key}") on:click=inspect>"Inspect"</button>
+                <button type="button" class="button button--small" aria-label=format!("Retry {key}") on:click=retry>"Retry"</button>
+                <button type="button" class="button button--small" aria-label=format!("Discard {key}") on:click=discard>"Discard"</button>
+            </span>
+        </li>
     }
 }

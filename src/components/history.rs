@@ -60,13 +60,6 @@ pub fn HistoryPanel() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
     let view = move || drain.view();
     let filter = expect_context::<Filter>().0;
-    let inspected = expect_context::<Inspected>();
-    let sources = expect_context::<Sources>();
-    let on_inspect = move |entry: &Entry| {
-        if let Some(table) = sources.chosen_name_untracked() {
-            inspected.show(inspection_of(table, entry));
-        }
-    };
     let scroller = NodeRef::<html::Div>::new();
     // The journal as last published: its entries and how many were ever added.
     let latest = Memo::new(move |_| {
@@ -147,27 +140,46 @@ pub fn HistoryPanel() -> impl IntoView {
                 <ol class="history__list" style:padding-top=move || format!("{}px", window.get().0 as f64 * ROW_PX)
                     style:height=move || format!("{}px", window.get().2 as f64 * ROW_PX)>
                     <For each=rows key=|(_, _, e)| e.serial let:item>
-                        {
-                            let (position, total, entry) = item;
-                            let inspect = entry.clone();
-                            let rejected = entry.outcome.is_rejected();
-                            view! {
-                                <li aria-posinset=position aria-setsize=total>
-                                    <button type="button" class="history__row" class:history__row--rejected=rejected
-                                        on:click=move |_| on_inspect(&inspect)>
-                                        <span class="history__initials" aria-hidden="true">{entry.badge.initials.clone()}</span>
-                                        <span class="history__key">{entry.badge.key.clone()}</span>
-                                        <span class="history__type">{entry.badge.label.clone()}</span>
-                                        <span class="history__outcome">{entry.outcome.describe(entry.attempts)}</span>
-                                        <span class="history__duration">{format_duration_ms(entry.duration_ms)}</span>
-                                        <span class="history__time">{clock_time(entry.handled_at_ms)}</span>
-                                    </button>
-                                </li>
-                            }
-                        }
+                        <HistoryRow position=item.0 total=item.1 entry=item.2 />
                     </For>
                 </ol>
             </div>
         </section>
+    }
+}
+
+/// One handled event; pressing it inspects it.
+#[component]
+fn HistoryRow(position: usize, total: usize, entry: Arc<Entry>) -> impl IntoView {
+    let sources = expect_context::<Sources>();
+    let inspected = expect_context::<Inspected>();
+    let rejected = entry.outcome.is_rejected();
+    let badge = &entry.badge;
+    let (initials, key, label) = (
+        badge.initials.clone(),
+        badge.key.clone(),
+        badge.label.clone(),
+    );
+    let outcome = entry.outcome.describe(entry.attempts);
+    let (duration, time) = (
+        format_duration_ms(entry.duration_ms),
+        clock_time(entry.handled_at_ms),
+    );
+    let inspect = move |_| {
+        if let Some(table) = sources.chosen_name_untracked() {
+            inspected.show(inspection_of(table, &entry));
+        }
+    };
+    view! {
+        <li aria-posinset=position aria-setsize=total>
+            <button type="button" class="history__row" class:history__row--rejected=rejected on:click=inspect>
+                <span class="history__initials" aria-hidden="true">{initials}</span>
+                <span class="history__key">{key}</span>
+                <span class="history__type">{label}</span>
+                <span class="history__outcome">{outcome}</span>
+                <span class="history__duration">{duration}</span>
+                <span class="history__time">{time}</span>
+            </button>
+        </li>
     }
 }

@@ -15,23 +15,6 @@ use crate::browser::queue_rpc;
 #[component]
 pub(super) fn QueueOptions() -> impl IntoView {
     let sources = expect_context::<Sources>();
-    let alerts = expect_context::<Alerts>();
-    let added = move |name: &str| {
-        sources
-            .added_queues
-            .with(|a| a.iter().any(|q| q.name() == name))
-    };
-    let remove = move |queue: &QueueSource| {
-        sources
-            .added_queues
-            .update(|a| a.retain(|q| q.queue != queue.queue));
-        sources
-            .added_queues
-            .with_untracked(|a| remember(&storage_keys::added_queues(), a, alerts));
-        if sources.selected.get_untracked() == Some(selection(&Source::Queue(queue.clone()))) {
-            sources.selected.set(None);
-        }
-    };
     view! {
         <fieldset class="dialog__tables">
             <legend>"Queues"</legend>
@@ -39,34 +22,57 @@ pub(super) fn QueueOptions() -> impl IntoView {
                 <p class="dialog__note">"No queue yet: add one by name below (Supabase Queues, exposed through the API)."</p>
             </Show>
             <For each=move || sources.queues.get() key=|q| q.name().to_string() let:queue>
-                {
-                    let name = queue.name().to_string();
-                    let chosen = selection(&Source::Queue(queue.clone()));
-                    let dead_letters = queue.dead_letter_queue.as_str().to_string();
-                    let this = StoredValue::new(queue);
-                    let value = StoredValue::new(chosen.clone());
-                    view! {
-                        <label class="dialog__table">
-                            <input
-                                type="radio"
-                                name="source-table"
-                                value=chosen
-                                prop:checked=move || value.with_value(|v| sources.selected.get().as_ref() == Some(v))
-                                on:change=move |_| sources.selected.set(Some(value.get_value()))
-                            />
-                            <span class="dialog__name">{name.clone()}</span>
-                            <span class="dialog__count">{format!(" — queue · dead letters to {dead_letters}")}</span>
-                            <Show when=move || this.with_value(|q| added(q.name()))>
-                                <button type="button" class="button button--small" aria-label=format!("Remove {name}")
-                                    on:click=move |_| this.with_value(remove)>
-                                    "Remove"
-                                </button>
-                            </Show>
-                        </label>
-                    }
-                }
+                <QueueOption queue=queue />
             </For>
         </fieldset>
+    }
+}
+
+#[component]
+fn QueueOption(queue: QueueSource) -> impl IntoView {
+    let sources = expect_context::<Sources>();
+    let alerts = expect_context::<Alerts>();
+    let name = queue.name().to_string();
+    let chosen = selection(&Source::Queue(queue.clone()));
+    let dead_letters = queue.dead_letter_queue.as_str().to_string();
+    let value = StoredValue::new(chosen.clone());
+    let this = StoredValue::new(queue);
+    let added = move || {
+        this.with_value(|queue| {
+            sources
+                .added_queues
+                .with(|a| a.iter().any(|q| q.queue == queue.queue))
+        })
+    };
+    let remove = move |_| {
+        let queue = this.get_value();
+        sources
+            .added_queues
+            .update(|a| a.retain(|q| q.queue != queue.queue));
+        sources
+            .added_queues
+            .with_untracked(|a| remember(&storage_keys::added_queues(), a, alerts));
+        if sources.selected.get_untracked() == Some(value.get_value()) {
+            sources.selected.set(None);
+        }
+    };
+    view! {
+        <label class="dialog__table">
+            <input
+                type="radio"
+                name="source-table"
+                value=chosen
+                prop:checked=move || value.with_value(|v| sources.selected.get().as_ref() == Some(v))
+                on:change=move |_| sources.selected.set(Some(value.get_value()))
+            />
+            <span class="dialog__name">{name.clone()}</span>
+            <span class="dialog__count">{format!(" — queue · dead letters to {dead_letters}")}</span>
+            <Show when=added>
+                <button type="button" class="button button--small" aria-label=format!("Remove {name}") on:click=remove>
+                    "Remove"
+                </button>
+            </Show>
+        </label>
     }
 }
 

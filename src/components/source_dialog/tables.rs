@@ -85,62 +85,68 @@ pub(super) fn TableOptions(
     notes: LocalResource<Option<Vec<(String, String)>>>,
 ) -> impl IntoView {
     let sources = expect_context::<Sources>();
+    view! {
+        <fieldset class="dialog__tables">
+            <legend>"Tables"</legend>
+            <For each=move || sources.tables.get() key=|t| t.table.as_str().to_string() let:table>
+                <TableOption name=table.table.as_str().to_string() handled=handled notes=notes />
+            </For>
+        </fieldset>
+    }
+}
+
+#[component]
+fn TableOption(
+    name: String,
+    handled: Handled,
+    notes: LocalResource<Option<Vec<(String, String)>>>,
+) -> impl IntoView {
+    let sources = expect_context::<Sources>();
     let alerts = expect_context::<Alerts>();
-    let note = move |name: &str| {
+    let this = StoredValue::new(name.clone());
+    let note = move || {
         notes.with(|n| {
-            n.as_ref()
-                .and_then(|n| n.as_ref())
-                .and_then(|n| lookup(n, name).cloned())
+            let n = n.as_ref().and_then(|n| n.as_ref())?;
+            this.with_value(|name| lookup(n, name).map(|note| format!(" · {note}")))
         })
     };
-    let added = move |name: &str| {
-        sources
-            .added
-            .with(|a| a.iter().any(|s| s.table.as_str() == name))
+    let added = move || {
+        this.with_value(|name| {
+            sources
+                .added
+                .with(|a| a.iter().any(|s| s.table.as_str() == name))
+        })
     };
-    let remove = move |name: &str| {
+    let remove = move |_| {
+        let name = this.get_value();
         sources
             .added
             .update(|a| a.retain(|s| s.table.as_str() != name));
         sources
             .added
             .with_untracked(|a| remember(&storage_keys::added_tables(), a, alerts));
-        if sources.selected.get_untracked().as_deref() == Some(name) {
+        if sources.selected.get_untracked() == Some(name) {
             sources.selected.set(None);
         }
     };
     view! {
-        <fieldset class="dialog__tables">
-            <legend>"Tables"</legend>
-            <For each=move || sources.tables.get() key=|t| t.table.as_str().to_string() let:table>
-                {
-                    let name = table.table.as_str().to_string();
-                    let this = StoredValue::new(name.clone());
-                    view! {
-                        <label class="dialog__table">
-                            <input
-                                type="radio"
-                                name="source-table"
-                                value=name.clone()
-                                prop:checked=move || this.with_value(|n| sources.selected.get().as_ref() == Some(n))
-                                on:change=move |_| sources.selected.set(Some(this.get_value()))
-                            />
-                            <span class="dialog__name">{name.clone()}</span>
-                            <span class="dialog__count">{move || format!(" — {} handled", this.with_value(|n| handled.of(n)))}</span>
-                            <span class="dialog__note">
-                                {move || this.with_value(|n| note(n)).map(|note| format!(" · {note}")).unwrap_or_default()}
-                            </span>
-                            <Show when=move || this.with_value(|n| added(n))>
-                                <button type="button" class="button button--small" aria-label=format!("Remove {name}")
-                                    on:click=move |_| this.with_value(|n| remove(n))>
-                                    "Remove"
-                                </button>
-                            </Show>
-                        </label>
-                    }
-                }
-            </For>
-        </fieldset>
+        <label class="dialog__table">
+            <input
+                type="radio"
+                name="source-table"
+                value=name.clone()
+                prop:checked=move || this.with_value(|n| sources.selected.get().as_ref() == Some(n))
+                on:change=move |_| sources.selected.set(Some(this.get_value()))
+            />
+            <span class="dialog__name">{name.clone()}</span>
+            <span class="dialog__count">{move || format!(" — {} handled", this.with_value(|n| handled.of(n)))}</span>
+            <span class="dialog__note">{move || note().unwrap_or_default()}</span>
+            <Show when=added>
+                <button type="button" class="button button--small" aria-label=format!("Remove {name}") on:click=remove>
+                    "Remove"
+                </button>
+            </Show>
+        </label>
     }
 }
 
