@@ -1,5 +1,5 @@
-//! Files in and out of the page: downloads made from text (through
-//! gloo-file's object URLs), and a chosen file's text.
+//! Text in and out of the page: downloads made from text (through
+//! gloo-file's object URLs), the clipboard, and a chosen file's text.
 
 use gloo_file::ObjectUrl;
 use gloo_timers::callback::Timeout;
@@ -25,6 +25,21 @@ pub fn download(name: &str, text: &str) -> Result<(), String> {
     // The browser reads the file after this returns: revoke its URL later.
     Timeout::new(60_000, move || drop(url)).forget();
     Ok(())
+}
+
+/// Writes `text` to the clipboard: false where the page has no clipboard
+/// (`navigator.clipboard` exists in secure contexts only) or the browser
+/// refuses.
+pub async fn copy(text: &str) -> bool {
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
+        return false;
+    };
+    if !js_sys::Reflect::has(&navigator, &"clipboard".into()).unwrap_or(false) {
+        return false;
+    }
+    JsFuture::from(navigator.clipboard().write_text(text))
+        .await
+        .is_ok()
 }
 
 /// The text of the file chosen in a file input.

@@ -25,7 +25,7 @@ impl Drop for TabLock {
 thread_local! {
     /// The locks this tab holds: a drain that is still finishing its last
     /// events in this tab is not "another tab".
-    static HELD_HERE: RefCell<std::collections::HashSet<String>> = RefCell::default();
+    static HELD_HERE: RefCell<std::collections::BTreeSet<String>> = RefCell::default();
 }
 
 /// Whether this tab itself holds the lock `name` (a drain still stopping).

@@ -1,5 +1,4 @@
 use leptos::prelude::*;
-use leptos_use::use_document_visibility;
 use sluice_core::metrics::updated_ago;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::storage_keys;
@@ -76,7 +75,7 @@ pub fn DrainStatus() -> impl IntoView {
     let view = move || drain.view();
     let sources = expect_context::<Sources>();
     let clock = expect_context::<Clock>();
-    let tab_hidden = use_document_visibility();
+    let tab_hidden = tab_hidden();
     let updated = move || updated_ago(view().last_read_ms.get(), clock.now_ms());
     let condition = move || {
         match view().condition.get() {
@@ -102,11 +101,24 @@ pub fn DrainStatus() -> impl IntoView {
                     "Retry now"
                 </button>
             </Show>
-            <Show when=move || tab_hidden.get() == web_sys::VisibilityState::Hidden>
+            <Show when=move || tab_hidden.get()>
                 <span class="status__hidden">
                     "This tab is hidden: the browser may slow idle polling to once a minute (a backlog keeps draining)."
                 </span>
             </Show>
         </p>
     }
+}
+
+/// Whether the tab is hidden, following the document's `visibilitychange`
+/// (what leptos-use's `use_document_visibility` did, with less machinery).
+fn tab_hidden() -> ReadSignal<bool> {
+    let hidden = || document().visibility_state() == web_sys::VisibilityState::Hidden;
+    let (tab_hidden, set_tab_hidden) = signal(hidden());
+    let listener = gloo_events::EventListener::new(&document(), "visibilitychange", move |_| {
+        set_tab_hidden.set(hidden())
+    });
+    // Dropped, which removes the listener, when the status goes away.
+    StoredValue::new_local(listener);
+    tab_hidden
 }

@@ -1,5 +1,4 @@
 use leptos::prelude::*;
-use leptos_use::{use_clipboard, UseClipboardReturn};
 use serde_json::Value;
 use sluice_core::inspect::{
     format_bytes, kind, linked_ids, preview, scalar, summary, LARGE_ROW_BYTES, PREVIEW_CHARS,
@@ -8,7 +7,7 @@ use sluice_core::inspect::{
 use std::sync::Arc;
 
 use super::state::Sources;
-use crate::browser::rest;
+use crate::browser::{files, rest};
 
 /// What the inspector shows: one event, from wherever it was selected.
 #[derive(Clone, PartialEq)]
@@ -81,7 +80,7 @@ pub fn Inspector() -> impl IntoView {
             ))
         }
     });
-    let UseClipboardReturn { copied, copy, .. } = use_clipboard();
+    let (copied, copy) = copy_with_note();
     view! {
         <aside class="panel inspector" aria-label="Inspector">
             <div class="panel__head">
@@ -144,6 +143,30 @@ pub fn Inspector() -> impl IntoView {
             }}
         </aside>
     }
+}
+
+/// "Copy as JSON": writes a text to the clipboard and says "Copied." for
+/// 1.5 s after (a second copy starts the 1.5 s again), as leptos-use's
+/// `use_clipboard` did, without its permission and listener machinery.
+fn copy_with_note() -> (
+    ReadSignal<bool>,
+    impl Fn(&str) + Clone + Send + Sync + 'static,
+) {
+    let (copied, set_copied) = signal(false);
+    // Dropping a timeout (a new copy, or the inspector going away) cancels it.
+    let reset = StoredValue::new_local(None::<gloo_timers::callback::Timeout>);
+    let copy = move |text: &str| {
+        let text = text.to_owned();
+        leptos::task::spawn_local(async move {
+            if files::copy(&text).await {
+                set_copied.set(true);
+                let timeout =
+                    gloo_timers::callback::Timeout::new(1_500, move || set_copied.set(false));
+                reset.set_value(Some(timeout));
+            }
+        });
+    };
+    (copied, copy)
 }
 
 /// JSON pointer escaping of one key.

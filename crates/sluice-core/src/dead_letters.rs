@@ -53,10 +53,10 @@ impl DeadLetter {
     /// Whether a filter's text appears in the key or the reason
     /// (case-insensitive). An empty filter matches everything.
     pub fn matches(&self, filter: &str) -> bool {
-        let filter = filter.trim().to_lowercase();
+        let filter = crate::case::lower(filter.trim());
         filter.is_empty()
-            || self.key.to_lowercase().contains(&filter)
-            || self.reason.to_lowercase().contains(&filter)
+            || crate::case::lower(&self.key).contains(&filter)
+            || crate::case::lower(&self.reason).contains(&filter)
     }
 }
 

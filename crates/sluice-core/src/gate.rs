@@ -93,7 +93,7 @@ fn initials(label: &str) -> String {
             .chain(second.chars().take(1))
             .collect(),
     };
-    letters.to_uppercase()
+    crate::case::upper(&letters)
 }
 
 /// What the gate shows, updated only by the engine and the agent's signals.

@@ -67,7 +67,7 @@ impl Entry {
     /// Whether a filter's text appears in the key, type, outcome or reason
     /// (case-insensitive). An empty filter matches everything.
     pub fn matches(&self, filter: &str) -> bool {
-        let filter = filter.trim().to_lowercase();
+        let filter = crate::case::lower(filter.trim());
         if filter.is_empty() {
             return true;
         }
@@ -82,7 +82,7 @@ impl Entry {
             reason,
         ]
         .iter()
-        .any(|field| field.to_lowercase().contains(&filter))
+        .any(|field| crate::case::lower(field).contains(&filter))
     }
 }
 

@@ -1,11 +1,13 @@
 //! Sluice's functional core: every decision the app makes that does not need
 //! a browser lives here, so plain `cargo test` checks it natively and fast.
-//! Nothing in this crate may depend on web-sys, gloo or Leptos.
+//! Nothing in this crate may depend on web-sys, gloo or Leptos (`case` alone
+//! takes the browser's case mapping through js-sys, on wasm32).
 
 pub mod admission;
 pub mod agent;
 pub mod alert_thresholds;
 pub mod backoff;
+pub mod case;
 pub mod credentials;
 pub mod dead_letters;
 pub mod drain;

@@ -39,7 +39,7 @@ mod reading;
 
 pub use finish::{finishing, Finish, Origin};
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 pub use crate::admission::{Admission, MAX_LANES};
@@ -161,9 +161,9 @@ pub struct Drain {
     last_error: Option<SourceError>,
     halted: Option<SourceError>,
     last_read_ms: Option<f64>,
-    reported: HashSet<String>,
+    reported: BTreeSet<String>,
     /// Keys the seed prototype handled, until the drain first catches up.
-    imported: HashSet<String>,
+    imported: BTreeSet<String>,
 }
 
 fn millis(d: Duration) -> f64 {
@@ -199,8 +199,8 @@ impl Drain {
             last_error: None,
             halted: None,
             last_read_ms: None,
-            reported: HashSet::new(),
-            imported: HashSet::new(),
+            reported: BTreeSet::new(),
+            imported: BTreeSet::new(),
         }
     }
 
