@@ -4,7 +4,6 @@
 //! settings.
 
 use leptos::prelude::*;
-use leptos_use::use_interval_fn;
 use sluice_core::rate::ConsumptionRate;
 use sluice_core::runtime_config::{table_for_link, RuntimeConfig};
 use sluice_core::storage_keys;
@@ -62,9 +61,13 @@ impl AppState {
                 .and_then(|config| config.ok())
                 .and_then(|config| config.project_url)
         });
-        // A display clock for "updated 3 s ago" and the figures.
+        // A display clock for "updated 3 s ago" and the figures, for as
+        // long as the page lives.
         let now_ms = RwSignal::new(js_sys::Date::now());
-        use_interval_fn(move || now_ms.set(js_sys::Date::now()), 1_000);
+        set_interval(
+            move || now_ms.set(js_sys::Date::now()),
+            std::time::Duration::from_secs(1),
+        );
         provide_context(alerts);
         provide_context(sources);
         provide_context(drain);
