@@ -9,9 +9,10 @@ use crate::runner::Intent;
 #[component]
 pub fn DrainQuestion() -> impl IntoView {
     let drain = expect_context::<DrainHandle>();
-    let answer = move |yes: bool| drain.send(Intent::Answer(yes));
     move || {
         drain.view().question.get().map(|question| {
+            let id = question.id;
+            let answer = move |yes: bool| drain.send(Intent::Answer(id, yes));
             view! {
                 <section class="offer" role="alertdialog" aria-label="Question" aria-describedby="drain-question">
                     <p id="drain-question">{question.text}</p>

@@ -145,9 +145,11 @@ async fn wait_for_next_try(context: &Station, until_ms: Option<f64>, seen: &Agen
             return Woke::NewSettings(settings);
         }
         let nudged = context.nudged().fuse();
-        let due = match until_ms {
-            Some(at) if at - now_ms() <= 0.0 => return Woke::Due,
-            Some(at) => timer_millis(Duration::from_secs_f64((at - now_ms()) / 1000.0)),
+        // The clock is read once: a second read could make what is left
+        // negative, which no Duration can hold.
+        let due = match until_ms.map(|at| at - now_ms()) {
+            Some(left_ms) if left_ms <= 0.0 => return Woke::Due,
+            Some(left_ms) => timer_millis(Duration::from_millis(left_ms.ceil() as u64)),
             None => timer_millis(Duration::MAX),
         };
         let due = TimeoutFuture::new(due).fuse();

@@ -60,8 +60,8 @@ pub enum Intent {
     PartitionKey(Option<Identifier>),
     /// The table's alert limits were saved.
     AlertThresholds(AlertThresholds),
-    /// The operator's answer to the drain's question (yes or no).
-    Answer(bool),
+    /// The operator's answer (yes or no) to the drain's question with this id.
+    Answer(u32, bool),
     /// Try the event at the gate again now, instead of waiting for its next
     /// try (retrying, agent offline, or halted on the agent's settings).
     RetryNow,

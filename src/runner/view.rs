@@ -46,10 +46,18 @@ impl Condition {
 /// drain in it, until answered).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Question {
+    /// Tells an answer to this question from one to an earlier question.
+    pub id: u32,
     pub text: String,
     /// The button that answers yes, and the one that answers no.
     pub yes: &'static str,
     pub no: &'static str,
+}
+
+impl Question {
+    /// The questions a table's drain may ask, each at most once.
+    pub const NO_WEB_LOCKS: u32 = 1;
+    pub const PROTOTYPE_KEYS: u32 = 2;
 }
 
 /// What was handled in this tab: counted per event without waking the

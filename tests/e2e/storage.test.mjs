@@ -21,7 +21,14 @@ test("the seed prototype's processed keys are imported once, only when the opera
     const question = page.getByRole('alertdialog', { name: 'Question' });
     await question.waitFor({ timeout: 20_000 });
     assert.match(await question.textContent(), /holds 2 keys of table .* do not say which project/s);
+    // Paused while the question waits: the drain that starts after the
+    // answer keeps the operator's choice.
+    await page.getByRole('button', { name: 'Pause' }).click();
     await question.getByRole('button', { name: answer === 'accept' ? 'Treat as handled' : 'Ignore them' }).click();
+    await question.waitFor({ state: 'detached' });
+    await sleep(1500);
+    assert.deepEqual((await tally(table)).order, [], 'nothing delivered while paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
     await eventually(async () => (await drainedCount(page)) === 4, 20_000, 'all four handled');
     const t = await tally(table);
     assert.deepEqual(t.order, answer === 'accept' ? [b, d] : [a, b, c, d], answer === 'accept' ? 'only the events the prototype had not handled' : 'declined: every event delivered');

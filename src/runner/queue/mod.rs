@@ -42,6 +42,7 @@ pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedR
         inputs.alerts,
     );
     let view = station.view;
+    view.admission.set(inputs.admission);
     let mut drive = QueueLoop {
         station: &station,
         source: &source,
@@ -363,7 +364,7 @@ impl QueueLoop<'_> {
             | Intent::Import(_)
             | Intent::WatchOnly(_)
             | Intent::PartitionKey(_)
-            | Intent::Answer(_) => {}
+            | Intent::Answer(..) => {}
             Intent::Stop => return false,
         }
         true

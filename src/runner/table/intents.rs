@@ -50,15 +50,29 @@ impl TableLoop<'_> {
             }
             Intent::AlertThresholds(limits) => context.view.alert_thresholds.set(limits),
             // No question is asked while draining.
-            Intent::Answer(_) => {}
+            Intent::Answer(..) => {}
             Intent::Stop => return false,
         }
         context.view.publish(&self.drain);
         true
     }
 
-    /// Starts the table again from a cleared or imported history.
+    /// The reset waiting for the gate to empty: the one in storage, which is
+    /// the newest (a later Clear or import, here or from another tab's
+    /// "Clear all history", replaces it there), else this drain's own (when
+    /// storage refused it).
+    pub(super) fn newest_pending_reset(&mut self) -> Option<PendingReset> {
+        let own = self.pending_reset.take();
+        match self.context.store.pending_reset() {
+            Ok(Some(stored)) => Some(stored),
+            _ => own,
+        }
+    }
+
+    /// Starts the table again from a cleared or imported history; a reset
+    /// that was waiting is superseded.
     pub(super) fn reset(&mut self, reset: PendingReset) {
+        self.pending_reset = None;
         if let Some(ledger) = self.context.reset_store(&reset) {
             self.drain = self.context.new_drain(ledger);
         }
@@ -88,11 +102,24 @@ impl Context {
             .ok()
     }
 
-    /// Applies the operator's Pause, Resume and Watch only while there is no
-    /// drain yet: kept in the view for the drain to come, and shown at once.
+    /// Applies the operator's choices while there is no drain yet (pause,
+    /// watch only, the table's settings, the agent's): kept in the view and
+    /// the station for the drain to come, and shown at once.
     pub(super) fn apply_choices(&self, inbox: &mut Inbox<'_, Finished>) {
         let view = self.view;
         inbox.apply_kept(|intent| match intent {
+            Intent::PartitionKey(key) => {
+                view.partition_key.set(key.clone());
+                true
+            }
+            Intent::AlertThresholds(limits) => {
+                view.alert_thresholds.set(*limits);
+                true
+            }
+            Intent::Settings(choices) => {
+                self.choose(choices.clone());
+                true
+            }
             Intent::Pause => {
                 view.admission.set(Admission::Paused);
                 true
@@ -125,7 +152,7 @@ impl Context {
             Intent::PartitionKey(key) => view.partition_key.set(key),
             Intent::AlertThresholds(limits) => view.alert_thresholds.set(limits),
             Intent::Settings(choices) => self.choose(choices),
-            Intent::Step | Intent::RetryNow | Intent::Answer(_) => {}
+            Intent::Step | Intent::RetryNow | Intent::Answer(..) => {}
             Intent::Stop => return false,
         }
         true
@@ -169,12 +196,16 @@ pub(super) async fn ask(
     inbox: &mut Inbox<'_, Finished>,
     question: Question,
 ) -> Option<bool> {
+    let id = question.id;
     context.view.question.set(Some(question));
     let answer = loop {
         let mut answer = None;
+        // An answer to an earlier question (a double click) is dropped.
         inbox.apply_kept(|intent| match intent {
-            Intent::Answer(yes) => {
-                answer = Some(*yes);
+            Intent::Answer(to, yes) => {
+                if *to == id {
+                    answer = Some(*yes);
+                }
                 true
             }
             _ => false,

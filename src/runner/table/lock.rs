@@ -69,6 +69,7 @@ pub(super) async fn take(context: &Context, inbox: &mut Inbox<'_, Finished>) -> 
             // another tab drains this table.
             let table = context.store.table();
             let question = Question {
+                id: Question::NO_WEB_LOCKS,
                 text: format!(
                     "This page cannot keep other tabs from draining {table} at the same time ({reason}; for example, a page served over plain http on a network address). Drain {table} in this tab only if no other tab or browser drains it; otherwise this tab only watches."
                 ),

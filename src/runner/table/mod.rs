@@ -144,8 +144,9 @@ async fn prepare(
     context.apply_choices(inbox);
     // Read only now: until the lock was ours, another tab moved the cursor.
     let ledger = intents::stored_ledger(context, inbox, redeliveries).await?;
+    let imported = prototype::keys_to_import(context, inbox, &ledger).await?;
     let mut drain = context.new_drain(ledger);
-    prototype::import_keys(context, inbox, &mut drain).await?;
+    drain.import_handled(imported);
     Some((drain, lock))
 }
 
@@ -190,8 +191,8 @@ impl TableLoop<'_> {
                     return self.stop().await;
                 }
             }
-            if self.inbox.at_gate() == 0 {
-                if let Some(reset) = self.pending_reset.take() {
+            if self.inbox.at_gate() == 0 && self.pending_reset.is_some() {
+                if let Some(reset) = self.newest_pending_reset() {
                     self.reset(reset);
                 }
             }
@@ -260,8 +261,9 @@ impl TableLoop<'_> {
     async fn stop(&mut self) {
         self.context.stop();
         self.finish_work_under_way().await;
-        // The gate is empty now, and the lock still held.
-        if let Some(reset) = self.pending_reset.take() {
+        // The gate is empty now, and the lock still held: a reset waiting
+        // (this drain's, or another tab's "Clear all history") is made.
+        if let Some(reset) = self.newest_pending_reset() {
             self.context.reset_store(&reset);
         }
     }
