@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod agent;
 pub mod alert_thresholds;
+pub mod auth;
 pub mod backoff;
 pub mod case;
 pub mod credentials;

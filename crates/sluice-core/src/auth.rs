@@ -1,0 +1,255 @@
+//! Signing in with Supabase Auth (GoTrue), as supabase-js does: the
+//! project's public key as `apikey`, and once signed in the user's access
+//! token as `Authorization: Bearer …`, so that the project's row-level
+//! security sees the operator, not the public. The access token is
+//! refreshed before it expires with its single-use refresh token.
+//!
+//! What the replies mean is decided here; the requests are the browser's.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use thiserror::Error;
+
+/// Refresh when the access token has less than this left (s). supabase-js
+/// refreshes three of its 30 s ticks before expiry.
+pub const REFRESH_MARGIN_S: u64 = 90;
+
+/// A signed-in operator, as kept for this tab (or, with "Remember me", this
+/// browser).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: u64,
+    pub user_id: String,
+    pub email: String,
+}
+
+// Tokens are secrets: never in a log or a panic message.
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("email", &self.email)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignedIn {
+    /// Whether the access token should be refreshed now.
+    pub fn refresh_due(&self, now_unix: u64) -> bool {
+        now_unix + REFRESH_MARGIN_S >= self.expires_at
+    }
+
+    /// The headers a request to the project carries for this operator,
+    /// beside the project's key.
+    pub fn bearer(&self) -> (&'static str, String) {
+        ("Authorization", format!("Bearer {}", self.access_token))
+    }
+}
+
+/// `POST /auth/v1/token?grant_type=password`'s body.
+pub fn password_body(email: &str, password: &str) -> Value {
+    json!({ "email": email.trim(), "password": password })
+}
+
+/// `POST /auth/v1/token?grant_type=refresh_token`'s body.
+pub fn refresh_body(signed_in: &SignedIn) -> Value {
+    json!({ "refresh_token": signed_in.refresh_token })
+}
+
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+    expires_at: Option<u64>,
+    user: User,
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// Reads a token reply (sign-in or refresh) received at `now_unix`.
+pub fn signed_in(body: &str, now_unix: u64) -> Result<SignedIn, AuthError> {
+    let reply: TokenReply =
+        serde_json::from_str(body).map_err(|error| AuthError::Unreadable(error.to_string()))?;
+    if reply.access_token.is_empty() || reply.refresh_token.is_empty() {
+        return Err(AuthError::Unreadable("a token is missing".into()));
+    }
+    Ok(SignedIn {
+        access_token: reply.access_token,
+        refresh_token: reply.refresh_token,
+        expires_at: reply
+            .expires_at
+            .unwrap_or(now_unix.saturating_add(reply.expires_in)),
+        user_id: reply.user.id,
+        email: reply.user.email.unwrap_or_default(),
+    })
+}
+
+/// Why Supabase Auth did not sign the operator in (or keep them signed in),
+/// in words an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthError {
+    #[error("Wrong email or password.")]
+    WrongCredentials,
+    #[error(
+        "This email address is not confirmed yet: open the link Supabase sent to it, then sign in."
+    )]
+    NotConfirmed,
+    #[error("Too many sign-in attempts for now: wait a minute, then try again.")]
+    RateLimited,
+    /// The session cannot be refreshed: revoked, signed out elsewhere, its
+    /// refresh token already used, or the user removed.
+    #[error("Your session ended ({0}): sign in again.")]
+    SessionEnded(String),
+    #[error("Supabase Auth refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error(
+        "Supabase Auth could not be reached ({0}). Check the project URL and your connection."
+    )]
+    Unreachable(String),
+    #[error("Supabase Auth sent a reply Sluice cannot read ({0}).")]
+    Unreadable(String),
+}
+
+/// The error bodies GoTrue sends: `{code, error_code, msg}`, with API
+/// version 2024-01-01 `{code: "…", message}`, and from older servers OAuth's
+/// `{error, error_description}`.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    code: Option<Value>,
+    error_code: Option<String>,
+    msg: Option<String>,
+    message: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+impl AuthError {
+    /// Classifies a non-2xx reply of `/auth/v1`.
+    pub fn from_reply(status: u16, body: &str) -> Self {
+        let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
+        let code = parsed
+            .error_code
+            .or_else(|| {
+                parsed
+                    .code
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        let message = parsed
+            .msg
+            .or(parsed.message)
+            .or(parsed.error_description)
+            .or(parsed.error)
+            .unwrap_or_else(|| {
+                body.chars()
+                    .take(200)
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            });
+        match code.as_str() {
+            "invalid_credentials" => Self::WrongCredentials,
+            "email_not_confirmed" => Self::NotConfirmed,
+            "over_request_rate_limit" => Self::RateLimited,
+            "refresh_token_already_used"
+            | "refresh_token_not_found"
+            | "session_not_found"
+            | "session_expired"
+            | "user_not_found"
+            | "user_banned"
+            | "bad_jwt" => Self::SessionEnded(message),
+            _ if status == 429 => Self::RateLimited,
+            // Servers without error codes: the OAuth error and its words.
+            _ if message == "Invalid login credentials" => Self::WrongCredentials,
+            _ if message == "Email not confirmed" => Self::NotConfirmed,
+            _ if message.starts_with("Invalid Refresh Token") => Self::SessionEnded(message),
+            _ => Self::Refused { status, message },
+        }
+    }
+
+    /// Whether only signing in again helps.
+    pub fn session_ended(&self) -> bool {
+        matches!(self, Self::SessionEnded(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPLY: &str = r#"{"access_token":"a.b.c","token_type":"bearer","expires_in":3600,"expires_at":1764500000,"refresh_token":"r1","user":{"id":"u-1","email":"op@example.com","app_metadata":{}}}"#;
+
+    #[test]
+    fn a_token_reply_is_a_signed_in_operator() {
+        let signed = signed_in(REPLY, 1_764_496_400).unwrap();
+        assert_eq!(signed.email, "op@example.com");
+        assert_eq!(signed.expires_at, 1_764_500_000);
+        assert_eq!(signed.bearer(), ("Authorization", "Bearer a.b.c".into()));
+        let without_expiry = REPLY.replace(r#""expires_at":1764500000,"#, "");
+        assert_eq!(signed_in(&without_expiry, 100).unwrap().expires_at, 3_700);
+        assert!(matches!(signed_in("{}", 0), Err(AuthError::Unreadable(_))));
+    }
+
+    #[test]
+    fn the_token_is_refreshed_a_margin_before_it_expires() {
+        let signed = signed_in(REPLY, 0).unwrap();
+        assert!(!signed.refresh_due(1_764_500_000 - REFRESH_MARGIN_S - 1));
+        assert!(signed.refresh_due(1_764_500_000 - REFRESH_MARGIN_S));
+        assert!(signed.refresh_due(1_764_500_001));
+    }
+
+    #[test]
+    fn tokens_never_show_in_debug_output() {
+        let shown = format!("{:?}", signed_in(REPLY, 0).unwrap());
+        assert!(!shown.contains("a.b.c") && !shown.contains("r1"), "{shown}");
+    }
+
+    #[test]
+    fn errors_are_told_in_the_operators_words_whatever_the_servers_shape() {
+        let new =
+            r#"{"code":400,"error_code":"invalid_credentials","msg":"Invalid login credentials"}"#;
+        assert_eq!(AuthError::from_reply(400, new), AuthError::WrongCredentials);
+        let versioned = r#"{"code":"email_not_confirmed","message":"Email not confirmed"}"#;
+        assert_eq!(
+            AuthError::from_reply(400, versioned),
+            AuthError::NotConfirmed
+        );
+        let oauth = r#"{"error":"invalid_grant","error_description":"Invalid login credentials"}"#;
+        assert_eq!(
+            AuthError::from_reply(400, oauth),
+            AuthError::WrongCredentials
+        );
+        assert_eq!(
+            AuthError::from_reply(
+                429,
+                r#"{"code":429,"error_code":"over_request_rate_limit","msg":"Request rate limit reached"}"#
+            ),
+            AuthError::RateLimited
+        );
+        assert_eq!(
+            AuthError::from_reply(429, "slow down"),
+            AuthError::RateLimited
+        );
+        let reused = AuthError::from_reply(
+            400,
+            r#"{"code":400,"error_code":"refresh_token_already_used","msg":"Invalid Refresh Token: Already Used"}"#,
+        );
+        assert!(reused.session_ended());
+        assert!(reused.to_string().contains("sign in again"));
+        assert!(matches!(
+            AuthError::from_reply(500, "<html>"),
+            AuthError::Refused { status: 500, .. }
+        ));
+    }
+}
