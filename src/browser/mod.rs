@@ -4,6 +4,7 @@
 
 pub mod agent_client;
 pub mod agent_store;
+pub mod auth;
 pub mod clock;
 pub mod crash;
 pub mod dialogs;

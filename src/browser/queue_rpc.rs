@@ -47,7 +47,7 @@ pub async fn call_within(
         .header("Accept", "application/json")
         .header("Content-Type", "application/json")
         .header("Content-Profile", SCHEMA);
-    for (name, value) in session.key.request_headers() {
+    for (name, value) in session.request_headers(super::auth::access_token().as_deref()) {
         request = request.header(name, &value);
     }
     let explain = |failure| explain(failure, limit);

@@ -19,7 +19,7 @@ fn request(session: &Session, method: Method, path: &str) -> RequestBuilder {
     let mut request = RequestBuilder::new(&url)
         .method(method)
         .header("Accept", "application/json");
-    for (name, value) in session.key.request_headers() {
+    for (name, value) in session.request_headers(super::auth::access_token().as_deref()) {
         request = request.header(name, &value);
     }
     request

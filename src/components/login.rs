@@ -5,8 +5,8 @@ use sluice_core::storage_keys;
 use super::state::Sources;
 use crate::alerts::Alerts;
 use crate::browser::clock::now_unix;
-use crate::browser::rest;
 use crate::browser::storage::{self, Store};
+use crate::browser::{auth, rest};
 
 /// The login form, or once logged in, the project and "Log out".
 #[component]
@@ -35,47 +35,81 @@ pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
             .unwrap_or_default()
     });
     let api_key = RwSignal::new(String::new());
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
 
-    // The key is checked against the project before anything is stored.
-    let check = Action::new_local(move |checked: &Session| {
-        let checked = checked.clone();
-        let table = check_table();
-        async move {
-            if let Err(refused) = rest::check_login(&checked, &table).await {
-                return alerts.show(refused);
+    // With an email and a password the operator signs in through Supabase
+    // Auth first; then the login is checked against the project. Nothing is
+    // stored until both succeed.
+    let check = Action::new_local(
+        move |(checked, credentials): &(Session, Option<(String, String)>)| {
+            let (mut checked, credentials) = (checked.clone(), credentials.clone());
+            let table = check_table();
+            async move {
+                let signed = match credentials {
+                    Some((email, password)) => {
+                        match auth::sign_in(&checked, &email, &password).await {
+                            Ok(signed) => Some(signed),
+                            Err(refused) => return alerts.show(refused),
+                        }
+                    }
+                    None => None,
+                };
+                checked = checked.signed_in_as(signed.as_ref());
+                auth::keep(signed.clone());
+                if let Err(refused) = rest::check_login(&checked, &table).await {
+                    auth::keep(None);
+                    return alerts.show(refused);
+                }
+                let store = if remember.get_untracked() {
+                    Store::Local
+                } else {
+                    Store::Session
+                };
+                let stored = checked.to_stored(signed.as_ref());
+                if let Err(error) = storage::save(store, &storage_keys::session(), &stored) {
+                    alerts.show(error);
+                }
+                api_key.set(String::new());
+                password.set(String::new());
+                alerts.clear();
+                session.set(Some(checked));
             }
-            let store = if remember.get_untracked() {
-                Store::Local
-            } else {
-                Store::Session
-            };
-            if let Err(error) = storage::save(store, &storage_keys::session(), &checked.to_stored())
-            {
-                alerts.show(error);
-            }
-            api_key.set(String::new());
-            alerts.clear();
-            session.set(Some(checked));
-        }
-    });
+        },
+    );
     let checking = check.pending();
     let log_in = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let credentials = match (email.get().trim(), password.get()) {
+            ("", pass) if pass.is_empty() => None,
+            (typed, pass) if !typed.is_empty() && !pass.is_empty() => Some((typed.to_string(), pass)),
+            _ => return alerts.show(
+                "Enter both an email and a password to sign in as an operator, or neither to use the key alone.",
+            ),
+        };
         match Session::from_form(&project_url.get(), &api_key.get(), now_unix()) {
             Ok(checked) => {
-                check.dispatch(checked);
+                check.dispatch((checked, credentials));
             }
             Err(error) => alerts.show(error),
         }
     };
 
-    let log_out = move |_| {
-        for store in [Store::Session, Store::Local] {
-            storage::remove(store, &storage_keys::session());
+    // Signs out of Supabase Auth too (its refresh tokens end there), then
+    // forgets the login here.
+    let log_out = Action::new_local(move |_: &()| {
+        let current = session.get_untracked();
+        async move {
+            if let Some(current) = current.filter(|s| s.operator.is_some()) {
+                auth::sign_out(&current).await;
+            }
+            for store in [Store::Session, Store::Local] {
+                storage::remove(store, &storage_keys::session());
+            }
+            session.set(None);
         }
-        session.set(None);
-    };
+    });
 
     view! {
         <Show
@@ -97,6 +131,14 @@ pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
                             "API key"
                             <input type="password" name="api-key" autocomplete="off" bind:value=api_key />
                         </label>
+                        <label>
+                            "Email"
+                            <input type="email" name="email" autocomplete="username" bind:value=email />
+                        </label>
+                        <label>
+                            "Password"
+                            <input type="password" name="password" autocomplete="current-password" bind:value=password />
+                        </label>
                         <label class="login__remember">
                             <input type="checkbox" bind:checked=remember />
                             "Remember me"
@@ -115,9 +157,13 @@ pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
         >
             <div class="login login--in">
                 <span class="login__project">
-                    {move || session.with(|s| s.as_ref().map(|s| s.project.as_str().to_string()))}
+                    {move || session.with(|s| s.as_ref().map(|s| match &s.operator {
+                        Some(operator) => format!("{} · {}", operator.email, s.project.as_str()),
+                        None => s.project.as_str().to_string(),
+                    }))}
                 </span>
-                <button type="button" class="button" on:click=log_out>"Log out"</button>
+                <button type="button" class="button" disabled=move || log_out.pending().get()
+                    on:click=move |_| { log_out.dispatch(()); }>"Log out"</button>
             </div>
         </Show>
     }
@@ -131,7 +177,10 @@ pub fn remembered_session(alerts: Alerts) -> Option<Session> {
         .find_map(
             |store| match storage::load::<StoredSession>(store, &storage_keys::session()) {
                 Ok(Some(stored)) => match Session::restore(&stored, now_unix()) {
-                    Ok(session) => Some(session),
+                    Ok(session) => {
+                        auth::keep(stored.signed_in);
+                        Some(session)
+                    }
                     Err(error) => {
                         storage::remove(store, &storage_keys::session());
                         alerts.show(format!("The saved login was discarded: {error}"));

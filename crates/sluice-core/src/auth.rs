@@ -36,7 +36,21 @@ impl std::fmt::Debug for SignedIn {
     }
 }
 
+/// Who is signed in, as the page shows it and the history records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub user_id: String,
+    pub email: String,
+}
+
 impl SignedIn {
+    pub fn operator(&self) -> Operator {
+        Operator {
+            user_id: self.user_id.clone(),
+            email: self.email.clone(),
+        }
+    }
+
     /// Whether the access token should be refreshed now.
     pub fn refresh_due(&self, now_unix: u64) -> bool {
         now_unix + REFRESH_MARGIN_S >= self.expires_at

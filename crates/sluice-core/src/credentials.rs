@@ -2,6 +2,7 @@
 //! Keys are classified before anything is sent, because a secret key must
 //! never sit in a browser, and the kind of key decides the request headers.
 
+use crate::auth::{Operator, SignedIn};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -201,13 +202,19 @@ impl ProjectUrl {
 pub struct StoredSession {
     pub project_url: String,
     pub api_key: String,
+    /// The operator signed in through Supabase Auth, with their tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<SignedIn>,
 }
 
-/// A checked login: a project and a key the browser may use.
+/// A checked login: a project and a key the browser may use, and the
+/// operator signed in with it, if any (their tokens are kept apart: they
+/// change with each refresh while the login stays the same).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub project: ProjectUrl,
     pub key: ApiKey,
+    pub operator: Option<Operator>,
 }
 
 /// Why the login form refused what was typed.
@@ -225,18 +232,45 @@ impl Session {
         Ok(Self {
             project: ProjectUrl::parse(project_url)?,
             key: classify_key(api_key, now_unix)?,
+            operator: None,
         })
     }
 
     /// Re-checks a stored login: a key may have expired since it was kept.
     pub fn restore(stored: &StoredSession, now_unix: u64) -> Result<Self, LoginError> {
-        Self::from_form(&stored.project_url, &stored.api_key, now_unix)
+        let session = Self::from_form(&stored.project_url, &stored.api_key, now_unix)?;
+        Ok(session.signed_in_as(stored.signed_in.as_ref()))
     }
 
-    pub fn to_stored(&self) -> StoredSession {
+    /// This login with the operator `signed_in` names (none: the key alone).
+    pub fn signed_in_as(self, signed_in: Option<&SignedIn>) -> Self {
+        Self {
+            operator: signed_in.map(SignedIn::operator),
+            ..self
+        }
+    }
+
+    pub fn to_stored(&self, signed_in: Option<&SignedIn>) -> StoredSession {
         StoredSession {
             project_url: self.project.as_str().to_string(),
             api_key: self.key.expose().to_string(),
+            signed_in: signed_in.cloned(),
+        }
+    }
+
+    /// The headers every request to the project carries: the key, and once
+    /// an operator signed in, their current access token instead of the
+    /// key as the bearer (as supabase-js does), so that row-level security
+    /// sees the operator. Without a token an operator's request carries
+    /// the key only, and is refused rather than read as the public's.
+    pub fn request_headers(&self, access_token: Option<&str>) -> Vec<(&'static str, String)> {
+        match (&self.operator, access_token) {
+            (None, _) => self.key.request_headers(),
+            (Some(_), Some(token)) => vec![
+                ("apikey", self.key.expose().to_string()),
+                ("Authorization", format!("Bearer {token}")),
+            ],
+            (Some(_), None) => vec![("apikey", self.key.expose().to_string())],
         }
     }
 }
@@ -393,7 +427,7 @@ mod tests {
     fn a_session_survives_storage_and_is_rechecked() {
         let anon = jwt(r#"{"role":"anon","exp":1800000100}"#);
         let session = Session::from_form("http://127.0.0.1:54321/", &anon, NOW).unwrap();
-        let stored = session.to_stored();
+        let stored = session.to_stored(None);
         assert_eq!(stored.project_url, "http://127.0.0.1:54321");
         assert_eq!(Session::restore(&stored, NOW), Ok(session));
         assert_eq!(
@@ -412,5 +446,47 @@ mod tests {
             Session::from_form("https://example.com", "sb_secret_x", NOW),
             Err(LoginError::Key(KeyError::Secret("sb_secret_…".into())))
         );
+    }
+
+    #[test]
+    fn a_signed_in_operator_is_the_bearer_and_the_key_stays_the_apikey() {
+        let session = Session::from_form("http://127.0.0.1:54321", PUBLISHABLE, NOW).unwrap();
+        assert_eq!(
+            session.request_headers(Some("user.jwt")),
+            vec![("apikey", PUBLISHABLE.to_string())]
+        );
+        let signed = crate::auth::signed_in(
+            r#"{"access_token":"user.jwt","refresh_token":"r","expires_in":3600,"user":{"id":"u1","email":"op@example.com"}}"#,
+            NOW,
+        )
+        .unwrap();
+        let operator = session.clone().signed_in_as(Some(&signed));
+        assert_eq!(
+            operator.request_headers(Some("user.jwt")),
+            vec![
+                ("apikey", PUBLISHABLE.to_string()),
+                ("Authorization", "Bearer user.jwt".to_string())
+            ]
+        );
+        // Without its token an operator's request is never the public's.
+        assert_eq!(
+            operator.request_headers(None),
+            vec![("apikey", PUBLISHABLE.to_string())]
+        );
+        let stored = operator.to_stored(Some(&signed));
+        assert_eq!(
+            Session::restore(&stored, NOW)
+                .unwrap()
+                .operator
+                .unwrap()
+                .email,
+            "op@example.com"
+        );
+        // A login stored before sign-in existed reads as the key alone.
+        let old: StoredSession = serde_json::from_str(&format!(
+            r#"{{"project_url":"http://127.0.0.1:54321","api_key":"{PUBLISHABLE}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(Session::restore(&old, NOW).unwrap(), session);
     }
 }
