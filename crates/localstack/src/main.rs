@@ -59,6 +59,10 @@ struct Args {
     /// 10 s by default).
     #[arg(long, env = "SLUICE_POOL_TIMEOUT_MS", default_value_t = 10_000)]
     pool_timeout_ms: u64,
+    /// Database URL the gateway's REST and RPC connect with, as
+    /// `authenticator` (by default: `--database-url` with that user).
+    #[arg(long, env = "SLUICE_AUTHENTICATOR_URL", default_value = "")]
+    authenticator_url: String,
     /// Events seeded into each empty default table (and messages into each
     /// empty default queue) at start.
     #[arg(long, env = "SLUICE_SEED_EVENTS", default_value_t = 40)]
@@ -153,6 +157,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// A pool of connections made with `config`, each request waiting at most
+/// `timeout_ms` for one.
+fn connection_pool(
+    config: tokio_postgres::Config,
+    size: usize,
+    timeout_ms: u64,
+) -> Result<Pool, Box<dyn std::error::Error>> {
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(Duration::from_millis(timeout_ms)))
+        .runtime(Runtime::Tokio1)
+        .build()?)
+}
+
 type GatewayService =
     axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
 
@@ -165,27 +190,27 @@ async fn start_gateway(
         .batch_execute("SET client_min_messages = warning")
         .await?;
     setup.batch_execute(include_str!("schema.sql")).await?;
+    setup.batch_execute(include_str!("auth/auth.sql")).await?;
     let seeded = events::seed(&setup, args.seed_events).await?;
     let pgmq = queues::install(&args.database_url, &setup).await?;
     let queued = queues::seed(&setup, args.seed_events).await?;
 
-    let pg_config: tokio_postgres::Config = args.database_url.parse()?;
-    let manager = Manager::from_config(
-        pg_config,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(args.pool_size)
-        .wait_timeout(Some(Duration::from_millis(args.pool_timeout_ms)))
-        .runtime(Runtime::Tokio1)
-        .build()?;
+    let owner: tokio_postgres::Config = args.database_url.parse()?;
+    let authenticator: tokio_postgres::Config = if args.authenticator_url.is_empty() {
+        let mut config = owner.clone();
+        config.user("authenticator");
+        config
+    } else {
+        args.authenticator_url.parse()?
+    };
+    let pool = connection_pool(authenticator, args.pool_size, args.pool_timeout_ms)?;
+    // The stack's own controls and Auth: a few connections as the owner.
+    let admin = connection_pool(owner, 4, args.pool_timeout_ms)?;
     let keys = gateway::keys::Keys::new(&args.jwt_secret, &args.publishable_key, &args.secret_key);
     let (anon, service_role) = (keys.anon.clone(), keys.service_role.clone());
     let gateway = Arc::new(gateway::Gateway {
         pool,
+        admin,
         keys: RwLock::new(keys),
         max_rows: args.max_rows,
     });

@@ -45,7 +45,7 @@ pub async fn create(
             "a queue name is up to 43 lowercase letters, digits and underscores",
         ));
     }
-    let client = gateway.client().await?;
+    let client = gateway.admin_client().await?;
     let created = if new.exposed {
         crate::queues::create(&client, &new.name).await
     } else {
@@ -67,7 +67,7 @@ pub async fn describe(
     if !valid(&name) && !name.strip_suffix("_dlq").is_some_and(valid) {
         return Err(ApiError::bad_body("not a queue name"));
     }
-    let client = gateway.client().await?;
+    let client = gateway.admin_client().await?;
     let length: i64 = client
         .query_one("SELECT queue_length FROM pgmq.metrics($1)", &[&name])
         .await
