@@ -5,6 +5,7 @@
 
 mod agent;
 mod agent_tls;
+mod auth;
 mod events;
 mod gateway;
 mod loopback;
@@ -70,6 +71,8 @@ struct Args {
     /// Events the generator adds per second, across the tables (0: none).
     #[arg(long, env = "SLUICE_GENERATE_PER_SECOND", default_value_t = 0.5)]
     generate_per_second: f64,
+    #[command(flatten)]
+    auth: auth::AuthArgs,
     #[command(flatten)]
     faults: gateway::faults::Faults,
     #[command(flatten)]
@@ -214,6 +217,9 @@ async fn start_gateway(
         keys: RwLock::new(keys),
         max_rows: args.max_rows,
     });
+    let api_url = format!("http://{}", args.gateway_addr);
+    let operator = auth::ensure_operator(&gateway, &args.auth).await?;
+    let auth = Arc::new(auth::Auth::new(gateway.clone(), &args.auth, &api_url));
     let faults = Arc::new(RwLock::new(args.faults));
     let listener = TcpListener::bind(args.gateway_addr).await?;
     let generator_tally = Arc::new(Mutex::new(events::GeneratorTally::default()));
@@ -222,10 +228,20 @@ async fn start_gateway(
         args.generate_per_second,
         generator_tally.clone(),
     ));
-    println!("  API URL          http://{}", args.gateway_addr);
+    println!("  API URL          {api_url}");
     println!("  anon key         {anon}");
     println!("  publishable key  {}", args.publishable_key);
     println!("  service_role key {service_role}  (server-side only)");
+    if operator.is_some() {
+        println!(
+            "  operator         {} / {}  (app_metadata.sluice_operator = true)",
+            args.auth.operator_email, args.auth.operator_password
+        );
+    }
+    println!(
+        "  Auth             {api_url}/auth/v1 (access tokens live {} s)",
+        args.auth.jwt_expiry_seconds
+    );
     println!(
         "  pgmq {} installed and exposed as pgmq_public in {} ms",
         pgmq.version,
@@ -235,7 +251,7 @@ async fn start_gateway(
         "  seeded {seeded} events and {queued} queue messages; generating {} a second",
         args.generate_per_second
     );
-    let app = gateway::router(gateway, faults, generator_tally)
+    let app = gateway::router(gateway, auth, faults, generator_tally)
         .into_make_service_with_connect_info::<SocketAddr>();
     Ok((listener, app))
 }

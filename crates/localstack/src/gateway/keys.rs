@@ -150,6 +150,11 @@ impl Keys {
         }
     }
 
+    /// The JWT secret, for Auth to sign and check its access tokens with.
+    pub fn jwt_secret(&self) -> &str {
+        &self.secret
+    }
+
     pub fn role_of_apikey(&self, apikey: &str) -> Option<Role> {
         if apikey == self.anon || apikey == self.publishable {
             Some(Role::Anon)

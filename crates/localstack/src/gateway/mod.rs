@@ -23,7 +23,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use tower_http::cors::{Any, CorsLayer};
 
-use error::ApiError;
+pub use error::ApiError;
 use faults::SharedFaults;
 use keys::{Authorized, Keys, Role};
 use sql::{Statement, Table};
@@ -68,6 +68,7 @@ impl Gateway {
 
 pub fn router(
     gateway: Arc<Gateway>,
+    auth: Arc<crate::auth::Auth>,
     faults: SharedFaults,
     generated: crate::events::SharedGeneratorTally,
 ) -> Router {
@@ -114,7 +115,9 @@ pub fn router(
     let controls = admin
         .merge(tables)
         .layer(middleware::from_fn(crate::loopback::only_local));
-    rest.layer(cors).merge(controls)
+    rest.layer(cors)
+        .merge(crate::auth::router(auth))
+        .merge(controls)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
