@@ -1,7 +1,8 @@
 // Contract tests for the local stack's Auth (`/auth/v1`, as Supabase's
 // GoTrue answers: supabase/auth internal/api/*.go, internal/tokens) and for
 // the gateway as PostgREST runs under Supabase with a signed-in user: the
-// token's role and claims reach the database. Each test names the source it
+// token's role and claims reach the database, and the operator policies
+// decide (crates/localstack/src/policies.sql). Each test names the source it
 // checks. Run with the back end up (scripts/backend.sh); a few tests start
 // a second gateway over the same database with other flags.
 import { test, describe, before, after } from 'node:test';
@@ -10,7 +11,7 @@ import { createClient } from '@supabase/supabase-js';
 import {
   GATEWAY, REST, ANON, PUBLISHABLE, SECRET_KEY, SERVICE_ROLE, JWT_SECRET, OPERATOR,
   authCall, signIn, refresh, createUser, freshUser, uniqueEmail, decodeJwt, userHeaders,
-  signJwt, startGateway,
+  signJwt, startGateway, insert, uniqueSource,
 } from './stack.mjs';
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
@@ -316,8 +317,11 @@ describe('admin API (GoTrue api/admin.go; requireAdminCredentials)', () => {
 
 describe('the gateway with a user\'s token (PostgREST "Authentication", "Transactions"; Supabase "Row Level Security")', () => {
   let operator;
+  let member;
   before(async () => {
     operator = (await signIn(OPERATOR.email, OPERATOR.password)).body;
+    const { email, password } = await freshUser('member');
+    member = (await signIn(email, password)).body;
   });
 
   test('the token\'s claims reach the database: auth.uid(), auth.role(), auth.email(), auth.jwt(), and the role', async () => {
@@ -334,6 +338,43 @@ describe('the gateway with a user\'s token (PostgREST "Authentication", "Transac
     assert.equal(anon.body.current_user, 'anon');
     const service = await get('rpc/sluice_whoami', { apikey: SECRET_KEY });
     assert.equal(service.body.current_user, 'service_role');
+  });
+
+  test('an operator reads the seeded tables; another signed-in user reads nothing (row-level security)', async () => {
+    for (const table of ['events', 'staff_room_events', 'temp_events', 'trello_events']) {
+      const seen = await get(`${table}?limit=5`, userHeaders(operator.access_token));
+      assert.equal(seen.status, 200, table);
+      assert.equal(seen.body.length, 5, `${table}: the operator sees rows`);
+      const hidden = await get(`${table}?limit=5`, userHeaders(member.access_token));
+      assert.equal(hidden.status, 200, table);
+      assert.deepEqual(hidden.body, [], `${table}: no row for a non-operator`);
+    }
+  });
+
+  test('an operator pops and archives from a seeded queue through pgmq_public; a non-operator is refused', async () => {
+    const headers = userHeaders(operator.access_token);
+    const [id] = (await rpc('send', { queue_name: 'order_jobs', message: { type: 'contract.operator', n: 1 } }, headers)).body;
+    assert.equal(typeof id, 'number');
+    const popped = await rpc('pop', { queue_name: 'order_jobs' }, headers);
+    assert.equal(popped.status, 200, JSON.stringify(popped.body));
+    assert.equal(popped.body.length, 1, 'pop took a message');
+    const [another] = (await rpc('send', { queue_name: 'order_jobs', message: { type: 'contract.operator', n: 2 } }, headers)).body;
+    const archived = await rpc('archive', { queue_name: 'order_jobs', message_id: another }, headers);
+    assert.equal(archived.status, 200, JSON.stringify(archived.body));
+    assert.equal(archived.body, true);
+    const state = await (await fetch(`${GATEWAY}/_admin/queues/order_jobs`)).json();
+    assert.ok(state.archived.some((m) => m.msg_id === another), 'the archive holds it');
+    const dlq = await rpc('send', { queue_name: 'order_jobs_dlq', message: { dead: true } }, headers);
+    assert.equal(dlq.status, 200, 'the dead-letter queue too');
+
+    const outsider = userHeaders(member.access_token);
+    const send = await rpc('send', { queue_name: 'order_jobs', message: { type: 'contract.member' } }, outsider);
+    assert.equal(send.status, 403, JSON.stringify(send.body));
+    assert.equal(send.body.code, '42501');
+    assert.match(send.body.message, /row-level security/);
+    assert.deepEqual((await rpc('read', { queue_name: 'order_jobs', sleep_seconds: 0, n: 5 }, outsider)).body, []);
+    assert.deepEqual((await rpc('pop', { queue_name: 'order_jobs' }, outsider)).body, []);
+    assert.equal((await rpc('archive', { queue_name: 'order_jobs', message_id: id }, outsider)).body, false);
   });
 
   test('a bad token: 401 PGRST301 on REST and RPC; an expired Auth token: 401 PGRST303 "JWT expired"', async () => {
@@ -354,10 +395,10 @@ describe('the gateway with a user\'s token (PostgREST "Authentication", "Transac
   });
 });
 
-describe('a stack with short tokens and a 1 s reuse interval (a second gateway on the same database)', () => {
+describe('a stack with short tokens, a 1 s reuse interval and --open-to-anon=false (a second gateway on the same database)', () => {
   let gateway;
   before(async () => {
-    gateway = await startGateway(['--jwt-expiry-seconds', '2', '--refresh-token-reuse-interval', '1']);
+    gateway = await startGateway(['--jwt-expiry-seconds', '2', '--refresh-token-reuse-interval', '1', '--open-to-anon=false']);
   });
   after(() => gateway?.stop());
 
@@ -394,6 +435,63 @@ describe('a stack with short tokens and a 1 s reuse interval (a second gateway o
     assert.equal(me.body.error_code, 'session_not_found');
   });
 
+  test('the anon key reads nothing and may not use a queue; the operator still may', async () => {
+    const anon = { apikey: ANON, Authorization: `Bearer ${ANON}` };
+    const publishable = { apikey: PUBLISHABLE };
+    for (const headers of [anon, publishable]) {
+      const r = await get('events?limit=5', headers, gateway.url);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, [], 'row-level security hides every row');
+    }
+    const send = await rpc('send', { queue_name: 'order_jobs', message: {} }, anon, { base: gateway.url });
+    assert.equal(send.status, 401, 'PostgREST answers anon\'s 42501 with 401');
+    assert.equal(send.body.code, '42501');
+    assert.deepEqual((await rpc('read', { queue_name: 'order_jobs', sleep_seconds: 0, n: 5 }, anon, { base: gateway.url })).body, []);
+    // The stack's own gateway, with its default --open-to-anon, still lets anon read the same database.
+    assert.equal((await get('events?limit=5', anon)).body.length, 5);
+    const session = (await signIn(OPERATOR.email, OPERATOR.password, { base: gateway.url })).body;
+    assert.equal((await get('events?limit=5', userHeaders(session.access_token), gateway.url)).body.length, 5);
+  });
+
+  test('the test facility opens one table to anon for good (PUT /_admin/tables/{name}/anon), and closes it again', async () => {
+    const name = `contract_anon_${process.pid}_${Date.now() % 1e6}`;
+    const created = await fetch(`${GATEWAY}/_admin/tables`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name }),
+    });
+    assert.equal(created.status, 201);
+    await insert(name, [{ type: 't', source: uniqueSource('anon') }]);
+    const anon = { apikey: ANON };
+    assert.deepEqual((await get(name, anon, gateway.url)).body, [], 'protected like the seeded tables');
+    const open = (value) => fetch(`${GATEWAY}/_admin/tables/${name}/anon`, {
+      method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ open: value }),
+    });
+    assert.equal((await open(true)).status, 204);
+    assert.equal((await get(name, anon, gateway.url)).body.length, 1);
+    assert.equal((await open(false)).status, 204);
+    assert.deepEqual((await get(name, anon, gateway.url)).body, []);
+    const opened = `${name}_open`;
+    await fetch(`${GATEWAY}/_admin/tables`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: opened, open_to_anon: true }),
+    });
+    await insert(opened, [{ type: 't', source: 's' }]);
+    assert.equal((await get(opened, anon, gateway.url)).body.length, 1, '"open_to_anon": true at creation');
+    assert.equal((await fetch(`${GATEWAY}/_admin/tables/no_such_table/anon`, {
+      method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ open: true }),
+    })).status, 404);
+  });
+
+  test('a queue the test facility opens to anon answers the anon key whatever the flag', async () => {
+    const name = `c_anon_${process.pid % 10000}_${Date.now() % 1e6}`;
+    const created = await fetch(`${GATEWAY}/_admin/queues`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, open_to_anon: true }),
+    });
+    assert.equal(created.status, 201);
+    const anon = { apikey: ANON };
+    const [id] = (await rpc('send', { queue_name: name, message: { n: 1 } }, anon, { base: gateway.url })).body;
+    const read = await rpc('read', { queue_name: name, sleep_seconds: 30, n: 1 }, anon, { base: gateway.url });
+    assert.equal(read.body[0].msg_id, id);
+    assert.equal((await rpc('archive', { queue_name: name, message_id: id }, anon, { base: gateway.url })).body, true);
+  });
 });
 
 describe('the token endpoint\'s rate limit (GoTrue api/middleware.go, performRateLimiting; a second gateway)', () => {

@@ -44,6 +44,12 @@ pub struct Gateway {
     /// Replaced when a test rotates the JWT secret (revoking every key signed with the old one).
     pub keys: std::sync::RwLock<Keys>,
     pub max_rows: u64,
+    /// `--open-to-anon`: the seeded tables and queues (and those the test
+    /// facilities make) answer the anon key as well as signed-in operators.
+    /// Temporary, until the app signs in: each anon transaction is marked
+    /// with the `sluice.open_to_anon` setting, which the stack's anon
+    /// policies check (policies.sql).
+    pub open_to_anon: bool,
 }
 
 impl Gateway {
@@ -88,6 +94,10 @@ pub fn router(
         ));
     let tables = Router::new()
         .route("/_admin/tables", axum::routing::post(create_table))
+        .route(
+            "/_admin/tables/{name}/anon",
+            axum::routing::put(open_table_to_anon),
+        )
         .route("/_admin/jwt-secret", axum::routing::put(rotate_secret))
         .route("/_admin/queues", axum::routing::post(queue_admin::create))
         .route("/_admin/queues/{name}", get(queue_admin::describe))
@@ -245,7 +255,7 @@ async fn read(
     let (mut client, table) = connect_to(&gateway, &table).await?;
     let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;
     let role = found.role;
-    let tx = begin_as(&mut client, &found, Access::ReadOnly).await?;
+    let tx = begin_as(&gateway, &mut client, &found, Access::ReadOnly).await?;
     let total = if want_count {
         let row = tx
             .query_one(&count_sql.sql, &params(&count_sql))
@@ -303,6 +313,7 @@ enum Access {
 /// stack must read the claims as it would on Supabase (`auth.uid()`,
 /// `auth.jwt()`).
 async fn begin_as<'a>(
+    gateway: &Gateway,
     client: &'a mut deadpool_postgres::Object,
     found: &Authorized,
     access: Access,
@@ -315,10 +326,11 @@ async fn begin_as<'a>(
         .await
         .map_err(|e| ApiError::database(&e, role))?;
     let claims = found.claims.to_string();
+    let open = if gateway.open_to_anon { "on" } else { "off" };
     tx.execute(
         "SELECT set_config('role', $1, true), set_config('statement_timeout', $2, true), \
-         set_config('request.jwt.claims', $3, true)",
-        &[&role.db_role(), &role.statement_timeout(), &claims],
+         set_config('request.jwt.claims', $3, true), set_config('sluice.open_to_anon', $4, true)",
+        &[&role.db_role(), &role.statement_timeout(), &claims, &open],
     )
     .await
     .map_err(|e| ApiError::database(&e, role))?;
@@ -456,7 +468,7 @@ async fn call(
         vec![&bound]
     };
     let role = found.role;
-    let tx = begin_as(&mut client, found, access).await?;
+    let tx = begin_as(gateway, &mut client, found, access).await?;
     let row = tx
         .query_one(&sql, &params)
         .await
@@ -517,7 +529,7 @@ async fn insert(
     })?;
     let payload = Value::Array(rows).to_string();
     let role = found.role;
-    let tx = begin_as(&mut client, &found, Access::ReadWrite).await?;
+    let tx = begin_as(&gateway, &mut client, &found, Access::ReadWrite).await?;
     let row = tx
         .query_one(&statement.sql, &[&payload])
         .await
@@ -538,7 +550,10 @@ async fn insert(
 }
 
 /// A test facility (loopback only): creates an event table shaped like the
-/// default ones, so a test can drain a table nobody else writes to.
+/// default ones, so a test can drain a table nobody else writes to. It is
+/// protected as the seeded ones are (policies.sql): signed-in operators
+/// read it, and anon while `--open-to-anon` holds; `"open_to_anon": true`
+/// opens it to the anon key for good, to test the key-only path.
 #[derive(serde::Deserialize)]
 struct NewTable {
     name: String,
@@ -550,6 +565,8 @@ struct NewTable {
     /// `timestamptz`, or `text` to hold values that are not timestamps.
     #[serde(default = "default_timestamp_type")]
     timestamp_type: String,
+    #[serde(default)]
+    open_to_anon: bool,
 }
 
 fn default_timestamp_type() -> String {
@@ -610,7 +627,42 @@ async fn create_table(
         .batch_execute(&ddl)
         .await
         .map_err(|e| ApiError::database(&e, Role::Service))?;
+    let qualified = format!("public.{table}");
+    client
+        .execute(
+            "SELECT sluice_stack.protect_table($1::text::regclass), sluice_stack.open_table_to_anon($1::text::regclass, $2)",
+            &[&qualified, &new.open_to_anon],
+        )
+        .await
+        .map_err(|e| ApiError::database(&e, Role::Service))?;
     Ok(StatusCode::CREATED)
+}
+
+#[derive(serde::Deserialize)]
+struct AnonAccess {
+    open: bool,
+}
+
+/// A test facility (loopback only): `PUT /_admin/tables/{name}/anon
+/// {"open": true|false}` opens a table of `public` (a seeded one too) to the
+/// anon key whatever `--open-to-anon` says, or closes it again, so the
+/// key-only path can be tested once the tables are closed to anon.
+async fn open_table_to_anon(
+    State(gateway): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    axum::Json(access): axum::Json<AnonAccess>,
+) -> Result<StatusCode, ApiError> {
+    let client = gateway.admin_client().await?;
+    describe(&client, &name).await?;
+    let qualified = format!("public.{}", sql::quote(&name));
+    client
+        .execute(
+            "SELECT sluice_stack.open_table_to_anon($1::text::regclass, $2)",
+            &[&qualified, &access.open],
+        )
+        .await
+        .map_err(|e| ApiError::database(&e, Role::Service))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A test facility (loopback only): signs the project's keys with a new JWT
