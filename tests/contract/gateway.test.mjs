@@ -4,7 +4,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  REST, GATEWAY, ANON, PUBLISHABLE, SERVICE_ROLE, JWT_SECRET, anonHeaders, rest, insert, setFaults, signJwt, uniqueSource,
+  REST, GATEWAY, ANON, PUBLISHABLE, SERVICE_ROLE, SECRET_KEY, JWT_SECRET, anonHeaders, rest, insert, setFaults, signJwt, uniqueSource,
 } from './stack.mjs';
 
 after(() => setFaults({}));
@@ -69,6 +69,59 @@ describe('keys (Supabase docs: "API keys"; PostgREST docs: "Authentication", "Er
     });
     assert.equal(r.status, 401);
     assert.equal((await r.json()).code, '42501');
+  });
+});
+
+describe('roles and claims (PostgREST docs: "Authentication" (user impersonation), "Transactions" (transaction-scoped settings); Supabase: auth.uid(), auth.jwt())', () => {
+  const whoami = async (headers) => {
+    const r = await fetch(`${REST}/rpc/sluice_whoami`, { headers });
+    assert.equal(r.status, 200);
+    return r.json();
+  };
+
+  test('the gateway connects as authenticator and runs each request as the role of its key or token', async () => {
+    const anon = await whoami(anonHeaders);
+    assert.equal(anon.session_user, 'authenticator');
+    assert.equal(anon.current_user, 'anon');
+    assert.equal((await whoami({ apikey: PUBLISHABLE })).current_user, 'anon');
+    assert.equal((await whoami({ apikey: SERVICE_ROLE, Authorization: `Bearer ${SERVICE_ROLE}` })).current_user, 'service_role');
+    assert.equal((await whoami({ apikey: SECRET_KEY })).current_user, 'service_role');
+  });
+
+  test('request.jwt.claims is the bearer token\'s payload, which auth.uid(), auth.role(), auth.email() and auth.jwt() read', async () => {
+    const claims = {
+      sub: '6f1c3a8e-2b4d-4e5f-9a7b-0c1d2e3f4a5b', role: 'authenticated', aud: 'authenticated',
+      email: 'claims@contract.test', exp: 4102444800, app_metadata: { sluice_operator: false },
+    };
+    const me = await whoami({ apikey: ANON, Authorization: `Bearer ${signJwt(claims)}` });
+    assert.equal(me.current_user, 'authenticated');
+    assert.equal(me.uid, claims.sub);
+    assert.equal(me.role, 'authenticated');
+    assert.equal(me.email, claims.email);
+    assert.deepEqual(me.jwt, claims);
+  });
+
+  test('without a bearer token the claims are the key\'s: the anon JWT\'s payload, or {"role"} for an sb_ key', async () => {
+    const anon = await whoami({ apikey: ANON });
+    assert.deepEqual(anon.jwt, { iss: 'supabase-demo', role: 'anon', exp: 1983812996 });
+    assert.equal(anon.uid, null);
+    assert.deepEqual((await whoami({ apikey: PUBLISHABLE })).jwt, { role: 'anon' });
+  });
+
+  test('a JWT without a role claim runs as the anonymous role', async () => {
+    const me = await whoami({ apikey: ANON, Authorization: `Bearer ${signJwt({ exp: 4102444800 })}` });
+    assert.equal(me.current_user, 'anon');
+  });
+
+  test('an expired or forged user token is refused on RPC as on reads: PGRST303, PGRST301', async () => {
+    const expired = signJwt({ sub: '6f1c3a8e-2b4d-4e5f-9a7b-0c1d2e3f4a5b', role: 'authenticated', exp: Math.floor(Date.now() / 1000) - 1 });
+    const r = await fetch(`${REST}/rpc/sluice_whoami`, { headers: { apikey: ANON, Authorization: `Bearer ${expired}` } });
+    assert.equal(r.status, 401);
+    assert.equal((await r.json()).code, 'PGRST303');
+    const forged = signJwt({ role: 'authenticated', exp: 4102444800 }, 'f'.repeat(40));
+    const f = await fetch(`${REST}/rpc/sluice_whoami`, { headers: { apikey: ANON, Authorization: `Bearer ${forged}` } });
+    assert.equal(f.status, 401);
+    assert.equal((await f.json()).code, 'PGRST301');
   });
 });
 

@@ -24,6 +24,12 @@ export function signJwt(claims, secret = JWT_SECRET) {
   return `${message}.${createHmac('sha256', secret).update(message).digest('base64url')}`;
 }
 
+/** The operator the stack creates at start (`--operator-email`, `--operator-password`). */
+export const OPERATOR = {
+  email: process.env.SLUICE_OPERATOR_EMAIL ?? 'operator@sluice.local',
+  password: process.env.SLUICE_OPERATOR_PASSWORD ?? 'sluice-operator-password',
+};
+
 export const anonHeaders = { apikey: ANON, Authorization: `Bearer ${ANON}` };
 export const serviceHeaders = { apikey: SERVICE_ROLE, Authorization: `Bearer ${SERVICE_ROLE}` };
 
@@ -122,4 +128,69 @@ export async function startGateway(flags) {
       return exited;
     },
   };
+}
+
+/** A JWT's payload, unchecked. */
+export function decodeJwt(token) {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+}
+
+/** An email no other test uses. */
+export function uniqueEmail(label) {
+  return `${label}-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@contract.test`;
+}
+
+/**
+ * A request to Auth (`/auth/v1{path}`) on `base` (the stack's gateway by
+ * default), with the publishable key as `apikey` unless `headers` says
+ * otherwise; answers { status, headers, body }.
+ */
+export async function authCall(path, { method = 'GET', body, headers = {}, base = GATEWAY } = {}) {
+  const response = await fetch(`${base}/auth/v1${path}`, {
+    method,
+    headers: { apikey: PUBLISHABLE, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = text;
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** `grant_type=password`; answers { status, headers, body }. */
+export function signIn(email, password, { base = GATEWAY, headers = {} } = {}) {
+  return authCall('/token?grant_type=password', { method: 'POST', body: { email, password }, base, headers });
+}
+
+/** `grant_type=refresh_token`; answers { status, headers, body }. */
+export function refresh(refreshToken, { base = GATEWAY, headers = {} } = {}) {
+  return authCall('/token?grant_type=refresh_token', { method: 'POST', body: { refresh_token: refreshToken }, base, headers });
+}
+
+/** A user made through the admin API with the secret key; answers the user. */
+export async function createUser(fields, { base = GATEWAY } = {}) {
+  const r = await authCall('/admin/users', {
+    method: 'POST', body: fields, base, headers: { apikey: SECRET_KEY, Authorization: `Bearer ${SECRET_KEY}` },
+  });
+  if (r.status !== 200) throw new Error(`create user: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** A confirmed user with a password of its own, an operator or not; answers { user, email, password }. */
+export async function freshUser(label, { operator = false, base = GATEWAY } = {}) {
+  const email = uniqueEmail(label);
+  const password = `pw-${label}-${Date.now()}`;
+  const user = await createUser({
+    email, password, email_confirm: true, app_metadata: operator ? { sluice_operator: true } : {},
+  }, { base });
+  return { user, email, password };
+}
+
+/** Headers for REST and RPC as the holder of `accessToken`, with the publishable key. */
+export function userHeaders(accessToken) {
+  return { apikey: PUBLISHABLE, Authorization: `Bearer ${accessToken}` };
 }

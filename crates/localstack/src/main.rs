@@ -5,6 +5,7 @@
 
 mod agent;
 mod agent_tls;
+mod auth;
 mod events;
 mod gateway;
 mod loopback;
@@ -59,6 +60,15 @@ struct Args {
     /// 10 s by default).
     #[arg(long, env = "SLUICE_POOL_TIMEOUT_MS", default_value_t = 10_000)]
     pool_timeout_ms: u64,
+    /// Database URL the gateway's REST and RPC connect with, as
+    /// `authenticator` (by default: `--database-url` with that user).
+    #[arg(long, env = "SLUICE_AUTHENTICATOR_URL", default_value = "")]
+    authenticator_url: String,
+    /// The seeded tables and queues (and those the test facilities create)
+    /// also answer the anon key, as before operators signed in. Temporary,
+    /// until the app signs in; `--open-to-anon=false` closes them to anon.
+    #[arg(long, env = "SLUICE_OPEN_TO_ANON", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    open_to_anon: bool,
     /// Events seeded into each empty default table (and messages into each
     /// empty default queue) at start.
     #[arg(long, env = "SLUICE_SEED_EVENTS", default_value_t = 40)]
@@ -66,6 +76,8 @@ struct Args {
     /// Events the generator adds per second, across the tables (0: none).
     #[arg(long, env = "SLUICE_GENERATE_PER_SECOND", default_value_t = 0.5)]
     generate_per_second: f64,
+    #[command(flatten)]
+    auth: auth::AuthArgs,
     #[command(flatten)]
     faults: gateway::faults::Faults,
     #[command(flatten)]
@@ -153,6 +165,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// A pool of connections made with `config`, each request waiting at most
+/// `timeout_ms` for one.
+fn connection_pool(
+    config: tokio_postgres::Config,
+    size: usize,
+    timeout_ms: u64,
+) -> Result<Pool, Box<dyn std::error::Error>> {
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(Duration::from_millis(timeout_ms)))
+        .runtime(Runtime::Tokio1)
+        .build()?)
+}
+
 type GatewayService =
     axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
 
@@ -165,30 +198,35 @@ async fn start_gateway(
         .batch_execute("SET client_min_messages = warning")
         .await?;
     setup.batch_execute(include_str!("schema.sql")).await?;
+    setup.batch_execute(include_str!("auth/auth.sql")).await?;
+    setup.batch_execute(include_str!("policies.sql")).await?;
     let seeded = events::seed(&setup, args.seed_events).await?;
     let pgmq = queues::install(&args.database_url, &setup).await?;
     let queued = queues::seed(&setup, args.seed_events).await?;
 
-    let pg_config: tokio_postgres::Config = args.database_url.parse()?;
-    let manager = Manager::from_config(
-        pg_config,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(args.pool_size)
-        .wait_timeout(Some(Duration::from_millis(args.pool_timeout_ms)))
-        .runtime(Runtime::Tokio1)
-        .build()?;
+    let owner: tokio_postgres::Config = args.database_url.parse()?;
+    let authenticator: tokio_postgres::Config = if args.authenticator_url.is_empty() {
+        let mut config = owner.clone();
+        config.user("authenticator");
+        config
+    } else {
+        args.authenticator_url.parse()?
+    };
+    let pool = connection_pool(authenticator, args.pool_size, args.pool_timeout_ms)?;
+    // The stack's own controls and Auth: a few connections as the owner.
+    let admin = connection_pool(owner, 4, args.pool_timeout_ms)?;
     let keys = gateway::keys::Keys::new(&args.jwt_secret, &args.publishable_key, &args.secret_key);
     let (anon, service_role) = (keys.anon.clone(), keys.service_role.clone());
     let gateway = Arc::new(gateway::Gateway {
         pool,
+        admin,
         keys: RwLock::new(keys),
         max_rows: args.max_rows,
+        open_to_anon: args.open_to_anon,
     });
+    let api_url = format!("http://{}", args.gateway_addr);
+    let operator = auth::ensure_operator(&gateway, &args.auth).await?;
+    let auth = Arc::new(auth::Auth::new(gateway.clone(), &args.auth, &api_url));
     let faults = Arc::new(RwLock::new(args.faults));
     let listener = TcpListener::bind(args.gateway_addr).await?;
     let generator_tally = Arc::new(Mutex::new(events::GeneratorTally::default()));
@@ -197,10 +235,25 @@ async fn start_gateway(
         args.generate_per_second,
         generator_tally.clone(),
     ));
-    println!("  API URL          http://{}", args.gateway_addr);
+    println!("  API URL          {api_url}");
     println!("  anon key         {anon}");
     println!("  publishable key  {}", args.publishable_key);
     println!("  service_role key {service_role}  (server-side only)");
+    if operator.is_some() {
+        println!(
+            "  operator         {} / {}  (app_metadata.sluice_operator = true)",
+            args.auth.operator_email, args.auth.operator_password
+        );
+    }
+    println!(
+        "  Auth             {api_url}/auth/v1 (access tokens live {} s); tables and queues {}",
+        args.auth.jwt_expiry_seconds,
+        if args.open_to_anon {
+            "open to operators and, until the app signs in, the anon key (--open-to-anon)"
+        } else {
+            "open to signed-in operators only"
+        }
+    );
     println!(
         "  pgmq {} installed and exposed as pgmq_public in {} ms",
         pgmq.version,
@@ -210,7 +263,7 @@ async fn start_gateway(
         "  seeded {seeded} events and {queued} queue messages; generating {} a second",
         args.generate_per_second
     );
-    let app = gateway::router(gateway, faults, generator_tally)
+    let app = gateway::router(gateway, auth, faults, generator_tally)
         .into_make_service_with_connect_info::<SocketAddr>();
     Ok((listener, app))
 }

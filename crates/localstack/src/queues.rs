@@ -58,7 +58,7 @@ pub async fn install(
     pool.close().await;
     client.batch_execute(include_str!("queues.sql")).await?;
     for queue in &QUEUES {
-        create(client, queue.name).await?;
+        create(client, queue.name, false).await?;
     }
     Ok(Installed {
         version,
@@ -66,12 +66,18 @@ pub async fn install(
     })
 }
 
-/// Creates a queue and its dead-letter queue, open to the API roles.
-pub async fn create(client: &Client, queue: &str) -> Result<(), tokio_postgres::Error> {
+/// Creates a queue and its dead-letter queue, protected by the operator
+/// policies (policies.sql); `open_to_anon` also opens both to the anon key
+/// for good (a test facility).
+pub async fn create(
+    client: &Client,
+    queue: &str,
+    open_to_anon: bool,
+) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
-            "SELECT sluice_stack.create_queue($1, $2)",
-            &[&queue, &dead_letter_queue(queue)],
+            "SELECT sluice_stack.create_queue($1, $2, $3)",
+            &[&queue, &dead_letter_queue(queue), &open_to_anon],
         )
         .await?;
     Ok(())

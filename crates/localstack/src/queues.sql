@@ -8,10 +8,10 @@
 --    file's "newer pgmq" branch allows for: `pgmq.read` has a fourth
 --    argument `conditional jsonb`, and `pgmq.pop` takes `qty` (default 1).
 -- 2. A local helper, `sluice_stack.create_queue`, that creates a queue and
---    its dead-letter queue with row-level security on their tables and the
---    policies the Queues quickstart asks for: the API roles may send
---    (select, insert), read (select, update) and archive or delete (select,
---    delete). `sluice_stack` is not exposed through the gateway.
+--    its dead-letter queue with row-level security on their tables and
+--    policies that let signed-in operators use them (policies.sql), with the
+--    grants the Queues quickstart asks for. `sluice_stack` is not exposed
+--    through the gateway.
 
 CREATE SCHEMA IF NOT EXISTS pgmq_public;
 GRANT USAGE ON SCHEMA pgmq_public TO postgres, anon, authenticated, service_role;
@@ -103,34 +103,27 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq GRANT USAGE, SELECT, UPDATE ON SEQUENCES
 
 CREATE SCHEMA IF NOT EXISTS sluice_stack;
 
--- A queue and its dead-letter queue, each open to the API roles through
--- row-level security. Idempotent (pgmq.create is, and policies are replaced).
-CREATE OR REPLACE FUNCTION sluice_stack.create_queue(queue_name text, dead_letter_queue text)
+-- A queue and its dead-letter queue, each with row-level security on its
+-- table and its archive, protected for signed-in operators
+-- (`sluice_stack.protect_queue`, policies.sql), with the grants pgmq_public
+-- needs: the API roles may send (select, insert), read (select, update) and
+-- archive or delete (select, delete) what the policies let them; archiving
+-- moves the row into the archive table and returns its id, so insert, and
+-- select on that one column, nothing to read back. Idempotent (pgmq.create
+-- is, and so are the policies).
+DROP FUNCTION IF EXISTS sluice_stack.create_queue(text, text);
+CREATE OR REPLACE FUNCTION sluice_stack.create_queue(queue_name text, dead_letter_queue text, open_to_anon boolean DEFAULT false)
   RETURNS void
   LANGUAGE plpgsql
 AS $$
 DECLARE
   name text;
-  queue_table text;
-  archive_table text;
 BEGIN
   FOREACH name IN ARRAY ARRAY[queue_name, dead_letter_queue] LOOP
     PERFORM pgmq.create(name);
-    queue_table := pgmq.format_table_name(name, 'q');
-    archive_table := pgmq.format_table_name(name, 'a');
-    EXECUTE format('ALTER TABLE pgmq.%I ENABLE ROW LEVEL SECURITY', queue_table);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON pgmq.%I TO anon, authenticated', queue_table);
-    EXECUTE format('DROP POLICY IF EXISTS queue_select ON pgmq.%I', queue_table);
-    EXECUTE format('CREATE POLICY queue_select ON pgmq.%I FOR SELECT TO anon, authenticated USING (true)', queue_table);
-    EXECUTE format('DROP POLICY IF EXISTS queue_send ON pgmq.%I', queue_table);
-    EXECUTE format('CREATE POLICY queue_send ON pgmq.%I FOR INSERT TO anon, authenticated WITH CHECK (true)', queue_table);
-    EXECUTE format('DROP POLICY IF EXISTS queue_read ON pgmq.%I', queue_table);
-    EXECUTE format('CREATE POLICY queue_read ON pgmq.%I FOR UPDATE TO anon, authenticated USING (true) WITH CHECK (true)', queue_table);
-    EXECUTE format('DROP POLICY IF EXISTS queue_archive ON pgmq.%I', queue_table);
-    EXECUTE format('CREATE POLICY queue_archive ON pgmq.%I FOR DELETE TO anon, authenticated USING (true)', queue_table);
-    -- Archiving moves the row into the archive table and returns its id:
-    -- insert, and select on that one column, nothing to read back.
-    EXECUTE format('GRANT INSERT, SELECT (msg_id) ON pgmq.%I TO anon, authenticated', archive_table);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON pgmq.%I TO anon, authenticated', pgmq.format_table_name(name, 'q'));
+    EXECUTE format('GRANT INSERT, SELECT (msg_id) ON pgmq.%I TO anon, authenticated', pgmq.format_table_name(name, 'a'));
+    PERFORM sluice_stack.protect_queue(name, open_to_anon);
   END LOOP;
 END;
 $$;

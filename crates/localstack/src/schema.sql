@@ -8,7 +8,16 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN BYPASSRLS; END IF;
+  -- The role the gateway connects as, as PostgREST does under Supabase
+  -- (PostgREST docs, "Authentication": `CREATE ROLE authenticator LOGIN
+  -- NOINHERIT NOCREATEDB NOCREATEROLE NOSUPERUSER`): it holds no privilege
+  -- of its own (NOINHERIT) and may only become one of the API roles, with
+  -- `SET ROLE`, for each request.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator') THEN
+    CREATE ROLE authenticator LOGIN NOINHERIT NOCREATEDB NOCREATEROLE NOSUPERUSER;
+  END IF;
 END $$;
+GRANT anon, authenticated, service_role TO authenticator;
 
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO anon, authenticated;

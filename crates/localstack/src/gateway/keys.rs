@@ -4,12 +4,15 @@
 //!
 //! The gateway checks `apikey` like Supabase's Kong (it must be one of the
 //! project's keys), then `Authorization: Bearer` like PostgREST (a JWT signed
-//! with the secret and not expired; PGRST301/PGRST303 otherwise).
+//! with the secret and not expired; PGRST301/PGRST303 otherwise). What it
+//! finds is an [`Authorized`]: the database role the request runs as and the
+//! claims PostgREST hands to the database as `request.jwt.claims`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{decode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 /// The Supabase CLI's default local JWT secret.
 pub const DEFAULT_JWT_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
@@ -54,7 +57,7 @@ impl Role {
         }
     }
 
-    fn from_claim(role: &str) -> Option<Self> {
+    pub fn from_claim(role: &str) -> Option<Self> {
         Some(match role {
             "anon" => Self::Anon,
             "authenticated" => Self::Authenticated,
@@ -76,11 +79,37 @@ pub enum AuthError {
     JwtExpired,
 }
 
-/// Signs claims with HS256, as Supabase signs its keys. The header is written
-/// as `{"alg":"HS256","typ":"JWT"}` (Supabase's order, which jsonwebtoken's
-/// own encoder does not keep) so the local keys come out byte for byte equal
-/// to the well-known ones: Kong compares `apikey` as a string.
-pub fn sign(secret: &str, claims: &Claims) -> String {
+/// What the gateway found out about a request: the role it runs as, and
+/// the claims set as `request.jwt.claims` for its transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authorized {
+    pub role: Role,
+    /// The bearer JWT's payload; with no bearer, the apikey's (an `sb_`
+    /// key, not a JWT, stands for `{"role": ...}`, the claims Supabase's
+    /// gateway gives the JWT it mints for such a key).
+    pub claims: Value,
+}
+
+impl Authorized {
+    fn of_key(role: Role, apikey: &str) -> Self {
+        let claims = payload(apikey).unwrap_or_else(|| json!({ "role": role.db_role() }));
+        Self { role, claims }
+    }
+}
+
+/// The payload of a JWT the gateway itself signed (the project's keys), read
+/// without checking a signature it already knows to be its own.
+fn payload(jwt: &str) -> Option<Value> {
+    let part = jwt.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
+}
+
+/// Signs claims with HS256, as Supabase signs its keys and Auth its access
+/// tokens. The header is written as `{"alg":"HS256","typ":"JWT"}`
+/// (Supabase's order, which jsonwebtoken's own encoder does not keep) so the
+/// local keys come out byte for byte equal to the well-known ones: Kong
+/// compares `apikey` as a string.
+pub fn sign<C: Serialize>(secret: &str, claims: &C) -> String {
     let part = |json: &str| URL_SAFE_NO_PAD.encode(json);
     let header = part(r#"{"alg":"HS256","typ":"JWT"}"#);
     let payload = part(&serde_json::to_string(claims).expect("claims serialise"));
@@ -121,7 +150,12 @@ impl Keys {
         }
     }
 
-    fn role_of_apikey(&self, apikey: &str) -> Option<Role> {
+    /// The JWT secret, for Auth to sign and check its access tokens with.
+    pub fn jwt_secret(&self) -> &str {
+        &self.secret
+    }
+
+    pub fn role_of_apikey(&self, apikey: &str) -> Option<Role> {
         if apikey == self.anon || apikey == self.publishable {
             Some(Role::Anon)
         } else if apikey == self.service_role || apikey == self.secret_key {
@@ -131,7 +165,7 @@ impl Keys {
         }
     }
 
-    fn verify(&self, token: &str) -> Result<Role, AuthError> {
+    fn verify(&self, token: &str) -> Result<Authorized, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.required_spec_claims.clear();
         validation.validate_exp = true;
@@ -139,7 +173,7 @@ impl Keys {
         // PostgREST checks `aud` only when `jwt-aud` is configured, which
         // Supabase leaves unset: user tokens carry `aud: authenticated`.
         validation.validate_aud = false;
-        let data = decode::<Claims>(
+        let data = decode::<Value>(
             token,
             &DecodingKey::from_secret(self.secret.as_bytes()),
             &validation,
@@ -154,17 +188,29 @@ impl Keys {
                     .into(),
             ),
         })?;
-        Role::from_claim(&data.claims.role).ok_or_else(|| {
-            AuthError::InvalidJwt(format!("role \"{}\" does not exist", data.claims.role))
-        })
+        let claims = data.claims;
+        // PostgREST ("Authentication"): a JWT without a `role` claim runs as
+        // the anonymous role.
+        let role = match claims.get("role") {
+            None => Role::Anon,
+            Some(Value::String(role)) => Role::from_claim(role)
+                .ok_or_else(|| AuthError::InvalidJwt(format!("role \"{role}\" does not exist")))?,
+            Some(other) => {
+                return Err(AuthError::InvalidJwt(format!(
+                    "role \"{other}\" does not exist"
+                )))
+            }
+        };
+        Ok(Authorized { role, claims })
     }
 
-    /// The role a request runs as, from its `apikey` and `Authorization`.
+    /// The role a request runs as and its claims, from its `apikey` and
+    /// `Authorization`.
     pub fn authorize(
         &self,
         apikey: Option<&str>,
         authorization: Option<&str>,
-    ) -> Result<Role, AuthError> {
+    ) -> Result<Authorized, AuthError> {
         let apikey = apikey
             .filter(|k| !k.is_empty())
             .ok_or(AuthError::NoApiKey)?;
@@ -172,7 +218,7 @@ impl Keys {
             .role_of_apikey(apikey)
             .ok_or(AuthError::InvalidApiKey)?;
         let Some(authorization) = authorization else {
-            return Ok(key_role);
+            return Ok(Authorized::of_key(key_role, apikey));
         };
         let token = authorization
             .strip_prefix("Bearer ")
@@ -185,7 +231,7 @@ impl Keys {
         // when it is the same key as `apikey`.
         if token.starts_with("sb_") {
             return if token == apikey {
-                Ok(key_role)
+                Ok(Authorized::of_key(key_role, apikey))
             } else {
                 Err(AuthError::InvalidJwt("JWSError JWSInvalidSignature".into()))
             };
@@ -197,6 +243,10 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn role(found: Result<Authorized, AuthError>) -> Result<Role, AuthError> {
+        found.map(|found| found.role)
+    }
 
     fn local() -> Keys {
         Keys::new(
@@ -229,18 +279,18 @@ mod tests {
     #[test]
     fn apikey_decides_the_role_when_no_bearer_is_sent() {
         let keys = local();
-        assert_eq!(keys.authorize(Some(&keys.anon), None), Ok(Role::Anon));
+        assert_eq!(role(keys.authorize(Some(&keys.anon), None)), Ok(Role::Anon));
         assert_eq!(
-            keys.authorize(Some(DEFAULT_PUBLISHABLE_KEY), None),
+            role(keys.authorize(Some(DEFAULT_PUBLISHABLE_KEY), None)),
             Ok(Role::Anon)
         );
         assert_eq!(
-            keys.authorize(Some(&keys.service_role), None),
+            role(keys.authorize(Some(&keys.service_role), None)),
             Ok(Role::Service)
         );
-        assert_eq!(keys.authorize(None, None), Err(AuthError::NoApiKey));
+        assert_eq!(role(keys.authorize(None, None)), Err(AuthError::NoApiKey));
         assert_eq!(
-            keys.authorize(Some("wrong"), None),
+            role(keys.authorize(Some("wrong"), None)),
             Err(AuthError::InvalidApiKey)
         );
     }
@@ -250,7 +300,7 @@ mod tests {
         let keys = local();
         let anon = keys.anon.clone();
         assert_eq!(
-            keys.authorize(Some(&anon), Some(&format!("Bearer {anon}"))),
+            role(keys.authorize(Some(&anon), Some(&format!("Bearer {anon}")))),
             Ok(Role::Anon)
         );
         let expired = sign(
@@ -262,7 +312,7 @@ mod tests {
             },
         );
         assert_eq!(
-            keys.authorize(Some(&anon), Some(&format!("Bearer {expired}"))),
+            role(keys.authorize(Some(&anon), Some(&format!("Bearer {expired}")))),
             Err(AuthError::JwtExpired)
         );
         let forged = Keys::new("another-secret-that-is-at-least-32-chars!", "p", "s").anon;
@@ -286,7 +336,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            keys.authorize(Some(&keys.anon), Some(&format!("Bearer {user}"))),
+            role(keys.authorize(Some(&keys.anon), Some(&format!("Bearer {user}")))),
             Ok(Role::Authenticated)
         );
     }
@@ -296,9 +346,46 @@ mod tests {
         let keys = local();
         let bearer = format!("Bearer {DEFAULT_PUBLISHABLE_KEY}");
         assert_eq!(
-            keys.authorize(Some(DEFAULT_PUBLISHABLE_KEY), Some(&bearer)),
+            role(keys.authorize(Some(DEFAULT_PUBLISHABLE_KEY), Some(&bearer))),
             Ok(Role::Anon)
         );
         assert!(keys.authorize(Some(&keys.anon), Some(&bearer)).is_err());
+    }
+
+    #[test]
+    fn the_claims_are_the_bearers_payload_or_the_keys() {
+        let keys = local();
+        let user = sign(
+            DEFAULT_JWT_SECRET,
+            &json!({"sub": "u-1", "role": "authenticated", "exp": 4_102_444_800u64}),
+        );
+        let found = keys
+            .authorize(Some(&keys.anon), Some(&format!("Bearer {user}")))
+            .unwrap();
+        assert_eq!(found.claims["sub"], "u-1");
+        let anon = keys.authorize(Some(&keys.anon), None).unwrap();
+        assert_eq!(
+            anon.claims,
+            json!({"iss": "supabase-demo", "role": "anon", "exp": LOCAL_KEY_EXPIRY})
+        );
+        let publishable = keys.authorize(Some(DEFAULT_PUBLISHABLE_KEY), None).unwrap();
+        assert_eq!(publishable.claims, json!({"role": "anon"}));
+        let secret = keys.authorize(Some(DEFAULT_SECRET_KEY), None).unwrap();
+        assert_eq!(secret.claims, json!({"role": "service_role"}));
+    }
+
+    #[test]
+    fn a_jwt_without_a_role_runs_as_anon_and_an_unknown_role_is_refused() {
+        let keys = local();
+        let bare = sign(DEFAULT_JWT_SECRET, &json!({"exp": 4_102_444_800u64}));
+        assert_eq!(
+            role(keys.authorize(Some(&keys.anon), Some(&format!("Bearer {bare}")))),
+            Ok(Role::Anon)
+        );
+        let admin = sign(DEFAULT_JWT_SECRET, &json!({"role": "postgres"}));
+        assert!(matches!(
+            keys.authorize(Some(&keys.anon), Some(&format!("Bearer {admin}"))),
+            Err(AuthError::InvalidJwt(_))
+        ));
     }
 }

@@ -23,9 +23,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use tower_http::cors::{Any, CorsLayer};
 
-use error::ApiError;
+pub use error::ApiError;
 use faults::SharedFaults;
-use keys::{Keys, Role};
+use keys::{Authorized, Keys, Role};
 use sql::{Statement, Table};
 
 /// The largest request body accepted (rows of several megabytes are legal),
@@ -33,17 +33,39 @@ use sql::{Statement, Table};
 pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 pub struct Gateway {
+    /// Connections as `authenticator`, as PostgREST connects under Supabase:
+    /// a role that can do nothing but switch to `anon`, `authenticated` or
+    /// `service_role` for each request.
     pub pool: Pool,
+    /// Connections as the database's owner, for what is not PostgREST: the
+    /// stack's own controls (`/_admin`) and Auth (GoTrue connects as its own
+    /// `supabase_auth_admin`).
+    pub admin: Pool,
     /// Replaced when a test rotates the JWT secret (revoking every key signed with the old one).
     pub keys: std::sync::RwLock<Keys>,
     pub max_rows: u64,
+    /// `--open-to-anon`: the seeded tables and queues (and those the test
+    /// facilities make) answer the anon key as well as signed-in operators.
+    /// Temporary, until the app signs in: each anon transaction is marked
+    /// with the `sluice.open_to_anon` setting, which the stack's anon
+    /// policies check (policies.sql).
+    pub open_to_anon: bool,
 }
 
 impl Gateway {
     /// A pooled connection. Waiting longer than the pool's wait timeout is
     /// PostgREST's 504 PGRST003; a pool that cannot connect is its 503.
     pub async fn client(&self) -> Result<deadpool_postgres::Object, ApiError> {
-        self.pool.get().await.map_err(|error| match error {
+        Self::from(&self.pool).await
+    }
+
+    /// A connection as the database's owner (see [`Gateway::admin`]).
+    pub async fn admin_client(&self) -> Result<deadpool_postgres::Object, ApiError> {
+        Self::from(&self.admin).await
+    }
+
+    async fn from(pool: &Pool) -> Result<deadpool_postgres::Object, ApiError> {
+        pool.get().await.map_err(|error| match error {
             PoolError::Timeout(TimeoutType::Wait) => ApiError::pool_timeout(),
             other => ApiError::unavailable(other.to_string()),
         })
@@ -52,6 +74,7 @@ impl Gateway {
 
 pub fn router(
     gateway: Arc<Gateway>,
+    auth: Arc<crate::auth::Auth>,
     faults: SharedFaults,
     generated: crate::events::SharedGeneratorTally,
 ) -> Router {
@@ -71,10 +94,14 @@ pub fn router(
         ));
     let tables = Router::new()
         .route("/_admin/tables", axum::routing::post(create_table))
+        .route(
+            "/_admin/tables/{name}/anon",
+            axum::routing::put(open_table_to_anon),
+        )
         .route("/_admin/jwt-secret", axum::routing::put(rotate_secret))
         .route("/_admin/queues", axum::routing::post(queue_admin::create))
         .route("/_admin/queues/{name}", get(queue_admin::describe))
-        .with_state(gateway);
+        .with_state(gateway.clone());
     let admin = Router::new()
         .route("/_admin/faults", get(faults::get).put(faults::put))
         .with_state(faults)
@@ -98,7 +125,9 @@ pub fn router(
     let controls = admin
         .merge(tables)
         .layer(middleware::from_fn(crate::loopback::only_local));
-    rest.layer(cors).merge(controls)
+    rest.layer(cors)
+        .merge(crate::auth::router(auth))
+        .merge(controls)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -122,17 +151,17 @@ fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
 /// Middleware over the REST routes: the key is checked before a handler
 /// runs, as Kong checks it in front of PostgREST, so a request with a wrong
 /// or missing key is refused without its body being read. Handlers find
-/// the key's role in the request's extensions.
+/// the role and claims ([`Authorized`]) in the request's extensions.
 async fn require_key(
     State(gateway): State<Arc<Gateway>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let role = query_pairs(request.uri().query())
+    let found = query_pairs(request.uri().query())
         .and_then(|pairs| authorize(&gateway, request.headers(), &pairs));
-    match role {
-        Ok(role) => {
-            request.extensions_mut().insert(role);
+    match found {
+        Ok(found) => {
+            request.extensions_mut().insert(found);
             next.run(request).await
         }
         Err(error) => error.into_response(),
@@ -160,7 +189,7 @@ fn authorize(
     gateway: &Gateway,
     headers: &HeaderMap,
     pairs: &[(String, String)],
-) -> Result<Role, ApiError> {
+) -> Result<Authorized, ApiError> {
     let from_query = pairs
         .iter()
         .find(|(k, _)| k == "apikey")
@@ -211,7 +240,7 @@ fn params(statement: &Statement) -> Vec<&(dyn tokio_postgres::types::ToSql + Syn
 
 async fn read(
     State(gateway): State<Arc<Gateway>>,
-    Extension(role): Extension<Role>,
+    Extension(found): Extension<Authorized>,
     Path(table): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
@@ -225,7 +254,8 @@ async fn read(
 
     let (mut client, table) = connect_to(&gateway, &table).await?;
     let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;
-    let tx = begin_as(&mut client, role, Access::ReadOnly).await?;
+    let role = found.role;
+    let tx = begin_as(&gateway, &mut client, &found, Access::ReadOnly).await?;
     let total = if want_count {
         let row = tx
             .query_one(&count_sql.sql, &params(&count_sql))
@@ -272,25 +302,36 @@ enum Access {
     ReadWrite,
 }
 
-/// A transaction running as the key's database role, so that privileges,
-/// row-level security and the role's statement timeout apply as in
-/// Supabase (PostgREST applies a role's settings per transaction).
-async fn begin_as(
-    client: &mut deadpool_postgres::Object,
-    role: Role,
+/// A transaction running as the request's database role, so that
+/// privileges, row-level security and the role's statement timeout apply
+/// as in Supabase. As PostgREST does ("Transactions": transaction-scoped
+/// settings), the role and the JWT's claims are set with `set_config(...,
+/// true)`, which lasts until the transaction ends; the role's
+/// `statement_timeout` is applied the same way ("Impersonated Role
+/// Settings"). PostgREST 12 sets `request.jwt.claims` only: the legacy
+/// `request.jwt.claim.sub` etc. are gone, so a policy written against this
+/// stack must read the claims as it would on Supabase (`auth.uid()`,
+/// `auth.jwt()`).
+async fn begin_as<'a>(
+    gateway: &Gateway,
+    client: &'a mut deadpool_postgres::Object,
+    found: &Authorized,
     access: Access,
-) -> Result<deadpool_postgres::Transaction<'_>, ApiError> {
+) -> Result<deadpool_postgres::Transaction<'a>, ApiError> {
+    let role = found.role;
     let tx = client
         .build_transaction()
         .read_only(access == Access::ReadOnly)
         .start()
         .await
         .map_err(|e| ApiError::database(&e, role))?;
-    tx.batch_execute(&format!(
-        "SET LOCAL ROLE {}; SET LOCAL statement_timeout = '{}'",
-        role.db_role(),
-        role.statement_timeout()
-    ))
+    let claims = found.claims.to_string();
+    let open = if gateway.open_to_anon { "on" } else { "off" };
+    tx.execute(
+        "SELECT set_config('role', $1, true), set_config('statement_timeout', $2, true), \
+         set_config('request.jwt.claims', $3, true), set_config('sluice.open_to_anon', $4, true)",
+        &[&role.db_role(), &role.statement_timeout(), &claims, &open],
+    )
     .await
     .map_err(|e| ApiError::database(&e, role))?;
     Ok(tx)
@@ -345,7 +386,7 @@ async fn overloads(
 /// schema from `Content-Profile`, in a read-write transaction.
 async fn call_post(
     State(gateway): State<Arc<Gateway>>,
-    Extension(role): Extension<Role>,
+    Extension(found): Extension<Authorized>,
     Path(function): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -362,7 +403,7 @@ async fn call_post(
     };
     call(
         &gateway,
-        role,
+        &found,
         schema,
         &function,
         arguments,
@@ -376,7 +417,7 @@ async fn call_post(
 /// fails (25006, answered 405).
 async fn call_get(
     State(gateway): State<Arc<Gateway>>,
-    Extension(role): Extension<Role>,
+    Extension(found): Extension<Authorized>,
     Path(function): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
@@ -386,7 +427,7 @@ async fn call_get(
     let arguments = rpc::arguments_from_query(&pairs);
     call(
         &gateway,
-        role,
+        &found,
         schema,
         &function,
         arguments,
@@ -397,7 +438,7 @@ async fn call_get(
 
 async fn call(
     gateway: &Gateway,
-    role: Role,
+    found: &Authorized,
     schema: &str,
     function: &str,
     arguments: serde_json::Map<String, Value>,
@@ -426,7 +467,8 @@ async fn call(
     } else {
         vec![&bound]
     };
-    let tx = begin_as(&mut client, role, access).await?;
+    let role = found.role;
+    let tx = begin_as(gateway, &mut client, found, access).await?;
     let row = tx
         .query_one(&sql, &params)
         .await
@@ -458,7 +500,7 @@ async fn rpc_method_not_allowed(method: Method) -> ApiError {
 
 async fn insert(
     State(gateway): State<Arc<Gateway>>,
-    Extension(role): Extension<Role>,
+    Extension(found): Extension<Authorized>,
     Path(table): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -486,7 +528,8 @@ async fn insert(
         )
     })?;
     let payload = Value::Array(rows).to_string();
-    let tx = begin_as(&mut client, role, Access::ReadWrite).await?;
+    let role = found.role;
+    let tx = begin_as(&gateway, &mut client, &found, Access::ReadWrite).await?;
     let row = tx
         .query_one(&statement.sql, &[&payload])
         .await
@@ -507,7 +550,10 @@ async fn insert(
 }
 
 /// A test facility (loopback only): creates an event table shaped like the
-/// default ones, so a test can drain a table nobody else writes to.
+/// default ones, so a test can drain a table nobody else writes to. It is
+/// protected as the seeded ones are (policies.sql): signed-in operators
+/// read it, and anon while `--open-to-anon` holds; `"open_to_anon": true`
+/// opens it to the anon key for good, to test the key-only path.
 #[derive(serde::Deserialize)]
 struct NewTable {
     name: String,
@@ -519,6 +565,8 @@ struct NewTable {
     /// `timestamptz`, or `text` to hold values that are not timestamps.
     #[serde(default = "default_timestamp_type")]
     timestamp_type: String,
+    #[serde(default)]
+    open_to_anon: bool,
 }
 
 fn default_timestamp_type() -> String {
@@ -574,12 +622,47 @@ async fn create_table(
          source text NOT NULL DEFAULT 'e2e', payload jsonb NOT NULL DEFAULT '{{}}', metadata jsonb); \
          GRANT SELECT ON public.{table} TO anon, authenticated; GRANT ALL ON public.{table} TO service_role;"
     );
-    let client = gateway.client().await?;
+    let client = gateway.admin_client().await?;
     client
         .batch_execute(&ddl)
         .await
         .map_err(|e| ApiError::database(&e, Role::Service))?;
+    let qualified = format!("public.{table}");
+    client
+        .execute(
+            "SELECT sluice_stack.protect_table($1::text::regclass), sluice_stack.open_table_to_anon($1::text::regclass, $2)",
+            &[&qualified, &new.open_to_anon],
+        )
+        .await
+        .map_err(|e| ApiError::database(&e, Role::Service))?;
     Ok(StatusCode::CREATED)
+}
+
+#[derive(serde::Deserialize)]
+struct AnonAccess {
+    open: bool,
+}
+
+/// A test facility (loopback only): `PUT /_admin/tables/{name}/anon
+/// {"open": true|false}` opens a table of `public` (a seeded one too) to the
+/// anon key whatever `--open-to-anon` says, or closes it again, so the
+/// key-only path can be tested once the tables are closed to anon.
+async fn open_table_to_anon(
+    State(gateway): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    axum::Json(access): axum::Json<AnonAccess>,
+) -> Result<StatusCode, ApiError> {
+    let client = gateway.admin_client().await?;
+    describe(&client, &name).await?;
+    let qualified = format!("public.{}", sql::quote(&name));
+    client
+        .execute(
+            "SELECT sluice_stack.open_table_to_anon($1::text::regclass, $2)",
+            &[&qualified, &access.open],
+        )
+        .await
+        .map_err(|e| ApiError::database(&e, Role::Service))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A test facility (loopback only): signs the project's keys with a new JWT

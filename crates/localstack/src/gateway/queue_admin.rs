@@ -18,6 +18,10 @@ pub struct NewQueue {
     /// roles are refused.
     #[serde(default = "exposed")]
     exposed: bool,
+    /// True opens the queue (and its dead-letter queue) to the anon key
+    /// whatever `--open-to-anon` says, to test the key-only path.
+    #[serde(default)]
+    open_to_anon: bool,
 }
 
 fn exposed() -> bool {
@@ -34,8 +38,9 @@ fn valid(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// `POST /_admin/queues {"name", "exposed"}`: the queue and its
-/// `{name}_dlq`, open to the API roles like the default ones.
+/// `POST /_admin/queues {"name", "exposed", "open_to_anon"}`: the queue and
+/// its `{name}_dlq`, protected like the default ones (signed-in operators,
+/// and anon while `--open-to-anon` holds).
 pub async fn create(
     State(gateway): State<Arc<Gateway>>,
     Json(new): Json<NewQueue>,
@@ -45,9 +50,9 @@ pub async fn create(
             "a queue name is up to 43 lowercase letters, digits and underscores",
         ));
     }
-    let client = gateway.client().await?;
+    let client = gateway.admin_client().await?;
     let created = if new.exposed {
-        crate::queues::create(&client, &new.name).await
+        crate::queues::create(&client, &new.name, new.open_to_anon).await
     } else {
         client
             .execute("SELECT pgmq.create($1)", &[&new.name])
@@ -67,7 +72,7 @@ pub async fn describe(
     if !valid(&name) && !name.strip_suffix("_dlq").is_some_and(valid) {
         return Err(ApiError::bad_body("not a queue name"));
     }
-    let client = gateway.client().await?;
+    let client = gateway.admin_client().await?;
     let length: i64 = client
         .query_one("SELECT queue_length FROM pgmq.metrics($1)", &[&name])
         .await
