@@ -122,8 +122,8 @@ export async function screenshot(page, name) {
 export async function tryLogin(page, { key = ANON, projectUrl = GATEWAY, remember = false, email, password } = {}) {
   await page.getByLabel('Project URL').fill(projectUrl);
   await page.getByLabel('API key').fill(key);
-  if (email !== undefined) await page.getByLabel('Email').fill(email);
-  if (password !== undefined) await page.getByLabel('Password').fill(password);
+  if (email !== undefined) await page.getByLabel('Email', { exact: true }).fill(email);
+  if (password !== undefined) await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByLabel('Remember me').setChecked(remember);
   await page.getByRole('button', { name: 'Log in' }).click();
 }

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { GATEWAY, suiteWithAgent, openApp, openTable, logIn, tryLogin, drainedCount, screenshot } from './harness.mjs';
-import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually } from './backend.mjs';
-import { SERVICE_ROLE, signJwt } from '../contract/stack.mjs';
+import { ANON, freshTable, insertEvents, stamp, configureAgent, tally, eventually, sql } from './backend.mjs';
+import { SERVICE_ROLE, OPERATOR, signJwt } from '../contract/stack.mjs';
 
 const env = suiteWithAgent();
 
@@ -117,4 +117,45 @@ test('"Remember me" keeps the login across a browser restart; without it the log
     await context.close();
     await rm(profile, { recursive: true, force: true });
   }
+});
+
+test('an operator signs in with email and password and drains a table only operators may read; the key alone may not; a wrong password says so; Log out ends the Auth session', async () => {
+  const table = await freshTable('operators_only');
+  // Protected as docs/queues.md tells operators to protect theirs: nothing
+  // for anon, the table for signed-in users whose app_metadata marks them.
+  await sql(`revoke all on public.${table} from anon;
+    alter table public.${table} enable row level security;
+    grant select on public.${table} to authenticated;
+    create policy operators_read on public.${table} for select to authenticated
+      using ((select auth.jwt() -> 'app_metadata' ->> 'sluice_operator') = 'true');`);
+  const rows = await insertEvents(table, [stamp(-2000), stamp(-1000)]);
+  await configureAgent({ latency_ms: 0, mode: 'json' });
+  const context = await env.browser.newContext();
+  const { page, errors } = await openApp(context, `${env.server.url}?table=${table}`);
+  await tryLogin(page, { key: ANON, email: OPERATOR.email, password: 'not-the-password' });
+  await page.getByText('Wrong email or password.').waitFor();
+  await tryLogin(page, { key: ANON, email: OPERATOR.email, password: '' });
+  await page.getByText('Enter both an email and a password').waitFor();
+  await logIn(page, { key: ANON, email: OPERATOR.email, password: OPERATOR.password });
+  assert.match(await page.locator('.login__project').textContent(), new RegExp(OPERATOR.email.replace('.', '\\.')));
+  await eventually(async () => {
+    const t = await tally(table);
+    return rows.every((r) => t.done[String(r.id)] === 1);
+  }, 30_000, 'both rows done, read as the operator');
+  const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
+  assert.ok(stored.includes('refresh_token'), 'the tokens are kept for the tab');
+  // Log out signs out of Auth: the refresh token no longer works.
+  const refresh = JSON.parse(await page.evaluate(() => sessionStorage.getItem('sluice:v1:session'))).signed_in.refresh_token;
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  const again = await fetch(`${GATEWAY}/auth/v1/token?grant_type=refresh_token`, {
+    method: 'POST', headers: { apikey: ANON, 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: refresh }),
+  });
+  assert.equal(again.status, 400, 'the session ended at Auth');
+  // The key alone may not read the table: the page says so.
+  await logIn(page, { key: ANON, email: '', password: '' });
+  await page.getByText(new RegExp(`may not read ${table}`)).waitFor({ timeout: 20_000 });
+  // The refusals above are answers the page expected, not page errors.
+  assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);
+  await context.close();
 });

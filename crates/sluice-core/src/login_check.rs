@@ -36,6 +36,9 @@ pub fn verdict(status: u16, body: &str) -> Result<(), LoginRefused> {
             Some(serde_json::Value::Array(_)) => Ok(()),
             _ => Err(LoginRefused::NotSupabase(status)),
         },
+        // The key was accepted; its role may not read this table (a grant
+        // or policy question the drain names for that table, not a wrong key).
+        401 | 403 if field("code").as_deref() == Some("42501") => Ok(()),
         401 | 403 => Err(LoginRefused::WrongKey(
             field("message").unwrap_or_else(|| format!("HTTP {status}")),
         )),
@@ -89,5 +92,13 @@ mod tests {
             verdict(503, "upstream down"),
             Err(LoginRefused::ServerTrouble(503))
         );
+    }
+
+    #[test]
+    fn a_table_the_keys_role_may_not_read_is_not_a_wrong_key() {
+        let denied = r#"{"code":"42501","message":"permission denied for table events"}"#;
+        assert_eq!(verdict(401, denied), Ok(()));
+        assert_eq!(verdict(403, denied), Ok(()));
+        assert!(verdict(401, r#"{"code":"PGRST301","message":"JWSError"}"#).is_err());
     }
 }
