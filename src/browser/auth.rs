@@ -78,7 +78,15 @@ async fn call(
     }
     let response = http::send(request, body, &deadline)
         .await
-        .map_err(|failure| AuthError::Unreachable(format!("{failure:?}").to_lowercase()))?;
+        .map_err(|failure| {
+            AuthError::Unreachable(
+                match failure {
+                    http::Failure::TimedOut => "no answer in time",
+                    http::Failure::Network => "offline, refused, or blocked by CORS",
+                }
+                .into(),
+            )
+        })?;
     let status = response.status();
     let text = http::text(&response, &deadline).await.unwrap_or_default();
     if (200..300).contains(&status) {
