@@ -95,6 +95,7 @@ fn letter(key: &str, reason: &str) -> DeadLetter {
         reason: reason.into(),
         attempts: 1,
         at_ms: 0.0,
+        by: None,
     }
 }
 

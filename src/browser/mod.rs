@@ -10,6 +10,7 @@ pub mod crash;
 pub mod dialogs;
 pub mod files;
 pub mod http;
+pub mod project;
 pub mod queue_rpc;
 pub mod rest;
 pub mod runtime_config;

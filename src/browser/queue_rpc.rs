@@ -9,17 +9,21 @@ use sluice_core::queue::SCHEMA;
 use sluice_core::source_error::{parse_retry_after, SourceError};
 use std::time::Duration;
 
-use super::http::{self, Deadline, Failure};
+use super::http::{Deadline, Failure};
+use super::project::{self, NoReply};
 
 /// How long one call may take before it counts as a network failure.
 const CALL_DEADLINE: Duration = Duration::from_secs(20);
 
-fn explain(failure: Failure, limit: Duration) -> SourceError {
-    SourceError::Network(match failure {
-        Failure::TimedOut => format!("no complete answer within {} s", limit.as_secs()),
-        Failure::Network => {
+fn explain(not: NoReply, limit: Duration) -> SourceError {
+    SourceError::Network(match not {
+        NoReply::Transport(Failure::TimedOut) => {
+            format!("no complete answer within {} s", limit.as_secs())
+        }
+        NoReply::Transport(Failure::Network) => {
             "the request failed: offline, refused, dropped, or blocked by CORS".into()
         }
+        NoReply::Session(refused) => return refused.into(),
     })
 }
 
@@ -42,31 +46,27 @@ pub async fn call_within(
     limit: Duration,
 ) -> Result<Value, SourceError> {
     let url = format!("{}/rest/v1/rpc/{function}", session.project.as_str());
-    let mut request = RequestBuilder::new(&url)
-        .method(Method::POST)
-        .header("Accept", "application/json")
-        .header("Content-Type", "application/json")
-        .header("Content-Profile", SCHEMA);
-    for (name, value) in session.request_headers(super::auth::access_token().as_deref()) {
-        request = request.header(name, &value);
-    }
-    let explain = |failure| explain(failure, limit);
-    let deadline = Deadline::new(limit).map_err(explain)?;
-    let response = http::send(request, Some(arguments.to_string()), &deadline)
+    let request = || {
+        RequestBuilder::new(&url)
+            .method(Method::POST)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .header("Content-Profile", SCHEMA)
+    };
+    let explain = |not| explain(not, limit);
+    let deadline = Deadline::new(limit).map_err(|f| explain(NoReply::Transport(f)))?;
+    let reply = project::send(session, &request, Some(&arguments.to_string()), &deadline)
         .await
         .map_err(explain)?;
-    let status = response.status();
-    let body = http::text(&response, &deadline).await.map_err(explain)?;
+    let status = reply.status();
     if !(200..300).contains(&status) {
-        let retry_after = parse_retry_after(response.headers().get("retry-after").as_deref());
-        return Err(SourceError::from_queue_reply(
-            queue,
-            status,
-            &body,
-            retry_after,
-        ));
+        let retry_after = parse_retry_after(reply.header("retry-after").as_deref());
+        return Err(
+            SourceError::from_queue_reply(queue, status, &reply.body, retry_after)
+                .for_operator(super::rest::operator_email(session)),
+        );
     }
-    serde_json::from_str(&body).map_err(|error| SourceError::Unreadable {
+    serde_json::from_str(&reply.body).map_err(|error| SourceError::Unreadable {
         table: queue.to_string(),
         detail: format!("{function} answered something that is not JSON: {error}"),
     })

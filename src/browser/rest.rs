@@ -9,39 +9,42 @@ use std::time::Duration;
 use web_sys::RequestMode;
 
 use super::http::{self, Deadline, Failure};
+use super::project::{self, NoReply};
 
 /// How long one read may take before it counts as a network failure.
 const READ_DEADLINE: Duration = Duration::from_secs(20);
 
-/// A request to `{project}/rest/v1/{path}` with the key's headers.
+/// A request to `{project}/rest/v1/{path}`; [`project`] adds the headers.
 fn request(session: &Session, method: Method, path: &str) -> RequestBuilder {
     let url = format!("{}/rest/v1/{path}", session.project.as_str());
-    let mut request = RequestBuilder::new(&url)
+    RequestBuilder::new(&url)
         .method(method)
-        .header("Accept", "application/json");
-    for (name, value) in session.request_headers(super::auth::access_token().as_deref()) {
-        request = request.header(name, &value);
-    }
-    request
+        .header("Accept", "application/json")
 }
 
-fn explain(failure: Failure) -> SourceError {
-    match failure {
-        Failure::TimedOut => SourceError::Network(format!(
+/// The signed-in operator's email: refusals are told to them.
+pub(super) fn operator_email(session: &Session) -> Option<&str> {
+    session.operator.as_ref().map(|o| o.email.as_str())
+}
+
+fn explain(not: NoReply) -> SourceError {
+    match not {
+        NoReply::Transport(Failure::TimedOut) => SourceError::Network(format!(
             "no complete answer within {} s",
             READ_DEADLINE.as_secs()
         )),
-        Failure::Network => SourceError::Network(
+        NoReply::Transport(Failure::Network) => SourceError::Network(
             "the request failed: offline, refused, dropped, or blocked by CORS".into(),
         ),
+        NoReply::Session(refused) => refused.into(),
     }
 }
 
 /// As [`explain`], but a read that timed out says so: the engine then asks
 /// for fewer rows.
-fn explain_read(table: &str, failure: Failure) -> SourceError {
-    match failure {
-        Failure::TimedOut => SourceError::TimedOut {
+fn explain_read(table: &str, not: NoReply) -> SourceError {
+    match not {
+        NoReply::Transport(Failure::TimedOut) => SourceError::TimedOut {
             table: table.to_string(),
             detail: format!("no complete answer within {} s", READ_DEADLINE.as_secs()),
         },
@@ -55,19 +58,24 @@ pub async fn read_rows(
     table: &str,
     path: &str,
 ) -> Result<Vec<serde_json::Value>, SourceError> {
-    let deadline = Deadline::new(READ_DEADLINE).map_err(explain)?;
-    let response = http::send(request(session, Method::GET, path), None, &deadline)
-        .await
-        .map_err(|failure| explain_read(table, failure))?;
-    let status = response.status();
-    let body = http::text(&response, &deadline)
-        .await
-        .map_err(|failure| explain_read(table, failure))?;
+    let deadline = Deadline::new(READ_DEADLINE).map_err(|f| explain(NoReply::Transport(f)))?;
+    let reply = project::send(
+        session,
+        &|| request(session, Method::GET, path),
+        None,
+        &deadline,
+    )
+    .await
+    .map_err(|not| explain_read(table, not))?;
+    let status = reply.status();
     if !(200..300).contains(&status) {
-        let retry_after = parse_retry_after(response.headers().get("retry-after").as_deref());
-        return Err(SourceError::from_reply(table, status, &body, retry_after));
+        let retry_after = parse_retry_after(reply.header("retry-after").as_deref());
+        return Err(
+            SourceError::from_reply(table, status, &reply.body, retry_after)
+                .for_operator(operator_email(session)),
+        );
     }
-    serde_json::from_str(&body).map_err(|error| SourceError::Unreadable {
+    serde_json::from_str(&reply.body).map_err(|error| SourceError::Unreadable {
         table: table.to_string(),
         detail: format!("not a JSON array of rows: {error}"),
     })
@@ -75,21 +83,22 @@ pub async fn read_rows(
 
 /// How many rows `path` matches (`Prefer: count=exact`, no rows sent back).
 pub async fn count(session: &Session, table: &str, path: &str) -> Result<Option<u64>, SourceError> {
-    let deadline = Deadline::new(READ_DEADLINE).map_err(explain)?;
-    let counted = request(session, Method::GET, path)
-        .header("Prefer", "count=exact")
-        .header("Range", "0-0");
-    let response = http::send(counted, None, &deadline)
+    let deadline = Deadline::new(READ_DEADLINE).map_err(|f| explain(NoReply::Transport(f)))?;
+    let counted = || {
+        request(session, Method::GET, path)
+            .header("Prefer", "count=exact")
+            .header("Range", "0-0")
+    };
+    let reply = project::send(session, &counted, None, &deadline)
         .await
         .map_err(explain)?;
-    let status = response.status();
-    let body = http::text(&response, &deadline).await.map_err(explain)?;
+    let status = reply.status();
     if !(200..300).contains(&status) {
-        return Err(SourceError::from_reply(table, status, &body, None));
+        return Err(SourceError::from_reply(table, status, &reply.body, None)
+            .for_operator(operator_email(session)));
     }
-    Ok(response
-        .headers()
-        .get("content-range")
+    Ok(reply
+        .header("content-range")
         .as_deref()
         .and_then(content_range_total))
 }
@@ -98,7 +107,11 @@ pub async fn count(session: &Session, table: &str, path: &str) -> Result<Option<
 pub async fn check_login(session: &Session, table: &str) -> Result<(), LoginRefused> {
     let deadline = Deadline::new(Duration::from_secs(10)).map_err(|_| LoginRefused::Unreachable)?;
     let path = format!("{table}?select=*&limit=0");
-    match http::send(request(session, Method::GET, &path), None, &deadline).await {
+    let mut checked = request(session, Method::GET, &path);
+    for (name, value) in session.request_headers(super::auth::access_token().as_deref()) {
+        checked = checked.header(name, &value);
+    }
+    match http::send(checked, None, &deadline).await {
         Ok(response) => {
             let body = http::text(&response, &deadline).await.unwrap_or_default();
             verdict(response.status(), &body)

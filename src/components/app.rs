@@ -12,7 +12,7 @@ use super::keyboard::{KeyboardShortcuts, ShortcutHelp};
 use super::link_offer::LinkOffer;
 use super::login::LoginArea;
 use super::metrics_strip::MetricsStrip;
-use super::page::{use_drain, use_page_lifecycle, AppState};
+use super::page::{use_drain, use_page_lifecycle, use_session_refresh, AppState};
 use super::question::DrainQuestion;
 use super::rail::Rail;
 use super::source_dialog::SourceDialog;
@@ -26,6 +26,7 @@ pub fn App() -> impl IntoView {
     let state = AppState::provide();
     use_drain(state);
     use_page_lifecycle(state);
+    use_session_refresh(state);
     view! {
         <header class="header">
             <div class="header__start">

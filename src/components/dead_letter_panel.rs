@@ -13,14 +13,18 @@ use crate::runner::Intent;
 /// What the inspector shows for a dead letter (the row is read again by
 /// key when it was too large to store).
 fn inspection_of(table: String, letter: &DeadLetter) -> Inspection {
+    let mut facts = vec![
+        ("Reason", letter.reason.clone()),
+        ("Attempts", letter.attempts.to_string()),
+    ];
+    if let Some(by) = &letter.by {
+        facts.push(("Dead-lettered by", by.clone()));
+    }
     Inspection {
         table,
         key: letter.key.clone(),
         place: "dead letter",
-        facts: vec![
-            ("Reason", letter.reason.clone()),
-            ("Attempts", letter.attempts.to_string()),
-        ],
+        facts,
         signals: Vec::new(),
         row: (!letter.row_is_noted()).then(|| std::sync::Arc::new(letter.event.clone())),
     }
@@ -106,10 +110,15 @@ fn DeadLetterRow(letter: DeadLetter) -> impl IntoView {
     let key = letter.key.clone();
     let (retry_key, discard_key) = (key.clone(), key.clone());
     let meta = format!(
-        "{} attempt{} · {}",
+        "{} attempt{} · {}{}",
         letter.attempts,
         if letter.attempts == 1 { "" } else { "s" },
-        clock_time(letter.at_ms)
+        clock_time(letter.at_ms),
+        letter
+            .by
+            .as_ref()
+            .map(|by| format!(" · by {by}"))
+            .unwrap_or_default()
     );
     let reason = letter.reason.clone();
     let inspect = move |_| {

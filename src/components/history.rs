@@ -35,6 +35,9 @@ fn inspection_of(table: String, entry: &Entry) -> Inspection {
     if let Outcome::Rejected(reason) = &entry.outcome {
         facts.push(("Reason", reason.clone()));
     }
+    if let Some(by) = &entry.by {
+        facts.push(("Handled by", by.clone()));
+    }
     Inspection {
         table,
         key: entry.badge.key.clone(),

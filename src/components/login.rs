@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use sluice_core::credentials::{Session, StoredSession};
 use sluice_core::storage_keys;
 
+use super::sign_in_again::SignInAgain;
 use super::state::Sources;
 use crate::alerts::Alerts;
 use crate::browser::clock::now_unix;
@@ -56,17 +57,19 @@ pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
                     }
                     None => None,
                 };
-                checked = checked.signed_in_as(signed.as_ref());
-                auth::keep(signed.clone());
-                if let Err(refused) = rest::check_login(&checked, &table).await {
-                    auth::keep(None);
-                    return alerts.show(refused);
-                }
                 let store = if remember.get_untracked() {
                     Store::Local
                 } else {
                     Store::Session
                 };
+                checked = checked.signed_in_as(signed.as_ref());
+                if let Some(signed) = &signed {
+                    auth::keep(signed.clone(), store);
+                }
+                if let Err(refused) = rest::check_login(&checked, &table).await {
+                    auth::forget();
+                    return alerts.show(refused);
+                }
                 let stored = checked.to_stored(signed.as_ref());
                 if let Err(error) = storage::save(store, &storage_keys::session(), &stored) {
                     alerts.show(error);
@@ -165,6 +168,7 @@ pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
                 <button type="button" class="button" disabled=move || log_out.pending().get()
                     on:click=move |_| { log_out.dispatch(()); }>"Log out"</button>
             </div>
+            <SignInAgain />
         </Show>
     }
 }
@@ -178,7 +182,9 @@ pub fn remembered_session(alerts: Alerts) -> Option<Session> {
             |store| match storage::load::<StoredSession>(store, &storage_keys::session()) {
                 Ok(Some(stored)) => match Session::restore(&stored, now_unix()) {
                     Ok(session) => {
-                        auth::keep(stored.signed_in);
+                        if let Some(signed) = stored.signed_in {
+                            auth::keep(signed, store);
+                        }
                         Some(session)
                     }
                     Err(error) => {

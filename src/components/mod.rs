@@ -20,6 +20,7 @@ mod metrics_strip;
 mod page;
 mod question;
 mod rail;
+mod sign_in_again;
 mod source_dialog;
 mod source_search;
 mod state;

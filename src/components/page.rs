@@ -14,8 +14,10 @@ use super::keyboard::ShortcutTargets;
 use super::login::remembered_session;
 use super::state::{remember, remembered, Clock, DrainHandle, Sources};
 use crate::alerts::Alerts;
-use crate::browser::{agent_store, runtime_config};
+use crate::browser::clock::now_unix;
+use crate::browser::{agent_store, auth, runtime_config};
 use crate::runner::Intent;
+use gloo_timers::future::TimeoutFuture;
 
 /// The state the panels share.
 #[derive(Clone, Copy)]
@@ -159,6 +161,40 @@ pub fn use_drain(state: AppState) {
         drain.rate.track();
         drain.agent.track();
         drain.send(Intent::Settings(drain.choices_untracked()));
+    });
+}
+
+/// Keeps the signed-in operator's session fresh: each access token is
+/// refreshed a margin before it expires (a request refused for an expired
+/// token refreshes it too, for a tab whose timers the browser slowed).
+pub fn use_session_refresh(state: AppState) {
+    let AppState { sources, drain, .. } = state;
+    // Signed in again (here or in another tab): the drain halted on the
+    // ended session goes on with the event where it was.
+    Effect::new(move |was_ended: Option<bool>| {
+        let ended = auth::ended_reason().is_some();
+        if was_ended == Some(true) && !ended {
+            drain.send(Intent::RetryNow);
+        }
+        ended
+    });
+    leptos::task::spawn_local(async move {
+        loop {
+            // Woken at least every 30 s, to follow a new sign-in.
+            let now = now_unix();
+            let wait_s = auth::refresh_at().map_or(30, |at| at.saturating_sub(now).clamp(1, 30));
+            TimeoutFuture::new(wait_s as u32 * 1_000).await;
+            let Some(session) = sources.session.get_untracked() else {
+                continue;
+            };
+            if session.operator.is_some() && auth::refresh_at().is_some_and(|at| now_unix() >= at) {
+                // A failure is retried on the next turn, or ends the
+                // session (the page then asks the operator to sign in).
+                if auth::refresh(&session, None).await.is_err() {
+                    TimeoutFuture::new(5_000).await;
+                }
+            }
+        }
     });
 }
 

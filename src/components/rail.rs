@@ -45,6 +45,12 @@ pub fn Rail() -> impl IntoView {
     let view = move || drain.view();
     let sources = expect_context::<Sources>();
     let table = move || sources.chosen_name();
+    let operator_email = move || {
+        sources.session.with(|s| {
+            s.as_ref()
+                .and_then(|s| s.operator.as_ref().map(|o| o.email.clone()))
+        })
+    };
     let gate = Memo::new(move |_| view().speaking_lane());
     let inspect_gate = move || gate.with_untracked(inspect);
     let paused = move || view().admission.get() != Admission::Open;
@@ -95,7 +101,14 @@ pub fn Rail() -> impl IntoView {
                         Some(next) => format!("next: {} ({} waiting)", next.initials, view().queued.get()),
                         // A queue's API does not tell its length.
                         None if sources.queue_chosen() => "queue · length unknown".to_string(),
-                        None => "nothing waiting".to_string(),
+                        // Policies that hide every row look like an empty
+                        // table: say so until something was handled.
+                        None => match operator_email() {
+                            Some(email) if view().handled.get() == 0 && view().last_read_ms.get().is_some() => format!(
+                                "nothing visible to {email}: if the table has rows, the project's policies hide them from this operator"
+                            ),
+                            _ => "nothing waiting".to_string(),
+                        },
                     }}
                 </p>
             </section>

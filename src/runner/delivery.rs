@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use super::inbox::timer_millis;
 use super::station::{now_ms, random, Station};
-use super::view::DrainView;
 use crate::browser::agent_client;
 
 /// An event the agent is done with (passed, or to be dead-lettered).
@@ -40,9 +39,10 @@ pub(super) struct Report {
 }
 
 impl Report {
-    /// Counts the handled `event` in the journal: the history's entry and
-    /// the metrics (lag from the event's timestamp).
-    pub fn note_in(self, event: Event, view: DrainView) {
+    /// Counts the handled `event` in `station`'s journal: the history's
+    /// entry, naming the operator, and the metrics (lag from the event's
+    /// timestamp).
+    pub fn note_in(self, event: Event, station: &Station) {
         let handled_at_ms = now_ms();
         let timestamp_micros = event.timestamp_micros;
         let entry = Entry {
@@ -56,8 +56,9 @@ impl Report {
             duration_ms: handled_at_ms - self.admitted_ms,
             handled_at_ms,
             signals: self.signals,
+            by: station.operator_email(),
         };
-        view.note(|journal| {
+        station.view.note(|journal| {
             journal
                 .metrics
                 .record_handled(handled_at_ms, timestamp_micros);

@@ -12,6 +12,13 @@ export async function rotateSecret(secret) {
   return r.text();
 }
 
+/** Makes the access tokens Auth issues from now on live `seconds` (the
+ * stack's test facility; 3600 is its default). */
+export async function setTokenLifetime(seconds) {
+  const r = await fetch(`${GATEWAY}/_admin/auth`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jwt_expiry_seconds: seconds }) });
+  if (!r.ok) throw new Error(`token lifetime: ${r.status}`);
+}
+
 let counter = 0;
 
 /** Creates an empty event table nobody else writes to; returns its name. */

@@ -142,12 +142,13 @@ export async function openTable(context, baseUrl, table, key = ANON) {
 }
 
 /** An operator draining `queue`: a browser context of its own (its own
- * storage), logged in, `agent` saved, the queue added in the source dialog
- * and chosen, at the fastest rate. */
-export async function queueOperator(env, queue, agent) {
+ * storage), logged in (with `login`'s form values: the key alone unless
+ * told), `agent` saved, the queue added in the source dialog and chosen,
+ * at the fastest rate. */
+export async function queueOperator(env, queue, agent, login = { key: ANON }) {
   const context = await env.browser.newContext({ ignoreHTTPSErrors: true });
   const { page, errors } = await openApp(context, env.server.url);
-  await logIn(page, { key: ANON });
+  await logIn(page, login);
   await saveAgent(page, agent);
   await fastestRate(page);
   await page.getByRole('button', { name: 'Source', exact: true }).click();

@@ -144,6 +144,11 @@ test('an operator signs in with email and password and drains a table only opera
   }, 30_000, 'both rows done, read as the operator');
   const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
   assert.ok(stored.includes('refresh_token'), 'the tokens are kept for the tab');
+  // The history names who handled each event: the audit trail.
+  await page.getByRole('region', { name: 'History' }).getByRole('button').first().click();
+  const inspector = page.getByRole('complementary', { name: 'Inspector' });
+  await inspector.getByText('Handled by').waitFor();
+  assert.match(await inspector.innerText(), new RegExp(`Handled by\\s+${OPERATOR.email.replace('.', '\\.')}`));
   // Log out signs out of Auth: the refresh token no longer works.
   const refresh = JSON.parse(await page.evaluate(() => sessionStorage.getItem('sluice:v1:session'))).signed_in.refresh_token;
   await page.getByRole('button', { name: 'Log out' }).click();

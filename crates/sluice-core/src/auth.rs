@@ -10,9 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
 
-/// Refresh when the access token has less than this left (s). supabase-js
-/// refreshes three of its 30 s ticks before expiry.
+/// Refresh when the access token has less than this left (s), or half its
+/// lifetime when that is shorter. supabase-js refreshes three of its 30 s
+/// ticks before expiry.
 pub const REFRESH_MARGIN_S: u64 = 90;
+
+/// How long GoTrue's access tokens live unless the project says otherwise
+/// (s): what a login stored before the lifetime was kept assumes.
+const DEFAULT_LIFETIME_S: u64 = 3600;
 
 /// A signed-in operator, as kept for this tab (or, with "Remember me", this
 /// browser).
@@ -22,6 +27,10 @@ pub struct SignedIn {
     pub refresh_token: String,
     /// When the access token expires (Unix seconds).
     pub expires_at: u64,
+    /// How long access tokens live in this project (s): the refresh margin
+    /// shrinks with it.
+    #[serde(default = "default_lifetime")]
+    pub lifetime_s: u64,
     pub user_id: String,
     pub email: String,
 }
@@ -51,19 +60,33 @@ impl SignedIn {
         }
     }
 
-    /// Whether the access token should be refreshed now.
-    pub fn refresh_due(&self, now_unix: u64) -> bool {
-        now_unix + REFRESH_MARGIN_S >= self.expires_at
+    /// When the access token should be refreshed (Unix seconds): a margin
+    /// before it expires, so that no request carries an expired token.
+    pub fn refresh_at(&self) -> u64 {
+        let margin = REFRESH_MARGIN_S.min(self.lifetime_s / 2);
+        self.expires_at.saturating_sub(margin)
     }
 
-    /// The headers a request to the project carries for this operator,
-    /// beside the project's key.
-    pub fn bearer(&self) -> (&'static str, String) {
-        ("Authorization", format!("Bearer {}", self.access_token))
+    /// Whether the access token should be refreshed now.
+    pub fn refresh_due(&self, now_unix: u64) -> bool {
+        now_unix >= self.refresh_at()
     }
 }
 
 /// `POST /auth/v1/token?grant_type=password`'s body.
+/// Whether a refused request to the project's API may succeed with a
+/// refreshed access token: any 401 but a missing grant (PostgREST answers
+/// 401 `PGRST303` "JWT expired", 401 `PGRST301` for a token it cannot
+/// verify, and 401 `42501` only when the role lacks a grant).
+pub fn calls_for_refresh(status: u16, body: &str) -> bool {
+    #[derive(Deserialize, Default)]
+    struct Reply {
+        code: Option<String>,
+    }
+    let reply: Reply = serde_json::from_str(body).unwrap_or_default();
+    status == 401 && reply.code.as_deref() != Some("42501")
+}
+
 pub fn password_body(email: &str, password: &str) -> Value {
     json!({ "email": email.trim(), "password": password })
 }
@@ -71,6 +94,10 @@ pub fn password_body(email: &str, password: &str) -> Value {
 /// `POST /auth/v1/token?grant_type=refresh_token`'s body.
 pub fn refresh_body(signed_in: &SignedIn) -> Value {
     json!({ "refresh_token": signed_in.refresh_token })
+}
+
+fn default_lifetime() -> u64 {
+    DEFAULT_LIFETIME_S
 }
 
 #[derive(Deserialize)]
@@ -102,6 +129,7 @@ pub fn signed_in(body: &str, now_unix: u64) -> Result<SignedIn, AuthError> {
         expires_at: reply
             .expires_at
             .unwrap_or(now_unix.saturating_add(reply.expires_in)),
+        lifetime_s: reply.expires_in,
         user_id: reply.user.id,
         email: reply.user.email.unwrap_or_default(),
     })
@@ -192,9 +220,35 @@ impl AuthError {
         }
     }
 
-    /// Whether only signing in again helps.
+    /// Whether only signing in again helps: asked to refresh, Auth refused
+    /// the session itself, not for want of time or a server.
     pub fn session_ended(&self) -> bool {
-        matches!(self, Self::SessionEnded(_))
+        match self {
+            Self::SessionEnded(_) | Self::WrongCredentials | Self::NotConfirmed => true,
+            Self::Refused { status, .. } => *status < 500,
+            Self::RateLimited | Self::Unreachable(_) | Self::Unreadable(_) => false,
+        }
+    }
+}
+
+/// What the tab that refreshed a session tells the other tabs: the refresh
+/// token it used, now spent, and the tokens that replace it. A tab still
+/// holding that refresh token takes the new ones instead of spending it
+/// again (which, after GoTrue's reuse interval, ends the session).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub replaced: String,
+    pub tokens: SignedIn,
+}
+
+impl SignedIn {
+    /// These tokens after `handoff`: its tokens if they replace these.
+    pub fn after(self, handoff: Handoff) -> Self {
+        if handoff.replaced == self.refresh_token {
+            handoff.tokens
+        } else {
+            self
+        }
     }
 }
 
@@ -209,7 +263,6 @@ mod tests {
         let signed = signed_in(REPLY, 1_764_496_400).unwrap();
         assert_eq!(signed.email, "op@example.com");
         assert_eq!(signed.expires_at, 1_764_500_000);
-        assert_eq!(signed.bearer(), ("Authorization", "Bearer a.b.c".into()));
         let without_expiry = REPLY.replace(r#""expires_at":1764500000,"#, "");
         assert_eq!(signed_in(&without_expiry, 100).unwrap().expires_at, 3_700);
         assert!(matches!(signed_in("{}", 0), Err(AuthError::Unreadable(_))));
@@ -221,6 +274,52 @@ mod tests {
         assert!(!signed.refresh_due(1_764_500_000 - REFRESH_MARGIN_S - 1));
         assert!(signed.refresh_due(1_764_500_000 - REFRESH_MARGIN_S));
         assert!(signed.refresh_due(1_764_500_001));
+        // A 20 s token is refreshed halfway, not the moment it is issued.
+        let short = REPLY.replace(r#""expires_in":3600"#, r#""expires_in":20"#);
+        let short = signed_in(&short, 0).unwrap();
+        assert_eq!(short.refresh_at(), 1_764_500_000 - 10);
+        // A login stored before the lifetime was kept assumes GoTrue's hour.
+        let mut stored: serde_json::Value = serde_json::to_value(&signed).unwrap();
+        stored.as_object_mut().unwrap().remove("lifetime_s");
+        let old: SignedIn = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.refresh_at(), 1_764_500_000 - REFRESH_MARGIN_S);
+    }
+
+    #[test]
+    fn an_expired_or_unverifiable_token_calls_for_a_refresh_a_missing_grant_does_not() {
+        assert!(calls_for_refresh(
+            401,
+            r#"{"code":"PGRST303","message":"JWT expired"}"#
+        ));
+        assert!(calls_for_refresh(401, r#"{"code":"PGRST301"}"#));
+        assert!(calls_for_refresh(401, "Unauthorized"));
+        assert!(!calls_for_refresh(
+            401,
+            r#"{"code":"42501","message":"permission denied for table events"}"#
+        ));
+        assert!(!calls_for_refresh(403, r#"{"code":"42501"}"#));
+        assert!(!calls_for_refresh(200, "[]"));
+    }
+
+    #[test]
+    fn a_handoff_replaces_only_the_tokens_it_names() {
+        let ours = signed_in(REPLY, 0).unwrap();
+        let fresh = SignedIn {
+            refresh_token: "r2".into(),
+            access_token: "d.e.f".into(),
+            ..ours.clone()
+        };
+        let handoff = |replaced: &str| Handoff {
+            replaced: replaced.into(),
+            tokens: fresh.clone(),
+        };
+        assert_eq!(ours.clone().after(handoff("r1")), fresh);
+        assert_eq!(ours.clone().after(handoff("r0")), ours);
+        let sent = serde_json::to_string(&handoff("r1")).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Handoff>(&sent).unwrap(),
+            handoff("r1")
+        );
     }
 
     #[test]

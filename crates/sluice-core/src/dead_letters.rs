@@ -25,11 +25,22 @@ pub struct DeadLetter {
     pub reason: String,
     pub attempts: u32,
     pub at_ms: f64,
+    /// The signed-in operator whose drain dead-lettered it (their email):
+    /// the audit trail. None for the key alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl DeadLetter {
-    /// The letter for `event`, refused for `reason` after `attempts`.
-    pub fn of(event: &Event, reason: String, attempts: u32, at_ms: f64) -> Self {
+    /// The letter for `event`, refused for `reason` after `attempts` in the
+    /// drain of the operator `by`.
+    pub fn of(
+        event: &Event,
+        reason: String,
+        attempts: u32,
+        at_ms: f64,
+        by: Option<String>,
+    ) -> Self {
         let size = event.row_bytes;
         let stored = if size > MAX_STORED_ROW_BYTES {
             serde_json::json!({ NOTE_FIELD: format!("row of {size} bytes not stored; read it from the table by its key") })
@@ -42,6 +53,7 @@ impl DeadLetter {
             reason: cut_reason(reason),
             attempts,
             at_ms,
+            by,
         }
     }
 
@@ -50,13 +62,14 @@ impl DeadLetter {
         self.event.get(NOTE_FIELD).is_some()
     }
 
-    /// Whether a filter's text appears in the key or the reason
-    /// (case-insensitive). An empty filter matches everything.
+    /// Whether a filter's text appears in the key, the reason or the
+    /// operator (case-insensitive). An empty filter matches everything.
     pub fn matches(&self, filter: &str) -> bool {
         let filter = crate::case::lower(filter.trim());
-        filter.is_empty()
-            || crate::case::lower(&self.key).contains(&filter)
-            || crate::case::lower(&self.reason).contains(&filter)
+        [Some(&self.key), Some(&self.reason), self.by.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|field| crate::case::lower(field).contains(&filter))
     }
 }
 
@@ -137,7 +150,7 @@ mod tests {
         row["id"] = json!(key);
         row["created_at"] = json!("2026-01-01T00:00:00+00:00");
         let event = source.event(row).unwrap();
-        DeadLetter::of(&event, reason.into(), attempts, at_ms)
+        DeadLetter::of(&event, reason.into(), attempts, at_ms, None)
     }
 
     #[test]
@@ -209,10 +222,21 @@ mod tests {
         let taken = take(&mut list, &["a".into(), "c".into()]);
         assert_eq!(taken.len(), 2);
         assert_eq!(list.len(), 1);
+        list[0].by = Some("op@example.com".into());
         let file: serde_json::Value = serde_json::from_str(&export("events", &list)).unwrap();
         assert_eq!(file["table"], "events");
         assert_eq!(file["dead_letters"][0]["key"], "b");
         assert_eq!(file["dead_letters"][0]["event"]["k"], "b");
+        assert_eq!(file["dead_letters"][0]["by"], "op@example.com", "who");
+    }
+
+    #[test]
+    fn letters_kept_before_operators_signed_in_are_read_without_one() {
+        let old: DeadLetter =
+            serde_json::from_str(r#"{"key":"1","event":{},"reason":"r","attempts":1,"at_ms":0}"#)
+                .unwrap();
+        assert_eq!(old.by, None);
+        assert!(!serde_json::to_string(&old).unwrap().contains("by"));
     }
 
     #[test]
@@ -229,5 +253,10 @@ mod tests {
         assert_eq!(keys(" SCHEMA "), ["c-3", "a-1"]);
         assert_eq!(keys("b-2"), ["b-2"]);
         assert!(keys("nothing").is_empty());
+        let by = DeadLetter {
+            by: Some("op@example.com".into()),
+            ..list[0].clone()
+        };
+        assert!(by.matches("op@"), "by the operator who dead-lettered it");
     }
 }

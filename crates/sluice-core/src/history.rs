@@ -61,6 +61,9 @@ pub struct Entry {
     pub row_bytes: usize,
     /// What the agent said about it, in order (at most [`MAX_SIGNALS`]).
     pub signals: Vec<String>,
+    /// The signed-in operator whose drain handled it (their email): the
+    /// audit trail. None for the key alone.
+    pub by: Option<String>,
 }
 
 impl Entry {
@@ -80,6 +83,7 @@ impl Entry {
             self.badge.label.as_str(),
             &self.outcome.describe(self.attempts),
             reason,
+            self.by.as_deref().unwrap_or_default(),
         ]
         .iter()
         .any(|field| crate::case::lower(field).contains(&filter))
@@ -158,6 +162,7 @@ mod tests {
             row,
             row_bytes,
             signals: Vec::new(),
+            by: None,
         }
     }
 
@@ -205,6 +210,15 @@ mod tests {
         assert!(rejected.matches("rejected"));
         assert!(rejected.matches("schema"));
         assert!(!rejected.matches("passed"));
+        let handled = Entry {
+            by: Some("op@example.com".into()),
+            ..entry("43", Outcome::Passed, 1)
+        };
+        assert!(
+            handled.matches("OP@EXAMPLE"),
+            "by the operator who handled it"
+        );
+        assert!(!rejected.matches("op@example"));
     }
 
     #[test]

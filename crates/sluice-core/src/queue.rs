@@ -151,9 +151,16 @@ impl QueueSource {
         json!({ "queue_name": self.name(), "message_id": msg_id })
     }
 
-    /// `send`'s arguments: a dead letter to the dead-letter queue.
-    pub fn dead_letter_arguments(&self, message: &Message, reason: &str, at: &str) -> Value {
-        json!({
+    /// `send`'s arguments: a dead letter to the dead-letter queue, naming
+    /// the signed-in operator `by` whose drain sent it (the audit trail).
+    pub fn dead_letter_arguments(
+        &self,
+        message: &Message,
+        reason: &str,
+        at: &str,
+        by: Option<&str>,
+    ) -> Value {
+        let mut arguments = json!({
             "queue_name": self.dead_letter_queue.as_str(),
             "message": {
                 "queue": self.name(),
@@ -165,7 +172,11 @@ impl QueueSource {
                 "reason": dead_letters::cut_reason(reason.to_string()),
                 "dead_lettered_at": at,
             },
-        })
+        });
+        if let Some(by) = by {
+            arguments["message"]["dead_lettered_by"] = by.into();
+        }
+        arguments
     }
 
     /// `read`'s arguments for a look at the dead-letter queue that leaves
@@ -241,6 +252,10 @@ impl QueueSource {
                 .and_then(Value::as_u64)
                 .map_or(0, |n| n.min(u64::from(u32::MAX)) as u32),
             at_ms,
+            by: sent
+                .get("dead_lettered_by")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 }
@@ -818,7 +833,8 @@ mod tests {
     fn a_message_already_in_the_dead_letter_queue_is_known_by_its_id_and_queue() {
         let source = orders();
         let message = source.event(record(42, 4)).unwrap();
-        let sent = source.dead_letter_arguments(&message, "read 4 times", "2026-11-30T02:00:00Z");
+        let sent =
+            source.dead_letter_arguments(&message, "read 4 times", "2026-11-30T02:00:00Z", None);
         let letter =
             QueueSource::letter(&json!({"msg_id": 1, "message": sent["message"].clone()})).unwrap();
         assert!(source.already_lettered(std::slice::from_ref(&letter), 42));
@@ -857,7 +873,13 @@ mod tests {
     fn a_dead_letter_carries_the_message_its_reason_and_comes_back_as_a_letter() {
         let source = orders();
         let message = source.event(record(42, 2)).unwrap();
-        let sent = source.dead_letter_arguments(&message, "422: bad order", "2026-11-30T02:00:00Z");
+        let sent = source.dead_letter_arguments(
+            &message,
+            "422: bad order",
+            "2026-11-30T02:00:00Z",
+            Some("op@example.com"),
+        );
+        assert_eq!(sent["message"]["dead_lettered_by"], "op@example.com");
         assert_eq!(sent["queue_name"], "order_jobs_dlq");
         assert_eq!(sent["message"]["msg_id"], 42);
         assert_eq!(sent["message"]["message"]["type"], "invoice.render");
@@ -870,6 +892,7 @@ mod tests {
             "when it was dead-lettered"
         );
         assert_eq!(letter.attempts, 2);
+        assert_eq!(letter.by.as_deref(), Some("op@example.com"), "who sent it");
         assert_eq!(
             source.send_again_arguments(&letter),
             json!({"queue_name": "order_jobs", "message": {"type": "invoice.render"}})

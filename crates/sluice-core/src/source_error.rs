@@ -6,14 +6,36 @@ use serde::Deserialize;
 use std::time::Duration;
 use thiserror::Error;
 
+use crate::auth::AuthError;
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SourceError {
     /// 401: a wrong, revoked or expired key. Polling stops until a new key.
     #[error("The project refused the API key ({0}). Log in again with a current key.")]
     Unauthorized(String),
+    /// The signed-in operator's session ended (revoked, signed out
+    /// elsewhere, the user removed): nothing goes on until they sign in
+    /// again.
+    #[error("Your session ended ({0}): sign in again.")]
+    SessionEnded(String),
     /// 403 / 42501: the key's role may not read this table.
     #[error("The key may not read {table}: {message}. Grant select on it to the anon role, or check its row-level security.")]
     Forbidden { table: String, message: String },
+    /// 403 / 42501 for a signed-in operator: the project's grants or
+    /// policies leave this operator out.
+    #[error("{email} may not read {table}: {message}. Check the project's policies for this operator: the table needs `grant select … to authenticated` and a SELECT policy to authenticated that this operator's claims pass (Sluice's README, “Pointing it at a real Supabase project”).")]
+    OperatorForbidden {
+        table: String,
+        email: String,
+        message: String,
+    },
+    /// 403 / 42501 on a queue's call for a signed-in operator.
+    #[error("{email} may not use the queue {queue}: {message}. Check the project's policies for this operator on pgmq.q_{queue} and pgmq.a_{queue} (Sluice's docs/queues.md).")]
+    OperatorQueueForbidden {
+        queue: String,
+        email: String,
+        message: String,
+    },
     /// 404 / PGRST205 / 42P01.
     #[error("The table {0} does not exist in this project (or is not exposed by its API).")]
     UnknownTable(String),
@@ -132,6 +154,28 @@ impl SourceError {
         }
     }
 
+    /// This refusal as told to the signed-in operator `email`: what they
+    /// may not read is a matter of the project's policies for them, not of
+    /// the anon role.
+    pub fn for_operator(self, email: Option<&str>) -> Self {
+        let Some(email) = email else {
+            return self;
+        };
+        match self {
+            Self::Forbidden { table, message } => Self::OperatorForbidden {
+                table,
+                email: email.to_string(),
+                message,
+            },
+            Self::QueueForbidden { queue, message } => Self::OperatorQueueForbidden {
+                queue,
+                email: email.to_string(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// Whether the engine should retry by itself.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -148,6 +192,38 @@ impl SourceError {
         match self {
             Self::Server { retry_after, .. } => *retry_after,
             _ => None,
+        }
+    }
+}
+
+/// What a refresh of the operator's session that failed means for the
+/// request that needed it: an ended session halts the drain until the
+/// operator signs in again; an Auth that could not answer is retried.
+impl From<AuthError> for SourceError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::SessionEnded(reason) => Self::SessionEnded(reason),
+            AuthError::Unreachable(detail) => {
+                Self::Network(format!("Supabase Auth, to refresh the session: {detail}"))
+            }
+            AuthError::RateLimited => Self::Server {
+                table: "Supabase Auth".into(),
+                status: 429,
+                message: "too many session refreshes".into(),
+                retry_after: None,
+            },
+            AuthError::Refused { status, message } if status >= 500 => Self::Server {
+                table: "Supabase Auth".into(),
+                status,
+                message,
+                retry_after: None,
+            },
+            AuthError::Unreadable(detail) => Self::Network(format!(
+                "Supabase Auth's reply to a session refresh was unreadable: {detail}"
+            )),
+            // Refused for any other reason: retrying will not help.
+            AuthError::Refused { message, .. } => Self::SessionEnded(message),
+            other => Self::SessionEnded(other.to_string()),
         }
     }
 }
@@ -191,6 +267,53 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_refusal_for_a_signed_in_operator_points_at_the_policies_for_them() {
+        let denied = r#"{"code":"42501","message":"permission denied for table events"}"#;
+        let refused = SourceError::from_reply("events", 403, denied, None);
+        assert!(refused.to_string().contains("anon role"));
+        let told = refused.for_operator(Some("op@example.com")).to_string();
+        assert!(
+            told.starts_with("op@example.com may not read events"),
+            "{told}"
+        );
+        assert!(told.contains("policies for this operator") && !told.contains("anon"));
+        let queue = SourceError::from_queue_reply("jobs", 403, denied, None)
+            .for_operator(Some("op@example.com"));
+        assert!(queue.to_string().contains("pgmq.q_jobs"));
+        let key_alone = SourceError::from_reply("events", 403, denied, None).for_operator(None);
+        assert!(matches!(key_alone, SourceError::Forbidden { .. }));
+        assert!(!SourceError::from_reply("events", 503, "", None)
+            .for_operator(Some("op@example.com"))
+            .to_string()
+            .contains("op@example.com"));
+    }
+
+    #[test]
+    fn a_failed_refresh_halts_only_when_the_session_ended() {
+        let ended = SourceError::from(AuthError::SessionEnded("Already Used".into()));
+        assert!(!ended.is_transient());
+        assert_eq!(
+            ended.to_string(),
+            "Your session ended (Already Used): sign in again."
+        );
+        assert!(SourceError::from(AuthError::Unreachable("offline".into())).is_transient());
+        assert!(SourceError::from(AuthError::RateLimited).is_transient());
+        let down = AuthError::Refused {
+            status: 502,
+            message: "bad gateway".into(),
+        };
+        assert!(SourceError::from(down).is_transient());
+        let refused = AuthError::Refused {
+            status: 400,
+            message: "invalid grant".into(),
+        };
+        assert!(matches!(
+            SourceError::from(refused),
+            SourceError::SessionEnded(_)
+        ));
+    }
 
     #[test]
     fn supabase_and_postgrest_errors_are_sorted() {

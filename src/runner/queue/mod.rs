@@ -270,7 +270,7 @@ impl QueueLoop<'_> {
                 self.letters_stale |= settling.unsettled.refusal.is_some();
                 if let Some(report) = settling.report {
                     station.view.handled.update(|n| *n += 1);
-                    report.note_in(settling.unsettled.message.event, station.view);
+                    report.note_in(settling.unsettled.message.event, station);
                 }
             }
             Err(error) => {

@@ -29,7 +29,9 @@ pub(super) async fn settle(
     if unsettled.next_call() == SettleCall::SendLetter {
         let at: String = js_sys::Date::new_0().to_iso_string().into();
         let reason = unsettled.refusal.as_deref().unwrap_or_default();
-        let arguments = source.dead_letter_arguments(&unsettled.message, reason, &at);
+        let by = station.operator_email();
+        let arguments =
+            source.dead_letter_arguments(&unsettled.message, reason, &at, by.as_deref());
         if let Err(error) =
             queue_rpc::call_within(session, queue, "send", &arguments, SETTLE_CALL_DEADLINE).await
         {

@@ -31,6 +31,7 @@ impl TableLoop<'_> {
                         reason,
                         delivered.report.attempts,
                         now_ms(),
+                        context.operator_email(),
                     );
                     match store.add_dead_letter(letter) {
                         Ok(letters) => context.view.dead_letters.set(letters),
@@ -46,7 +47,7 @@ impl TableLoop<'_> {
                 ),
             }
         }
-        delivered.report.note_in(delivered.event, context.view);
+        delivered.report.note_in(delivered.event, context);
     }
 
     /// A row that cannot be read goes straight to the dead letters, by its

@@ -20,11 +20,12 @@ use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tower_http::cors::{Any, CorsLayer};
@@ -90,7 +91,8 @@ pub struct Auth {
     /// `iss` of the access tokens: `{API URL}/auth/v1`, as the Supabase CLI
     /// sets `GOTRUE_JWT_ISSUER`.
     issuer: String,
-    jwt_expiry: u64,
+    /// Seconds; a test facility changes it while the stack runs.
+    jwt_expiry: AtomicU64,
     reuse_interval: u64,
     limiter: Mutex<rate_limit::Limiter>,
 }
@@ -100,7 +102,7 @@ impl Auth {
         Self {
             gateway,
             issuer: format!("{api_url}/auth/v1"),
-            jwt_expiry: args.jwt_expiry_seconds,
+            jwt_expiry: AtomicU64::new(args.jwt_expiry_seconds),
             reuse_interval: args.refresh_token_reuse_interval,
             limiter: Mutex::new(rate_limit::Limiter::new(
                 rate_limit::Rate::per_five_minutes(
@@ -169,7 +171,7 @@ impl Auth {
             amr,
             &self.issuer,
             now,
-            self.jwt_expiry,
+            self.jwt_expiry.load(Ordering::Relaxed),
         );
         let access_token = keys::sign(&self.secret(), &claims);
         json!({
@@ -214,9 +216,29 @@ pub fn router(auth: Arc<Auth>) -> Router {
         .route("/auth/v1/admin/users", get(admin::list).post(admin::create))
         .route("/auth/v1/admin/users/{id}", delete(admin::delete))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_key))
+        .route("/_admin/auth", put(set_token_lifetime))
         .layer(middleware::from_fn(errors::versioned))
         .with_state(auth)
         .layer(cors)
+}
+
+#[derive(Deserialize)]
+struct TokenLifetime {
+    jwt_expiry_seconds: u64,
+}
+
+/// A test facility (loopback only): `PUT /_admin/auth
+/// {"jwt_expiry_seconds": 20}` makes the access tokens issued from now on
+/// live that long, as `--jwt-expiry-seconds` does at start.
+async fn set_token_lifetime(
+    State(auth): State<Arc<Auth>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(lifetime): Json<TokenLifetime>,
+) -> Result<StatusCode, StatusCode> {
+    crate::gateway::faults::loopback_only(peer)?;
+    auth.jwt_expiry
+        .store(lifetime.jwt_expiry_seconds.max(1), Ordering::Relaxed);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
