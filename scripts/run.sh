@@ -17,5 +17,5 @@ trap '"$ROOT/scripts/backend.sh" --stop' EXIT
 # a confirmed Auth user whose app_metadata marks it an operator
 # (--operator-email, --operator-password; docs/local-stack.md).
 sed -n '/API URL/,/sluice-stack ready/p' "$ROOT/.stack/backend.log"
-log "open http://127.0.0.1:8080 and log in with the API URL and the anon (or publishable) key above (Ctrl-C stops everything)"
+log "open http://127.0.0.1:8080 and log in with the API URL, the anon (or publishable) key and the operator's email and password above (Ctrl-C stops everything)"
 trunk serve --release --offline

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The fault soak: 10,000 events through the release build with faults in the
-# gateway and the demo agent, reloads, a second tab, a gateway restart and a
-# logout; then a Supabase Queue of 3,000 messages drained by operators that
+# gateway and the demo agent, reloads, a second tab, a gateway restart, a
+# logout and a revoked session, signed in as an operator whose access tokens
+# live 20 s; then a Supabase Queue of 3,000 messages drained by operators that
 # join and leave. The agent runs in a process of its own so the restart
 # keeps its tally. Exits non-zero if any event or message is lost or
 # dead-lettered without cause, on any page error, or on an event done twice
@@ -18,7 +19,9 @@ export SLUICE_STACK_PROFILE=release
 cargo build --quiet --locked --release -p localstack
 
 scripts/backend.sh --stop
-scripts/backend.sh --detach --serve gateway --generate-per-second 0
+# Signed in as the stack's operator with 20 s access tokens: some 30
+# refreshes an hour of soak, across a gateway restart and a revocation.
+scripts/backend.sh --detach --serve gateway --generate-per-second 0 --jwt-expiry-seconds 20
 target/release/sluice-stack --serve agent > "$ROOT/.stack/agent.log" 2>&1 &
 agent_pid=$!
 trap 'kill $agent_pid 2>/dev/null; scripts/backend.sh --stop' EXIT

@@ -12,8 +12,10 @@
 //! tab holds a copy of the session in its own session storage).
 
 use futures::channel::oneshot;
+use futures::future::{select, Either};
 use gloo_events::EventListener;
 use gloo_net::http::{Method, RequestBuilder};
+use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use sluice_core::auth::{password_body, refresh_body, signed_in, AuthError, Handoff, SignedIn};
 use sluice_core::credentials::{Session, StoredSession};
@@ -39,6 +41,11 @@ struct Kept {
 
 /// The requests waiting for the refresh under way in this tab.
 type Waiting = Vec<oneshot::Sender<Result<(), AuthError>>>;
+
+/// How long a refresh waits for another tab's to end (ms).
+const LOCK_WAIT_MS: u32 = 10_000;
+/// How long the tab that refreshed holds the lock after its hand-off (ms).
+const HANDOFF_MS: u32 = 100;
 
 thread_local! {
     static KEPT: RefCell<Option<Kept>> = const { RefCell::new(None) };
@@ -139,64 +146,66 @@ pub async fn sign_out(session: &Session) {
 /// request already refreshed it. Requests that need a refresh at the same
 /// time share one.
 pub async fn refresh(session: &Session, refused_token: Option<&str>) -> Result<(), AuthError> {
-    if let Some(reason) = ended_reason() {
-        return Err(AuthError::SessionEnded(reason));
+    if let Some(spent) = kept().filter(|_| ended_reason().is_some()) {
+        // The operator may have signed in again in another tab that shares
+        // this login.
+        take_stored_tokens(&spent);
+        return match ended_reason() {
+            Some(reason) => Err(AuthError::SessionEnded(reason)),
+            None => Ok(()),
+        };
     }
     if refused_token.is_some() && access_token().as_deref() != refused_token {
         return Ok(());
     }
-    let waiting = REFRESHING.with_borrow_mut(|slot| match slot {
+    let (sender, outcome) = oneshot::channel();
+    let first = REFRESHING.with_borrow_mut(|slot| match slot {
         Some(waiting) => {
-            let (sender, receiver) = oneshot::channel();
             waiting.push(sender);
-            Some(receiver)
+            false
         }
         None => {
-            *slot = Some(Vec::new());
-            None
+            *slot = Some(vec![sender]);
+            true
         }
     });
-    if let Some(outcome) = waiting {
-        // Dropped only if the refresh itself was: then try again.
-        return match outcome.await {
-            Ok(refreshed) => refreshed,
-            Err(_) => Err(AuthError::Unreachable("the refresh was cancelled".into())),
-        };
+    if first {
+        // A task of its own: a request cancelled meanwhile must not lose
+        // the reply to a refresh token Auth has already swapped.
+        let session = session.clone();
+        leptos::task::spawn_local(async move {
+            let refreshed = refresh_across_tabs(&session).await;
+            for waiting in REFRESHING.with_borrow_mut(Option::take).unwrap_or_default() {
+                let _ = waiting.send(refreshed.clone());
+            }
+        });
     }
-    let under_way = UnderWay;
-    let refreshed = refresh_across_tabs(session.clone()).await;
-    for waiting in under_way.end() {
-        let _ = waiting.send(refreshed.clone());
-    }
-    refreshed
-}
-
-/// The refresh under way in this tab. Dropped before its end (the request
-/// that started it was cancelled), it lets its waiters go, to try again.
-struct UnderWay;
-
-impl UnderWay {
-    fn end(self) -> Waiting {
-        REFRESHING.with_borrow_mut(Option::take).unwrap_or_default()
-    }
-}
-
-impl Drop for UnderWay {
-    fn drop(&mut self) {
-        REFRESHING.with_borrow_mut(|slot| *slot = None);
-    }
+    outcome
+        .await
+        .unwrap_or_else(|_| Err(AuthError::Unreachable("the refresh was cancelled".into())))
 }
 
 /// One refresh under the project's lock: a tab that waited for it first
 /// takes what the tab before it stored or handed off.
-async fn refresh_across_tabs(session: Session) -> Result<(), AuthError> {
+async fn refresh_across_tabs(session: &Session) -> Result<(), AuthError> {
     let Some(spent) = kept() else {
         return Err(AuthError::SessionEnded("signed out".into()));
     };
-    // Without Web Locks, GoTrue's reuse interval is the only guard.
-    let _lock = tab_lock::acquire(&format!("sluice:auth:{}", session.project.as_str()))
-        .await
-        .ok();
+    let name = format!("sluice:auth:{}", session.project.as_str());
+    let lock = match select(
+        Box::pin(tab_lock::acquire(&name)),
+        TimeoutFuture::new(LOCK_WAIT_MS),
+    )
+    .await
+    {
+        // Without Web Locks, GoTrue's reuse interval is the only guard.
+        Either::Left((lock, _)) => lock.ok(),
+        Either::Right(_) => {
+            return Err(AuthError::Unreachable(
+                "another tab's refresh did not end".into(),
+            ))
+        }
+    };
     take_stored_tokens(&spent);
     if kept().is_some_and(|now| now.refresh_token != spent.refresh_token) {
         return Ok(());
@@ -206,7 +215,7 @@ async fn refresh_across_tabs(session: Session) -> Result<(), AuthError> {
         session.project.as_str()
     );
     let body = refresh_body(&spent).to_string();
-    match call(&session, &url, None, Some(body))
+    match call(session, &url, None, Some(body))
         .await
         .and_then(|reply| signed_in(&reply, now_unix()))
     {
@@ -217,10 +226,15 @@ async fn refresh_across_tabs(session: Session) -> Result<(), AuthError> {
             };
             take(handoff.clone());
             hand_off(&handoff);
+            // The next tab in line gets the lock only once the hand-off has
+            // had time to reach it.
+            TimeoutFuture::new(HANDOFF_MS).await;
+            drop(lock);
             Ok(())
         }
         Err(error) => {
-            if error.session_ended() {
+            let still_spent = kept().is_some_and(|now| now.refresh_token == spent.refresh_token);
+            if error.session_ended() && still_spent {
                 ENDED.with(|ended| ended.set(Some(error.to_string())));
             }
             Err(error)
@@ -249,12 +263,13 @@ fn take_stored_tokens(spent: &SignedIn) {
         ..
     })) = storage::load::<StoredSession>(store, &storage_keys::session())
     {
-        if stored.user_id == spent.user_id && stored.expires_at > spent.expires_at {
+        if spent.is_older_than(&stored) {
             KEPT.with_borrow_mut(|kept| {
                 if let Some(kept) = kept {
                     kept.tokens = stored;
                 }
             });
+            ENDED.with(|ended| ended.set(None));
         }
     }
 }
@@ -263,10 +278,11 @@ fn take_stored_tokens(spent: &SignedIn) {
 /// that ended here goes on: the operator signed in again in another tab),
 /// and stores them with the login.
 fn take(handoff: Handoff) {
+    let ended = ended_reason().is_some();
     let taken = KEPT.with_borrow_mut(|kept| {
         let kept = kept.as_mut()?;
         let before = kept.tokens.refresh_token.clone();
-        kept.tokens = kept.tokens.clone().after(handoff);
+        kept.tokens = kept.tokens.clone().after(handoff, ended);
         (kept.tokens.refresh_token != before).then(|| (kept.tokens.clone(), kept.store))
     });
     if let Some((tokens, store)) = taken {

@@ -103,12 +103,13 @@ pub async fn count(session: &Session, table: &str, path: &str) -> Result<Option<
         .and_then(content_range_total))
 }
 
-/// Checks a key with one small request before it is accepted.
+/// Checks the project and its key with one small request (the key's
+/// headers alone, before any sign-in) before the login is accepted.
 pub async fn check_login(session: &Session, table: &str) -> Result<(), LoginRefused> {
     let deadline = Deadline::new(Duration::from_secs(10)).map_err(|_| LoginRefused::Unreachable)?;
     let path = format!("{table}?select=*&limit=0");
     let mut checked = request(session, Method::GET, &path);
-    for (name, value) in session.request_headers(super::auth::access_token().as_deref()) {
+    for (name, value) in session.key.request_headers() {
         checked = checked.header(name, &value);
     }
     match http::send(checked, None, &deadline).await {

@@ -40,14 +40,18 @@ pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
 
-    // With an email and a password the operator signs in through Supabase
-    // Auth first; then the login is checked against the project. Nothing is
+    // The project and its key are checked first (a wrong URL, key or CORS
+    // setting is named as such, whoever signs in); then, with an email and a
+    // password, the operator signs in through Supabase Auth. Nothing is
     // stored until both succeed.
     let check = Action::new_local(
         move |(checked, credentials): &(Session, Option<(String, String)>)| {
             let (mut checked, credentials) = (checked.clone(), credentials.clone());
             let table = check_table();
             async move {
+                if let Err(refused) = rest::check_login(&checked, &table).await {
+                    return alerts.show(refused);
+                }
                 let signed = match credentials {
                     Some((email, password)) => {
                         match auth::sign_in(&checked, &email, &password).await {
@@ -65,10 +69,6 @@ pub fn LoginArea(default_project_url: Signal<Option<String>>) -> impl IntoView {
                 checked = checked.signed_in_as(signed.as_ref());
                 if let Some(signed) = &signed {
                     auth::keep(signed.clone(), store);
-                }
-                if let Err(refused) = rest::check_login(&checked, &table).await {
-                    auth::forget();
-                    return alerts.show(refused);
                 }
                 let stored = checked.to_stored(signed.as_ref());
                 if let Err(error) = storage::save(store, &storage_keys::session(), &stored) {

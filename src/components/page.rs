@@ -179,6 +179,7 @@ pub fn use_session_refresh(state: AppState) {
         ended
     });
     leptos::task::spawn_local(async move {
+        let mut failures = 0u32;
         loop {
             // Woken at least every 30 s, to follow a new sign-in.
             let now = now_unix();
@@ -188,10 +189,14 @@ pub fn use_session_refresh(state: AppState) {
                 continue;
             };
             if session.operator.is_some() && auth::refresh_at().is_some_and(|at| now_unix() >= at) {
-                // A failure is retried on the next turn, or ends the
-                // session (the page then asks the operator to sign in).
-                if auth::refresh(&session, None).await.is_err() {
-                    TimeoutFuture::new(5_000).await;
+                // A failure is retried, less and less often (5 s to a
+                // minute), or ends the session (the page then asks the
+                // operator to sign in).
+                if auth::refresh(&session, None).await.is_ok() {
+                    failures = 0;
+                } else {
+                    TimeoutFuture::new((5_000 << failures.min(4)).min(60_000)).await;
+                    failures += 1;
                 }
             }
         }

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { extname, join, normalize } from 'node:path';
 import { ROOT, AGENT_URL, AGENT_H2, launchBrowser, queueOperatorContext, rememberedSession, logIn, distConfig } from '../e2e/harness.mjs';
 import { ANON, freshTable, freshQueue, insert, configureAgent, eventually, sleep } from '../e2e/backend.mjs';
-import { GATEWAY, REST, anonHeaders } from '../contract/stack.mjs';
+import { GATEWAY, REST, serviceHeaders } from '../contract/stack.mjs';
 
 // AGENT_H2 is the same demo agent over HTTPS with HTTP/2: more lanes than a
 // browser opens HTTP/1.1 connections to one host (six) need it.
@@ -407,7 +407,7 @@ async function persistence(browser, url) {
 async function fetchStall() {
   section('Fetching after the oldest 100 rows are processed (300-row table, 3 polls each)');
   const table = await tableWith('stall', 300);
-  const get = async (params) => (await (await fetch(`${REST}/${table}?${new URLSearchParams(params)}`, { headers: anonHeaders })).json());
+  const get = async (params) => (await (await fetch(`${REST}/${table}?${new URLSearchParams(params)}`, { headers: serviceHeaders })).json());
   const all = await get({ select: 'id,created_at', order: 'created_at.asc,id.asc' });
   const processed = new Set(all.slice(0, 100).map((r) => `${table}:${r.id}`));
   const seedNew = [];

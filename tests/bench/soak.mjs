@@ -2,8 +2,10 @@
 // release build in headless Chromium while the gateway and the demo agent
 // misbehave, the page reloads three times, a second tab opens, the gateway
 // restarts, the agent is unreachable for a minute, its token is wrong for a
-// while (until the operator saves the right one) and the operator logs out
-// and in. Then it compares what was
+// while (until the operator saves the right one), the operator logs out
+// and in, and their session is revoked (they sign in again when the page
+// asks). The operator is signed in throughout, with 20 s access tokens
+// (scripts/soak.sh). Then it compares what was
 // inserted with what the agent saw (by Idempotency-Key) and what the app
 // dead-lettered. Exits non-zero if any event was lost or dead-lettered
 // without a designed reason, if any page error (an uncaught error or a
@@ -18,7 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import { ROOT, serveDist, launchBrowser, followLink, logIn, ledgerHeadKey, deadLettersKey } from '../e2e/harness.mjs';
 import { freshTable, insert, configureAgent, setFaults, eventually, sleep, agentFront, sql } from '../e2e/backend.mjs';
-import { GATEWAY, AGENT } from '../contract/stack.mjs';
+import { GATEWAY, AGENT, OPERATOR, signIn, authCall, userHeaders } from '../contract/stack.mjs';
 import { duplicateDones, isPageError, onEpochClock, verdict } from './verdict.mjs';
 
 const EVENTS = 10_000;
@@ -157,6 +159,18 @@ const plan = [
     await tab.page.getByRole('button', { name: 'Log in' }).waitFor();
     await sleep(2000);
     await logIn(tab.page, { remember: true, timeout: 60_000 });
+  }],
+  [6_500, 'session revoked (the operator signed out everywhere); signed in again 5 s after the page asked', null, async (tab) => {
+    const elsewhere = (await signIn(OPERATOR.email, OPERATOR.password)).body;
+    const at = Date.now();
+    await authCall('/logout', { method: 'POST', headers: userHeaders(elsewhere.access_token) });
+    const again = tab.page.getByRole('form', { name: 'Sign in again' });
+    await again.waitFor({ timeout: 60_000 });
+    await sleep(5_000);
+    await again.getByLabel('Password').fill(OPERATOR.password);
+    await again.getByRole('button', { name: 'Sign in again' }).click();
+    await again.waitFor({ state: 'detached', timeout: 30_000 });
+    return { at, until: Date.now() };
   }],
   [8_000, 'agent token changed; the operator saves the new one 20 s later', null, async (tab) => {
     await configureAgent({ ...AGENT_FAULTS, token: 'soak-token' });

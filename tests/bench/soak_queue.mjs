@@ -57,8 +57,8 @@ const sampler = setInterval(() => sampleTally().catch(() => {}), 1000);
 const server = await serveDist();
 const browser = await launchBrowser();
 
-// One login, remembered, reused by every operator's storage.
-const session = await rememberedSession(browser, server.url, ANON);
+// Each operator signs in on its own: a copy of one session in browsers
+// that share no lock would spend its single-use refresh tokens twice.
 
 const pageErrors = [];
 const operators = [];
@@ -70,6 +70,7 @@ let left = 0;
 
 async function join() {
   const label = `operator ${joined + 1}`;
+  const session = await rememberedSession(browser, server.url, ANON);
   const context = await queueOperatorContext(browser, { session, queue, agent: { url: AGENT_H2, timeout_s: 2, attempts: 8, lanes: LANES } });
   const page = await context.newPage();
   sentBy[label] = new Set();
@@ -96,11 +97,11 @@ const ARCHIVE_OUTAGE = { after_ms: 40_000, for_ms: 20_000 };
 let outage = null;
 async function archiveOutage(now) {
   if (!outage && now - started >= ARCHIVE_OUTAGE.after_ms) {
-    await sql(`drop policy queue_archive on pgmq.q_${queue}`);
+    await sql(`drop policy sluice_operator_delete on pgmq.q_${queue}`);
     outage = { at: Date.now() };
     log('archive policy dropped');
   } else if (outage && !outage.until && now - outage.at >= ARCHIVE_OUTAGE.for_ms) {
-    await sql(`create policy queue_archive on pgmq.q_${queue} for delete to anon, authenticated using (true)`);
+    await sql(`create policy sluice_operator_delete on pgmq.q_${queue} for delete to authenticated using ((select auth.jwt() -> 'app_metadata' ->> 'sluice_operator') = 'true')`);
     outage.until = Date.now();
     const pressed = await pressRetryNow();
     const halted = (await describeQueue(queue)).queue_length;

@@ -395,10 +395,29 @@ describe('the gateway with a user\'s token (PostgREST "Authentication", "Transac
   });
 });
 
-describe('a stack with short tokens, a 1 s reuse interval and --open-to-anon=false (a second gateway on the same database)', () => {
+describe('the stack\'s control of Auth (a test facility, this machine only)', () => {
+  test('PUT /_admin/auth sets the lifetime of the access tokens issued from then on; a web page may not', async () => {
+    const put = (seconds, headers = {}) => fetch(`${GATEWAY}/_admin/auth`, {
+      method: 'PUT', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ jwt_expiry_seconds: seconds }),
+    });
+    try {
+      assert.equal((await put(7)).status, 204);
+      const short = (await signIn(OPERATOR.email, OPERATOR.password)).body;
+      assert.equal(short.expires_in, 7);
+      assert.equal(decodeJwt(short.access_token).exp - decodeJwt(short.access_token).iat, 7);
+      assert.equal((await put(60, { Origin: 'https://evil.example' })).status, 403, 'refused to a web page');
+      assert.equal((await signIn(OPERATOR.email, OPERATOR.password)).body.expires_in, 7, 'unchanged by the refused call');
+    } finally {
+      assert.equal((await put(3600)).status, 204);
+    }
+    assert.equal((await signIn(OPERATOR.email, OPERATOR.password)).body.expires_in, 3600);
+  });
+});
+
+describe('a stack with short tokens and a 1 s reuse interval (a second gateway on the same database)', () => {
   let gateway;
   before(async () => {
-    gateway = await startGateway(['--jwt-expiry-seconds', '2', '--refresh-token-reuse-interval', '1', '--open-to-anon=false']);
+    gateway = await startGateway(['--jwt-expiry-seconds', '2', '--refresh-token-reuse-interval', '1']);
   });
   after(() => gateway?.stop());
 
@@ -447,8 +466,7 @@ describe('a stack with short tokens, a 1 s reuse interval and --open-to-anon=fal
     assert.equal(send.status, 401, 'PostgREST answers anon\'s 42501 with 401');
     assert.equal(send.body.code, '42501');
     assert.deepEqual((await rpc('read', { queue_name: 'order_jobs', sleep_seconds: 0, n: 5 }, anon, { base: gateway.url })).body, []);
-    // The stack's own gateway, with its default --open-to-anon, still lets anon read the same database.
-    assert.equal((await get('events?limit=5', anon)).body.length, 5);
+    assert.deepEqual((await get('events?limit=5', anon)).body, [], 'nor through the stack\'s own gateway');
     const session = (await signIn(OPERATOR.email, OPERATOR.password, { base: gateway.url })).body;
     assert.equal((await get('events?limit=5', userHeaders(session.access_token), gateway.url)).body.length, 5);
   });
@@ -480,7 +498,7 @@ describe('a stack with short tokens, a 1 s reuse interval and --open-to-anon=fal
     })).status, 404);
   });
 
-  test('a queue the test facility opens to anon answers the anon key whatever the flag', async () => {
+  test('a queue the test facility opens to anon answers the anon key', async () => {
     const name = `c_anon_${process.pid % 10000}_${Date.now() % 1e6}`;
     const created = await fetch(`${GATEWAY}/_admin/queues`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, open_to_anon: true }),

@@ -4,7 +4,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  REST, GATEWAY, ANON, PUBLISHABLE, SERVICE_ROLE, SECRET_KEY, JWT_SECRET, anonHeaders, rest, insert, setFaults, signJwt, uniqueSource,
+  REST, GATEWAY, ANON, PUBLISHABLE, SERVICE_ROLE, SECRET_KEY, JWT_SECRET, anonHeaders, operatorHeaders, rest, insert, setFaults, signJwt, uniqueSource,
 } from './stack.mjs';
 
 after(() => setFaults({}));
@@ -289,7 +289,7 @@ describe('filters (PostgREST docs: "Horizontal Filtering", "Logical operators")'
   });
 
   test('HEAD with count=exact gives the backlog without rows', async () => {
-    const r = await fetch(`${REST}/temp_events?source=eq.${source}`, { method: 'HEAD', headers: { ...anonHeaders, Prefer: 'count=exact' } });
+    const r = await fetch(`${REST}/temp_events?source=eq.${source}`, { method: 'HEAD', headers: { ...(await operatorHeaders()), Prefer: 'count=exact' } });
     assert.equal(r.headers.get('content-range'), '0-3/4');
     assert.equal(await r.text(), '');
   });

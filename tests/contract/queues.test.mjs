@@ -5,16 +5,18 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { PostgrestClient } from '@supabase/postgrest-js';
-import { REST, GATEWAY, ANON, anonHeaders } from './stack.mjs';
+import { REST, GATEWAY, anonHeaders, operatorHeaders } from './stack.mjs';
 
 const RPC = `${REST}/rpc`;
 
+/** Calls `fn` as the stack's operator (the queues answer operators only). */
 async function call(fn, args, { profile = 'pgmq_public', method = 'POST', headers = {} } = {}) {
+  const operator = await operatorHeaders();
   const init = method === 'GET'
-    ? { headers: { ...anonHeaders, 'Accept-Profile': profile, ...headers } }
+    ? { headers: { ...operator, 'Accept-Profile': profile, ...headers } }
     : {
         method,
-        headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': profile, ...headers },
+        headers: { ...operator, 'Content-Type': 'application/json', 'Content-Profile': profile, ...headers },
         body: JSON.stringify(args),
       };
   const url = method === 'GET' ? `${RPC}/${fn}?${new URLSearchParams(args)}` : `${RPC}/${fn}`;
@@ -143,7 +145,7 @@ describe('RPC (PostgREST docs: "Functions as RPC")', () => {
 
   test('the official client, @supabase/postgrest-js, unchanged: .schema("pgmq_public").rpc(...)', async () => {
     const queue = await freshQueue('client');
-    const client = new PostgrestClient(REST, { headers: { apikey: ANON, Authorization: `Bearer ${ANON}` } });
+    const client = new PostgrestClient(REST, { headers: await operatorHeaders() });
     const queues = client.schema('pgmq_public');
     const sent = await queues.rpc('send', { queue_name: queue, message: { via: 'postgrest-js' } });
     assert.equal(sent.error, null);
@@ -174,11 +176,14 @@ describe('Supabase Queues over the API (Supabase docs: "Queues: Quickstart", "AP
     assert.match(r.body.message, /q_no_such_queue/);
   });
 
-  test('a queue without row-level security policies and grants is refused to the anon key (42501)', async () => {
+  test('a queue without row-level security policies and grants is refused (42501: 401 to the anon key, 403 to a signed-in operator)', async () => {
     const queue = await freshQueue('closed', { exposed: false });
-    const r = await call('read', { queue_name: queue, sleep_seconds: 0, n: 1 });
+    const r = await call('read', { queue_name: queue, sleep_seconds: 0, n: 1 }, { headers: anonHeaders });
     assert.equal(r.status, 401);
     assert.equal(r.body.code, '42501');
+    const operator = await call('read', { queue_name: queue, sleep_seconds: 0, n: 1 });
+    assert.equal(operator.status, 403, 'a signed-in role is refused with 403');
+    assert.equal(operator.body.code, '42501');
   });
 
   test('readers at once get disjoint messages, and each message once (FOR UPDATE SKIP LOCKED)', async () => {

@@ -33,11 +33,24 @@ export const OPERATOR = {
 export const anonHeaders = { apikey: ANON, Authorization: `Bearer ${ANON}` };
 export const serviceHeaders = { apikey: SERVICE_ROLE, Authorization: `Bearer ${SERVICE_ROLE}` };
 
-/** GET /rest/v1/{table}?{params} with anon headers; params is a list of pairs. */
+let operatorSession;
+/** The headers of the stack's operator, signed in once per process (as the
+ * app does: the anon key as `apikey`, the access token as the bearer). The
+ * tables and queues answer signed-in operators only. */
+export async function operatorHeaders() {
+  operatorSession ??= signIn(OPERATOR.email, OPERATOR.password, { headers: { apikey: ANON } }).then((r) => {
+    if (r.status !== 200) throw new Error(`operator sign-in: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  });
+  return { apikey: ANON, Authorization: `Bearer ${(await operatorSession).access_token}` };
+}
+
+/** GET /rest/v1/{table}?{params} as the operator (`headers` may replace
+ * theirs); params is a list of pairs. */
 export async function rest(table, params = [], headers = {}) {
   const query = new URLSearchParams(params).toString();
   const response = await fetch(`${REST}/${table}${query ? `?${query}` : ''}`, {
-    headers: { ...anonHeaders, ...headers },
+    headers: { ...(await operatorHeaders()), ...headers },
   });
   const text = await response.text();
   let body;

@@ -1,7 +1,7 @@
 // The local back end as the end-to-end tests drive it: a table of their
 // own per test, rows inserted as service_role, the demo agent's settings and
 // its tally of deliveries. Shares keys and helpers with the contract tests.
-import { GATEWAY, AGENT, ANON, JWT_SECRET, REST, anonHeaders, insert, setFaults, databasePort } from '../contract/stack.mjs';
+import { GATEWAY, AGENT, ANON, JWT_SECRET, REST, serviceHeaders, insert, setFaults, databasePort } from '../contract/stack.mjs';
 
 export { ANON, JWT_SECRET, insert, setFaults };
 
@@ -21,13 +21,15 @@ export async function setTokenLifetime(seconds) {
 
 let counter = 0;
 
-/** Creates an empty event table nobody else writes to; returns its name. */
-export async function freshTable(label, keyType = 'bigint', timestampType = 'timestamptz') {
+/** Creates an empty event table nobody else writes to, for signed-in
+ * operators (and the anon key too with `openToAnon`, for the key-only
+ * path); returns its name. */
+export async function freshTable(label, keyType = 'bigint', timestampType = 'timestamptz', { openToAnon = false } = {}) {
   const name = `e2e_${label}_${process.pid}_${Date.now() % 1e8}_${counter++}`.toLowerCase();
   const r = await fetch(`${GATEWAY}/_admin/tables`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name, key_type: keyType, timestamp_type: timestampType }),
+    body: JSON.stringify({ name, key_type: keyType, timestamp_type: timestampType, open_to_anon: openToAnon }),
   });
   if (r.status !== 201) throw new Error(`create table: ${r.status} ${await r.text()}`);
   return name;
@@ -35,7 +37,7 @@ export async function freshTable(label, keyType = 'bigint', timestampType = 'tim
 
 /** A queue nobody else uses, and its `{name}_dlq` (the stack's test
  * facility), with `n` messages `{type, seq}` sent through
- * `pgmq_public.send_batch` as the anon key; returns its name. */
+ * `pgmq_public.send_batch` as service_role; returns its name. */
 export async function freshQueue(label, n = 0, type = 'job.run') {
   const name = `e2e_${label}_${process.pid % 10000}_${Date.now() % 1e6}_${counter++}`.toLowerCase();
   const created = await fetch(`${GATEWAY}/_admin/queues`, {
@@ -48,7 +50,7 @@ export async function freshQueue(label, n = 0, type = 'job.run') {
     const messages = Array.from({ length: Math.min(500, n - sent) }, (_, i) => ({ type, seq: sent + i }));
     const r = await fetch(`${REST}/rpc/send_batch`, {
       method: 'POST',
-      headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
+      headers: { ...serviceHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
       body: JSON.stringify({ queue_name: name, messages }),
     });
     if (!r.ok) throw new Error(`send_batch: ${r.status} ${await r.text()}`);

@@ -7,7 +7,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { AGENT_H2, openTable, queueOperator, deadLettersKey, pendingResetKey, saveAgent, fastestRate, drainedCount, suiteWithAgent } from './harness.mjs';
 import { ANON, configureAgent, tally, eventually, freshQueue, freshTable, describeQueue, insert, insertEvents, stamp, sql, sleep } from './backend.mjs';
-import { AGENT, REST, anonHeaders } from '../contract/stack.mjs';
+import { AGENT, REST, serviceHeaders } from '../contract/stack.mjs';
 
 const env = suiteWithAgent({ latency_ms: 20, mode: 'json' });
 
@@ -191,7 +191,7 @@ describe('exactly once in every corner', () => {
     const queue = await freshQueue('archive', 30);
     const operator = await queueOperator(env, queue, { url: AGENT_H2, lanes: '2', timeout: '5', attempts: '2' });
     await eventually(async () => (await describeQueue(queue)).archived.length >= 5, 30_000, 'some archived');
-    await sql(`drop policy queue_archive on pgmq.q_${queue}`);
+    await sql(`drop policy sluice_operator_delete on pgmq.q_${queue}`);
     const alerts = operator.page.locator('[role="alert"], [aria-live]');
     await eventually(async () => (await alerts.allInnerTexts()).join(' ').includes(`DELETE policy on pgmq.q_${queue}`), 30_000, 'the halt names the policy');
     const halted = await describeQueue(queue);
@@ -201,7 +201,7 @@ describe('exactly once in every corner', () => {
     const heldCount = (await queueTally(queue)).order.length;
     await sleep(2_000);
     assert.equal((await queueTally(queue)).order.length, heldCount, 'nothing read and delivered while halted');
-    await sql(`create policy queue_archive on pgmq.q_${queue} for delete to anon, authenticated using (true)`);
+    await sql(`create policy sluice_operator_delete on pgmq.q_${queue} for delete to authenticated using ((select auth.jwt() -> 'app_metadata' ->> 'sluice_operator') = 'true')`);
     await operator.page.getByRole('button', { name: 'Retry now' }).first().click();
     await eventually(async () => {
       const s = await describeQueue(queue);
@@ -222,7 +222,7 @@ describe('exactly once in every corner', () => {
     const letter = { queue, msg_id: 999, read_ct: 1, enqueued_at: new Date().toISOString(), message: { type: 'job.run', seq: 7 }, headers: null, reason: '422: test', dead_lettered_at: new Date().toISOString() };
     const sent = await fetch(`${REST}/rpc/send`, {
       method: 'POST',
-      headers: { ...anonHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
+      headers: { ...serviceHeaders, 'Content-Type': 'application/json', 'Content-Profile': 'pgmq_public' },
       body: JSON.stringify({ queue_name: `${queue}_dlq`, message: letter }),
     });
     assert.equal(sent.status, 200);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { before, after, beforeEach } from 'node:test';
 import { chromium } from 'playwright-core';
 import { ANON, configureAgent, eventually } from './backend.mjs';
-import { GATEWAY, AGENT } from '../contract/stack.mjs';
+import { GATEWAY, AGENT, OPERATOR } from '../contract/stack.mjs';
 
 export { GATEWAY };
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -117,13 +117,15 @@ export async function screenshot(page, name) {
 /**
  * Fills in the login form and presses "Log in", without waiting for the
  * outcome (for tests of refusals): the project URL, the API key, "Email" and
- * "Password" when given, and "Remember me" ticked or not as asked.
+ * "Password" (by default the stack's operator: its tables and queues answer
+ * signed-in operators only; both '' for the key alone), and "Remember me"
+ * ticked or not as asked.
  */
-export async function tryLogin(page, { key = ANON, projectUrl = GATEWAY, remember = false, email, password } = {}) {
+export async function tryLogin(page, { key = ANON, projectUrl = GATEWAY, remember = false, email = OPERATOR.email, password = OPERATOR.password } = {}) {
   await page.getByLabel('Project URL').fill(projectUrl);
   await page.getByLabel('API key').fill(key);
-  if (email !== undefined) await page.getByLabel('Email', { exact: true }).fill(email);
-  if (password !== undefined) await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByLabel('Remember me').setChecked(remember);
   await page.getByRole('button', { name: 'Log in' }).click();
 }

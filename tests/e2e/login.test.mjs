@@ -25,6 +25,21 @@ test('the local anon key logs in; the key never lands in the URL or localStorage
   await context.close();
 });
 
+test('the key alone drains a table the project opens to the anon role', async () => {
+  const open = await freshTable('open_to_anon', 'bigint', 'timestamptz', { openToAnon: true });
+  const rows = await insertEvents(open, [stamp(-2000), stamp(-1000)]);
+  const context = await env.browser.newContext();
+  const { page, errors } = await openApp(context, `${env.server.url}?table=${open}`);
+  await logIn(page, { key: ANON, email: '', password: '' });
+  assert.doesNotMatch(await page.locator('.login__project').textContent(), /@/, 'no operator named');
+  await eventually(async () => {
+    const t = await tally(open);
+    return rows.every((r) => t.done[String(r.id)] === 1);
+  }, 30_000, 'both rows done with the key alone');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('each refusal says what is wrong', async () => {
   const context = await env.browser.newContext();
   const { page } = await openApp(context, env.server.url);

@@ -4,7 +4,7 @@
 // tokens' lifetime is shortened through its test facility.
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_H2, deadLettersKey, openApp, logIn, saveAgent, fastestRate, queueOperator, suiteWithAgent } from './harness.mjs';
+import { AGENT_H2, deadLettersKey, screenshot, openApp, logIn, saveAgent, fastestRate, queueOperator, suiteWithAgent } from './harness.mjs';
 import { ANON, configureAgent, tally, eventually, freshTable, freshQueue, describeQueue, insertEvents, setTokenLifetime, sleep, sql, stamp } from './backend.mjs';
 import { freshUser, signIn, authCall, userHeaders, refresh } from '../contract/stack.mjs';
 
@@ -87,6 +87,7 @@ describe('operator sessions', () => {
     const again = page.getByRole('form', { name: 'Sign in again' });
     await again.waitFor({ timeout: 15_000 });
     assert.match(await again.innerText(), /Your session ended .*sign in again/);
+    await screenshot(page, 'session-ended');
     // The agent finishes; the archive needs the session, so the message is held.
     await eventually(async () => Object.keys((await tally(`queue/${queue}`)).done).length === 1, 20_000, 'the agent done with the first');
     await page.getByText(/Your session ended/).first().waitFor();

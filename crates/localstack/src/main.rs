@@ -64,11 +64,6 @@ struct Args {
     /// `authenticator` (by default: `--database-url` with that user).
     #[arg(long, env = "SLUICE_AUTHENTICATOR_URL", default_value = "")]
     authenticator_url: String,
-    /// The seeded tables and queues (and those the test facilities create)
-    /// also answer the anon key, as before operators signed in. Temporary,
-    /// until the app signs in; `--open-to-anon=false` closes them to anon.
-    #[arg(long, env = "SLUICE_OPEN_TO_ANON", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    open_to_anon: bool,
     /// Events seeded into each empty default table (and messages into each
     /// empty default queue) at start.
     #[arg(long, env = "SLUICE_SEED_EVENTS", default_value_t = 40)]
@@ -222,7 +217,6 @@ async fn start_gateway(
         admin,
         keys: RwLock::new(keys),
         max_rows: args.max_rows,
-        open_to_anon: args.open_to_anon,
     });
     let api_url = format!("http://{}", args.gateway_addr);
     let operator = auth::ensure_operator(&gateway, &args.auth).await?;
@@ -246,13 +240,8 @@ async fn start_gateway(
         );
     }
     println!(
-        "  Auth             {api_url}/auth/v1 (access tokens live {} s); tables and queues {}",
+        "  Auth             {api_url}/auth/v1 (access tokens live {} s); tables and queues open to signed-in operators only",
         args.auth.jwt_expiry_seconds,
-        if args.open_to_anon {
-            "open to operators and, until the app signs in, the anon key (--open-to-anon)"
-        } else {
-            "open to signed-in operators only"
-        }
     );
     println!(
         "  pgmq {} installed and exposed as pgmq_public in {} ms",

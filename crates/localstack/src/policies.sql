@@ -39,19 +39,10 @@
 -- with the grants pgmq_public needs (queues.sql): select, insert, update
 -- and delete on the queue table; insert, and select of `msg_id`, on the
 -- archive table. Other signed-in users match no policy: they read nothing
--- and may send nothing. The anon key matches none either, but for the
--- stack's temporary policies below.
---
--- Temporary, until the app signs in (issue 23): while the gateway runs with
--- `--open-to-anon` (the default), it marks each transaction with the
--- setting `sluice.open_to_anon = on`, and policies for anon that check it
--- let the anon key through: "sluice_stack: anon until the app signs in" on
--- the tables; on the queues the names the stack's policies had before
--- (`queue_select`, `queue_send`, `queue_read`, `queue_archive`, which the
--- end-to-end tests and the queue soak drop and restore) and `archive_insert`,
--- `archive_select` on the archives. They are no part of the recipe above.
--- Each gateway process decides for itself, so a test can start a second
--- gateway with `--open-to-anon=false` over the same database.
+-- and may send nothing. The anon key matches none: it reads nothing and
+-- may send nothing (a test facility may open a table or a queue to it, to
+-- test the key-only path: `open_table_to_anon`, `protect_queue`'s
+-- `open_to_anon`).
 --
 -- Idempotent: a policy that exists is left as it is (no lock taken).
 
@@ -61,12 +52,6 @@ CREATE SCHEMA IF NOT EXISTS sluice_stack;
 CREATE OR REPLACE FUNCTION sluice_stack.operator_check() RETURNS text
   LANGUAGE sql IMMUTABLE AS $$
   SELECT $check$(SELECT auth.jwt() -> 'app_metadata' ->> 'sluice_operator') = 'true'$check$
-$$;
-
--- The check of the temporary anon policies.
-CREATE OR REPLACE FUNCTION sluice_stack.anon_check() RETURNS text
-  LANGUAGE sql IMMUTABLE AS $$
-  SELECT $check$current_setting('sluice.open_to_anon', true) = 'on'$check$
 $$;
 
 -- `CREATE POLICY {name} ON {table} {rest}` unless the table has a policy of
@@ -98,19 +83,17 @@ BEGIN
 END;
 $$;
 
--- An event table: operators read it (and anon while the gateway is open to it).
+-- An event table: operators read it.
 CREATE OR REPLACE FUNCTION sluice_stack.protect_table(target regclass)
   RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM sluice_stack.enable_rls(target);
   PERFORM sluice_stack.ensure_policy(target, 'sluice_operator_select',
     format('FOR SELECT TO authenticated USING (%s)', sluice_stack.operator_check()));
-  PERFORM sluice_stack.ensure_policy(target, 'sluice_stack: anon until the app signs in',
-    format('FOR SELECT TO anon USING (%s)', sluice_stack.anon_check()));
 END;
 $$;
 
--- A test facility: a table the anon key reads whatever the gateway's flag.
+-- A test facility: a table the anon key reads, for the key-only path.
 CREATE OR REPLACE FUNCTION sluice_stack.open_table_to_anon(target regclass, open boolean)
   RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -137,15 +120,14 @@ END;
 $$;
 
 -- A queue's table and its archive: operators may do what the grants allow,
--- one policy per command (and anon while the gateway is open to it, or for
--- good with `open_to_anon`, a test facility).
+-- one policy per command (and anon too with `open_to_anon`, a test
+-- facility for the key-only path).
 CREATE OR REPLACE FUNCTION sluice_stack.protect_queue(queue_name text, open_to_anon boolean)
   RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   queue_table regclass := format('pgmq.%I', pgmq.format_table_name(queue_name, 'q'))::regclass;
   archive_table regclass := format('pgmq.%I', pgmq.format_table_name(queue_name, 'a'))::regclass;
   command text;
-  anon_policy text;
 BEGIN
   PERFORM sluice_stack.enable_rls(queue_table);
   PERFORM sluice_stack.enable_rls(archive_table);
@@ -157,14 +139,6 @@ BEGIN
     PERFORM sluice_stack.ensure_command_policy(archive_table, 'sluice_operator_' || lower(command),
       command, 'authenticated', sluice_stack.operator_check());
   END LOOP;
-  FOR command, anon_policy IN
-    SELECT * FROM (VALUES ('SELECT', 'queue_select'), ('INSERT', 'queue_send'),
-                          ('UPDATE', 'queue_read'), ('DELETE', 'queue_archive')) AS p
-  LOOP
-    PERFORM sluice_stack.ensure_command_policy(queue_table, anon_policy, command, 'anon', sluice_stack.anon_check());
-  END LOOP;
-  PERFORM sluice_stack.ensure_command_policy(archive_table, 'archive_select', 'SELECT', 'anon', sluice_stack.anon_check());
-  PERFORM sluice_stack.ensure_command_policy(archive_table, 'archive_insert', 'INSERT', 'anon', sluice_stack.anon_check());
   IF open_to_anon THEN
     PERFORM sluice_stack.ensure_policy(queue_table, 'sluice_stack: open to anon',
       'FOR ALL TO anon USING (true) WITH CHECK (true)');

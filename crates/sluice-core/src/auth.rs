@@ -123,12 +123,16 @@ pub fn signed_in(body: &str, now_unix: u64) -> Result<SignedIn, AuthError> {
     if reply.access_token.is_empty() || reply.refresh_token.is_empty() {
         return Err(AuthError::Unreadable("a token is missing".into()));
     }
+    // Counted from this browser's clock: a clock ahead of the server's
+    // would otherwise find every token expired on arrival.
+    let expires_at = match reply.expires_in {
+        0 => reply.expires_at.unwrap_or(now_unix),
+        lifetime => now_unix.saturating_add(lifetime),
+    };
     Ok(SignedIn {
         access_token: reply.access_token,
         refresh_token: reply.refresh_token,
-        expires_at: reply
-            .expires_at
-            .unwrap_or(now_unix.saturating_add(reply.expires_in)),
+        expires_at,
         lifetime_s: reply.expires_in,
         user_id: reply.user.id,
         email: reply.user.email.unwrap_or_default(),
@@ -151,6 +155,10 @@ pub enum AuthError {
     /// refresh token already used, or the user removed.
     #[error("Your session ended ({0}): sign in again.")]
     SessionEnded(String),
+    /// 401 from the gateway in front of Auth (Kong's `{message}`, no
+    /// GoTrue error code): the project's key, not the session, was refused.
+    #[error("The project refused the API key ({0}). Log in again with a current key.")]
+    KeyRefused(String),
     #[error("Supabase Auth refused the request ({status}): {message}")]
     Refused { status: u16, message: String },
     #[error(
@@ -212,6 +220,7 @@ impl AuthError {
             | "user_banned"
             | "bad_jwt" => Self::SessionEnded(message),
             _ if status == 429 => Self::RateLimited,
+            "" if status == 401 => Self::KeyRefused(message),
             // Servers without error codes: the OAuth error and its words.
             _ if message == "Invalid login credentials" => Self::WrongCredentials,
             _ if message == "Email not confirmed" => Self::NotConfirmed,
@@ -226,7 +235,10 @@ impl AuthError {
         match self {
             Self::SessionEnded(_) | Self::WrongCredentials | Self::NotConfirmed => true,
             Self::Refused { status, .. } => *status < 500,
-            Self::RateLimited | Self::Unreachable(_) | Self::Unreadable(_) => false,
+            Self::RateLimited
+            | Self::Unreachable(_)
+            | Self::Unreadable(_)
+            | Self::KeyRefused(_) => false,
         }
     }
 }
@@ -235,16 +247,38 @@ impl AuthError {
 /// token it used, now spent, and the tokens that replace it. A tab still
 /// holding that refresh token takes the new ones instead of spending it
 /// again (which, after GoTrue's reuse interval, ends the session).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handoff {
     pub replaced: String,
     pub tokens: SignedIn,
 }
 
+impl std::fmt::Debug for Handoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The spent token still works within GoTrue's reuse interval.
+        f.debug_struct("Handoff")
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SignedIn {
-    /// These tokens after `handoff`: its tokens if they replace these.
-    pub fn after(self, handoff: Handoff) -> Self {
-        if handoff.replaced == self.refresh_token {
+    /// When these tokens were issued (Unix seconds, this browser's clock).
+    pub fn issued_at(&self) -> u64 {
+        self.expires_at.saturating_sub(self.lifetime_s)
+    }
+
+    /// Whether `other` are the same operator's tokens, issued later.
+    pub fn is_older_than(&self, other: &SignedIn) -> bool {
+        other.user_id == self.user_id && other.issued_at() > self.issued_at()
+    }
+
+    /// These tokens after `handoff`: its tokens if they replace these, or,
+    /// once the session `ended`, if they are the same operator's, newer
+    /// (they signed in again in another tab).
+    pub fn after(self, handoff: Handoff, ended: bool) -> Self {
+        if handoff.replaced == self.refresh_token || (ended && self.is_older_than(&handoff.tokens))
+        {
             handoff.tokens
         } else {
             self
@@ -263,6 +297,10 @@ mod tests {
         let signed = signed_in(REPLY, 1_764_496_400).unwrap();
         assert_eq!(signed.email, "op@example.com");
         assert_eq!(signed.expires_at, 1_764_500_000);
+        // Counted on this browser's clock, ahead of the server's by 10 min.
+        let ahead = signed_in(REPLY, 1_764_497_000).unwrap();
+        assert_eq!(ahead.expires_at, 1_764_500_600);
+        assert!(!ahead.refresh_due(1_764_497_000));
         let without_expiry = REPLY.replace(r#""expires_at":1764500000,"#, "");
         assert_eq!(signed_in(&without_expiry, 100).unwrap().expires_at, 3_700);
         assert!(matches!(signed_in("{}", 0), Err(AuthError::Unreadable(_))));
@@ -270,13 +308,13 @@ mod tests {
 
     #[test]
     fn the_token_is_refreshed_a_margin_before_it_expires() {
-        let signed = signed_in(REPLY, 0).unwrap();
+        let signed = signed_in(REPLY, 1_764_496_400).unwrap();
         assert!(!signed.refresh_due(1_764_500_000 - REFRESH_MARGIN_S - 1));
         assert!(signed.refresh_due(1_764_500_000 - REFRESH_MARGIN_S));
         assert!(signed.refresh_due(1_764_500_001));
         // A 20 s token is refreshed halfway, not the moment it is issued.
         let short = REPLY.replace(r#""expires_in":3600"#, r#""expires_in":20"#);
-        let short = signed_in(&short, 0).unwrap();
+        let short = signed_in(&short, 1_764_499_980).unwrap();
         assert_eq!(short.refresh_at(), 1_764_500_000 - 10);
         // A login stored before the lifetime was kept assumes GoTrue's hour.
         let mut stored: serde_json::Value = serde_json::to_value(&signed).unwrap();
@@ -307,14 +345,30 @@ mod tests {
         let fresh = SignedIn {
             refresh_token: "r2".into(),
             access_token: "d.e.f".into(),
+            expires_at: ours.expires_at + 60,
             ..ours.clone()
         };
         let handoff = |replaced: &str| Handoff {
             replaced: replaced.into(),
             tokens: fresh.clone(),
         };
-        assert_eq!(ours.clone().after(handoff("r1")), fresh);
-        assert_eq!(ours.clone().after(handoff("r0")), ours);
+        assert_eq!(ours.clone().after(handoff("r1"), false), fresh);
+        assert_eq!(ours.clone().after(handoff("r0"), false), ours);
+        // Once the session ended, the same operator's newer tokens (signed
+        // in again in another tab) are taken too; another user's never.
+        assert_eq!(ours.clone().after(handoff("r0"), true), fresh);
+        let stranger = Handoff {
+            replaced: "r0".into(),
+            tokens: SignedIn {
+                user_id: "u-2".into(),
+                ..fresh.clone()
+            },
+        };
+        assert_eq!(ours.clone().after(stranger, true), ours);
+        assert!(
+            !format!("{:?}", handoff("r1")).contains("r1"),
+            "no token in Debug"
+        );
         let sent = serde_json::to_string(&handoff("r1")).unwrap();
         assert_eq!(
             serde_json::from_str::<Handoff>(&sent).unwrap(),
@@ -364,5 +418,11 @@ mod tests {
             AuthError::from_reply(500, "<html>"),
             AuthError::Refused { status: 500, .. }
         ));
+        let kong = r#"{"message":"Invalid API key","hint":"Double check your Supabase `anon` or `service_role` API key."}"#;
+        let key = AuthError::from_reply(401, kong);
+        assert_eq!(key, AuthError::KeyRefused("Invalid API key".into()));
+        assert!(!key.session_ended(), "a key refused is not a session ended");
+        let gotrue = r#"{"code":401,"error_code":"no_authorization","msg":"This endpoint requires a valid Bearer token"}"#;
+        assert!(AuthError::from_reply(401, gotrue).session_ended());
     }
 }

@@ -203,6 +203,7 @@ impl From<AuthError> for SourceError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::SessionEnded(reason) => Self::SessionEnded(reason),
+            AuthError::KeyRefused(message) => Self::Unauthorized(message),
             AuthError::Unreachable(detail) => {
                 Self::Network(format!("Supabase Auth, to refresh the session: {detail}"))
             }

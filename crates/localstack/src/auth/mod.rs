@@ -216,7 +216,6 @@ pub fn router(auth: Arc<Auth>) -> Router {
         .route("/auth/v1/admin/users", get(admin::list).post(admin::create))
         .route("/auth/v1/admin/users/{id}", delete(admin::delete))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_key))
-        .route("/_admin/auth", put(set_token_lifetime))
         .layer(middleware::from_fn(errors::versioned))
         .with_state(auth)
         .layer(cors)
@@ -227,18 +226,26 @@ struct TokenLifetime {
     jwt_expiry_seconds: u64,
 }
 
-/// A test facility (loopback only): `PUT /_admin/auth
+/// The stack's control of Auth, a test facility merged with the other
+/// `/_admin` controls (this machine only): `PUT /_admin/auth
 /// {"jwt_expiry_seconds": 20}` makes the access tokens issued from now on
-/// live that long, as `--jwt-expiry-seconds` does at start.
+/// live that long (1 s to a week), as `--jwt-expiry-seconds` does at start.
+pub fn controls(auth: Arc<Auth>) -> Router {
+    Router::new()
+        .route("/_admin/auth", put(set_token_lifetime))
+        .with_state(auth)
+}
+
 async fn set_token_lifetime(
     State(auth): State<Arc<Auth>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(lifetime): Json<TokenLifetime>,
-) -> Result<StatusCode, StatusCode> {
-    crate::gateway::faults::loopback_only(peer)?;
-    auth.jwt_expiry
-        .store(lifetime.jwt_expiry_seconds.max(1), Ordering::Relaxed);
-    Ok(StatusCode::NO_CONTENT)
+) -> StatusCode {
+    const WEEK_S: u64 = 7 * 24 * 3600;
+    auth.jwt_expiry.store(
+        lifetime.jwt_expiry_seconds.clamp(1, WEEK_S),
+        Ordering::Relaxed,
+    );
+    StatusCode::NO_CONTENT
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

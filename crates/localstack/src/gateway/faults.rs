@@ -102,7 +102,7 @@ pub async fn inject(State(faults): State<SharedFaults>, request: Request, next: 
     }
 }
 
-pub(crate) fn loopback_only(peer: SocketAddr) -> Result<(), StatusCode> {
+fn loopback_only(peer: SocketAddr) -> Result<(), StatusCode> {
     if peer.ip().is_loopback() {
         Ok(())
     } else {

@@ -44,12 +44,6 @@ pub struct Gateway {
     /// Replaced when a test rotates the JWT secret (revoking every key signed with the old one).
     pub keys: std::sync::RwLock<Keys>,
     pub max_rows: u64,
-    /// `--open-to-anon`: the seeded tables and queues (and those the test
-    /// facilities make) answer the anon key as well as signed-in operators.
-    /// Temporary, until the app signs in: each anon transaction is marked
-    /// with the `sluice.open_to_anon` setting, which the stack's anon
-    /// policies check (policies.sql).
-    pub open_to_anon: bool,
 }
 
 impl Gateway {
@@ -124,6 +118,7 @@ pub fn router(
         .max_age(std::time::Duration::from_secs(3600));
     let controls = admin
         .merge(tables)
+        .merge(crate::auth::controls(auth.clone()))
         .layer(middleware::from_fn(crate::loopback::only_local));
     rest.layer(cors)
         .merge(crate::auth::router(auth))
@@ -255,7 +250,7 @@ async fn read(
     let (mut client, table) = connect_to(&gateway, &table).await?;
     let (rows_sql, count_sql) = sql::read(&table, &query, window.limit, window.offset)?;
     let role = found.role;
-    let tx = begin_as(&gateway, &mut client, &found, Access::ReadOnly).await?;
+    let tx = begin_as(&mut client, &found, Access::ReadOnly).await?;
     let total = if want_count {
         let row = tx
             .query_one(&count_sql.sql, &params(&count_sql))
@@ -313,7 +308,6 @@ enum Access {
 /// stack must read the claims as it would on Supabase (`auth.uid()`,
 /// `auth.jwt()`).
 async fn begin_as<'a>(
-    gateway: &Gateway,
     client: &'a mut deadpool_postgres::Object,
     found: &Authorized,
     access: Access,
@@ -326,11 +320,10 @@ async fn begin_as<'a>(
         .await
         .map_err(|e| ApiError::database(&e, role))?;
     let claims = found.claims.to_string();
-    let open = if gateway.open_to_anon { "on" } else { "off" };
     tx.execute(
         "SELECT set_config('role', $1, true), set_config('statement_timeout', $2, true), \
-         set_config('request.jwt.claims', $3, true), set_config('sluice.open_to_anon', $4, true)",
-        &[&role.db_role(), &role.statement_timeout(), &claims, &open],
+         set_config('request.jwt.claims', $3, true)",
+        &[&role.db_role(), &role.statement_timeout(), &claims],
     )
     .await
     .map_err(|e| ApiError::database(&e, role))?;
@@ -468,7 +461,7 @@ async fn call(
         vec![&bound]
     };
     let role = found.role;
-    let tx = begin_as(gateway, &mut client, found, access).await?;
+    let tx = begin_as(&mut client, found, access).await?;
     let row = tx
         .query_one(&sql, &params)
         .await
@@ -529,7 +522,7 @@ async fn insert(
     })?;
     let payload = Value::Array(rows).to_string();
     let role = found.role;
-    let tx = begin_as(&gateway, &mut client, &found, Access::ReadWrite).await?;
+    let tx = begin_as(&mut client, &found, Access::ReadWrite).await?;
     let row = tx
         .query_one(&statement.sql, &[&payload])
         .await
@@ -552,8 +545,8 @@ async fn insert(
 /// A test facility (loopback only): creates an event table shaped like the
 /// default ones, so a test can drain a table nobody else writes to. It is
 /// protected as the seeded ones are (policies.sql): signed-in operators
-/// read it, and anon while `--open-to-anon` holds; `"open_to_anon": true`
-/// opens it to the anon key for good, to test the key-only path.
+/// read it; `"open_to_anon": true` opens it to the anon key too, to test
+/// the key-only path.
 #[derive(serde::Deserialize)]
 struct NewTable {
     name: String,
@@ -645,8 +638,7 @@ struct AnonAccess {
 
 /// A test facility (loopback only): `PUT /_admin/tables/{name}/anon
 /// {"open": true|false}` opens a table of `public` (a seeded one too) to the
-/// anon key whatever `--open-to-anon` says, or closes it again, so the
-/// key-only path can be tested once the tables are closed to anon.
+/// anon key, or closes it again, so that the key-only path can be tested.
 async fn open_table_to_anon(
     State(gateway): State<Arc<Gateway>>,
     Path(name): Path<String>,

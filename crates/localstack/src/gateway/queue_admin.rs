@@ -19,7 +19,7 @@ pub struct NewQueue {
     #[serde(default = "exposed")]
     exposed: bool,
     /// True opens the queue (and its dead-letter queue) to the anon key
-    /// whatever `--open-to-anon` says, to test the key-only path.
+    /// too, to test the key-only path.
     #[serde(default)]
     open_to_anon: bool,
 }
@@ -39,8 +39,8 @@ fn valid(name: &str) -> bool {
 }
 
 /// `POST /_admin/queues {"name", "exposed", "open_to_anon"}`: the queue and
-/// its `{name}_dlq`, protected like the default ones (signed-in operators,
-/// and anon while `--open-to-anon` holds).
+/// its `{name}_dlq`, protected like the default ones (signed-in operators
+/// only, unless `open_to_anon`).
 pub async fn create(
     State(gateway): State<Arc<Gateway>>,
     Json(new): Json<NewQueue>,
