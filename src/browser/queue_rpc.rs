@@ -5,7 +5,7 @@
 use gloo_net::http::{Method, RequestBuilder};
 use serde_json::Value;
 use sluice_core::credentials::Session;
-use sluice_core::queue::SCHEMA;
+use sluice_core::queue::{QueueSource, METRICS_FUNCTION, SCHEMA};
 use sluice_core::source_error::{parse_retry_after, SourceError};
 use std::time::Duration;
 
@@ -45,13 +45,41 @@ pub async fn call_within(
     arguments: &Value,
     limit: Duration,
 ) -> Result<Value, SourceError> {
+    call_in(session, queue, SCHEMA, function, arguments, limit).await
+}
+
+/// `queue`'s length, from [`METRICS_FUNCTION`], which the README's recipe
+/// adds in `public` (pgmq_public has none).
+pub async fn metrics(session: &Session, source: &QueueSource) -> Result<Value, SourceError> {
+    let arguments = source.metrics_arguments();
+    let queue = source.name();
+    call_in(
+        session,
+        queue,
+        "public",
+        METRICS_FUNCTION,
+        &arguments,
+        CALL_DEADLINE,
+    )
+    .await
+}
+
+/// Calls `schema`'s `function`, taking at most `limit`.
+async fn call_in(
+    session: &Session,
+    queue: &str,
+    schema: &str,
+    function: &str,
+    arguments: &Value,
+    limit: Duration,
+) -> Result<Value, SourceError> {
     let url = format!("{}/rest/v1/rpc/{function}", session.project.as_str());
     let request = || {
         RequestBuilder::new(&url)
             .method(Method::POST)
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
-            .header("Content-Profile", SCHEMA)
+            .header("Content-Profile", schema)
     };
     let explain = |not| explain(not, limit);
     let deadline = Deadline::new(limit).map_err(|f| explain(NoReply::Transport(f)))?;

@@ -31,11 +31,17 @@ pub fn MetricsStrip() -> impl IntoView {
         thresholds().with(|t| t.warnings(lag.get(), snapshot.with(|s| s.error_rate)))
     });
     let sources = expect_context::<Sources>();
-    // pgmq_public tells an anon key nothing of a queue's length.
+    // A queue's length comes from the metrics function the README's
+    // recipe adds; pgmq_public itself tells nothing of it.
     let backlog_text = move || match backlog() {
-        _ if sources.queue_chosen() => "unknown".to_string(),
         Some(n) => n.to_string(),
+        None if sources.queue_chosen() => "unknown".to_string(),
         None => "—".to_string(),
+    };
+    let backlog_title = move || {
+        (sources.queue_chosen() && backlog().is_none()).then_some(
+            "Supabase Queues' API does not tell a queue's length: add the sluice_queue_metrics function (Sluice's docs/queues.md)",
+        )
     };
     let empty_in = move || {
         let left = backlog()?;
@@ -63,7 +69,7 @@ pub fn MetricsStrip() -> impl IntoView {
         <section class="metrics" aria-label="Metrics">
             <div class="metrics__list">
                 <div class="metric" data-metric="backlog">
-                    <dl><dt>"Backlog"</dt><dd title=move || sources.queue_chosen().then_some("Supabase Queues' API does not tell a client key how long a queue is")>{backlog_text}</dd></dl>
+                    <dl><dt>"Backlog"</dt><dd title=backlog_title>{backlog_text}</dd></dl>
                     <Show when=move || progress().is_some()>
                         <progress class="metric__bar" max="100" aria-label="Catching up"
                             value=move || progress().map_or(0.0, |p| (p * 100.0).round())></progress>

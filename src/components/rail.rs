@@ -99,8 +99,18 @@ pub fn Rail() -> impl IntoView {
                 <p class="node__detail node__count">
                     {move || match view().next_up.get() {
                         Some(next) => format!("next: {} ({} waiting)", next.initials, view().queued.get()),
-                        // A queue's API does not tell its length.
-                        None if sources.queue_chosen() => "queue · length unknown".to_string(),
+                        // A queue's length comes from the metrics function
+                        // the README's recipe adds.
+                        None if sources.queue_chosen() => {
+                            let waiting = view().backlog.with(|b| b.estimate(view().handled.get()));
+                            match waiting {
+                                Some(n) => format!("queue · {n} waiting"),
+                                None if view().metrics_missing.get() => {
+                                    "queue · length unknown: add sluice_queue_metrics (docs/queues.md)".to_string()
+                                }
+                                None => "queue · length unknown".to_string(),
+                            }
+                        }
                         // Policies that hide every row look like an empty
                         // table: say so until something was handled.
                         None => match operator_email() {

@@ -87,6 +87,9 @@ pub struct DrainView {
     /// Source timestamp (µs) of the oldest event not yet handled.
     pub oldest_waiting_micros: RwSignal<Option<i64>>,
     pub backlog: RwSignal<Backlog>,
+    /// A queue's project lacks the metrics function (the queue's length
+    /// is then unknown).
+    pub metrics_missing: RwSignal<bool>,
     /// Rows with a NULL or infinite timestamp, which are never drained.
     pub unorderable: RwSignal<u64>,
     /// What the look-back for late rows covers now.
@@ -118,6 +121,7 @@ impl Default for DrainView {
             dead_letters: RwSignal::new(Vec::new()),
             oldest_waiting_micros: RwSignal::new(None),
             backlog: RwSignal::new(Backlog::default()),
+            metrics_missing: RwSignal::new(false),
             unorderable: RwSignal::new(0),
             look_back: RwSignal::new(None),
             journal: StoredValue::new_local(Journal::default()),

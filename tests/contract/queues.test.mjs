@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { PostgrestClient } from '@supabase/postgrest-js';
-import { REST, GATEWAY, anonHeaders, operatorHeaders } from './stack.mjs';
+import { REST, GATEWAY, anonHeaders, operatorHeaders, freshUser, signIn, userHeaders } from './stack.mjs';
 
 const RPC = `${REST}/rpc`;
 
@@ -184,6 +184,27 @@ describe('Supabase Queues over the API (Supabase docs: "Queues: Quickstart", "AP
     const operator = await call('read', { queue_name: queue, sleep_seconds: 0, n: 1 });
     assert.equal(operator.status, 403, 'a signed-in role is refused with 403');
     assert.equal(operator.body.code, '42501');
+  });
+
+  test('sluice_queue_metrics, the recipe\'s function beside pgmq_public, tells an operator a queue\'s length; anon and other users may not call it', async () => {
+    const queue = await freshQueue('metrics');
+    await call('send_batch', { queue_name: queue, messages: messages(5) });
+    await call('read', { queue_name: queue, sleep_seconds: 30, n: 2 });
+    const metrics = (headers = {}) => call('sluice_queue_metrics', { queue_name: queue }, { profile: 'public', headers });
+    const r = await metrics();
+    assert.equal(r.status, 200);
+    assert.equal(r.body.length, 1);
+    assert.equal(r.body[0].queue_length, 5, 'hidden by a reader or not');
+    assert.equal(r.body[0].queue_visible_length, 3);
+    assert.equal(typeof r.body[0].oldest_msg_age_sec, 'number');
+    const anon = await metrics(anonHeaders);
+    assert.equal(anon.status, 401);
+    assert.equal(anon.body.code, '42501');
+    const outsider = await freshUser('metrics_outsider');
+    const token = (await signIn(outsider.email, outsider.password)).body.access_token;
+    const refused = await metrics(userHeaders(token));
+    assert.equal(refused.status, 403, 'the function checks the operator claim itself');
+    assert.equal(refused.body.code, '42501');
   });
 
   test('readers at once get disjoint messages, and each message once (FOR UPDATE SKIP LOCKED)', async () => {

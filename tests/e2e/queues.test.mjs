@@ -110,4 +110,27 @@ describe('Supabase Queues', () => {
     assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), []);
     await context.close();
   });
+
+  test('a queue\'s length shows while it drains; without the metrics function the page says what to add', async () => {
+    await configureAgent({ latency_ms: 300, mode: 'json' });
+    const queue = await freshQueue('length', 40);
+    const agent = { url: AGENT_H2, lanes: '1', timeout: '10', attempts: '2' };
+    const first = await queueOperator(env, queue, agent);
+    const source = (page) => page.getByRole('region', { name: 'Source', exact: true });
+    const shown = await eventually(async () => /queue · (\d+) waiting/.exec(await source(first.page).innerText()), 20_000, 'the length shown');
+    assert.ok(Number(shown[1]) > 0 && Number(shown[1]) <= 40, `a length of at most 40: ${shown[1]}`);
+    const backlog = first.page.locator('[data-metric="backlog"] dd');
+    assert.match(await backlog.innerText(), /^\d+$/);
+    await first.context.close();
+    await sql('alter function public.sluice_queue_metrics(text) rename to sluice_queue_metrics_away');
+    try {
+      const second = await queueOperator(env, queue, agent);
+      await source(second.page).getByText('length unknown: add sluice_queue_metrics').waitFor({ timeout: 20_000 });
+      assert.equal(await second.page.locator('[data-metric="backlog"] dd').innerText(), 'unknown');
+      assert.deepEqual(second.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+      await second.context.close();
+    } finally {
+      await sql('alter function public.sluice_queue_metrics_away(text) rename to sluice_queue_metrics');
+    }
+  });
 });

@@ -127,3 +127,23 @@ BEGIN
   END LOOP;
 END;
 $$;
+
+-- A queue's length for signed-in operators: pgmq_public exposes no
+-- metrics, so the README's recipe adds this one function beside it, in
+-- `public`. It runs as its owner (pgmq's `metrics()` counts rows the
+-- caller's policies may hide) and so checks the operator claim itself.
+CREATE OR REPLACE FUNCTION public.sluice_queue_metrics(queue_name text)
+  RETURNS TABLE (queue_length bigint, queue_visible_length bigint, oldest_msg_age_sec int,
+                 newest_msg_age_sec int, total_messages bigint, scrape_time timestamptz)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+AS $$
+BEGIN
+  IF coalesce((SELECT auth.jwt() -> 'app_metadata' ->> 'sluice_operator'), '') <> 'true' THEN
+    RAISE EXCEPTION 'only operators may read queue metrics' USING ERRCODE = '42501';
+  END IF;
+  RETURN QUERY SELECT m.queue_length, m.queue_visible_length, m.oldest_msg_age_sec,
+    m.newest_msg_age_sec, m.total_messages, m.scrape_time FROM pgmq.metrics(queue_name) m;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION public.sluice_queue_metrics(text) FROM public, anon;
+GRANT EXECUTE ON FUNCTION public.sluice_queue_metrics(text) TO authenticated;

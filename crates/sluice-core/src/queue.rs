@@ -25,6 +25,12 @@ use crate::timestamp;
 pub const SCHEMA: &str = "pgmq_public";
 /// The suffix of a queue's default dead-letter queue.
 pub const DEAD_LETTER_SUFFIX: &str = "_dlq";
+/// The function the README's recipe adds beside `pgmq_public` (in
+/// `public`, for operators only): pgmq's `metrics()` for one queue, which
+/// `pgmq_public` does not expose.
+pub const METRICS_FUNCTION: &str = "sluice_queue_metrics";
+/// How often a queue's length is asked for while it drains.
+pub const METRICS_EVERY: Duration = Duration::from_secs(5);
 /// Longest queue name: pgmq allows 47 bytes, and the default dead-letter
 /// queue adds four.
 pub const MAX_NAME_BYTES: usize = 43;
@@ -177,6 +183,11 @@ impl QueueSource {
             arguments["message"]["dead_lettered_by"] = by.into();
         }
         arguments
+    }
+
+    /// [`METRICS_FUNCTION`]'s arguments.
+    pub fn metrics_arguments(&self) -> Value {
+        json!({ "queue_name": self.name() })
     }
 
     /// `read`'s arguments for a look at the dead-letter queue that leaves
@@ -459,6 +470,27 @@ pub fn arrivals(
 }
 
 /// Between reads that failed with an error that may pass.
+/// A queue's length, as pgmq's `metrics()` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueMetrics {
+    /// Messages not yet archived or deleted, hidden by a reader or not.
+    pub length: u64,
+}
+
+impl QueueMetrics {
+    /// [`METRICS_FUNCTION`]'s answer: one row (PostgREST sends a set of
+    /// rows as an array).
+    pub fn parse(answer: &Value) -> Option<Self> {
+        let row = match answer {
+            Value::Array(rows) => rows.first()?,
+            row => row,
+        };
+        Some(Self {
+            length: row.get("queue_length")?.as_u64()?,
+        })
+    }
+}
+
 pub const READ_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 
 /// What the queue's loop does next.
@@ -841,6 +873,26 @@ mod tests {
         assert!(!source.already_lettered(std::slice::from_ref(&letter), 43));
         let other = QueueSource::parse("email_jobs", "order_jobs_dlq").unwrap();
         assert!(!other.already_lettered(&[letter], 42));
+    }
+
+    #[test]
+    fn a_queues_length_is_read_from_its_metrics() {
+        assert_eq!(
+            orders().metrics_arguments(),
+            json!({"queue_name": "order_jobs"})
+        );
+        let answer =
+            json!([{"queue_length": 12, "queue_visible_length": 9, "oldest_msg_age_sec": 40}]);
+        assert_eq!(
+            QueueMetrics::parse(&answer),
+            Some(QueueMetrics { length: 12 })
+        );
+        assert_eq!(
+            QueueMetrics::parse(&json!({"queue_length": 0})),
+            Some(QueueMetrics { length: 0 })
+        );
+        assert_eq!(QueueMetrics::parse(&json!([])), None);
+        assert_eq!(QueueMetrics::parse(&json!([{"queue_length": -1}])), None);
     }
 
     #[test]

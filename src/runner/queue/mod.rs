@@ -16,8 +16,8 @@ use futures::channel::mpsc::UnboundedReceiver;
 use futures::FutureExt;
 use leptos::prelude::*;
 use sluice_core::queue::{
-    arrivals, release_at_ms, visibility_timeout, Arrival, Message, QueueReader, QueueSource,
-    QueueStep, Settled, Unsettled,
+    arrivals, release_at_ms, visibility_timeout, Arrival, Message, QueueMetrics, QueueReader,
+    QueueSource, QueueStep, Settled, Unsettled, METRICS_EVERY,
 };
 use sluice_core::source_error::SourceError;
 use std::time::Duration;
@@ -52,6 +52,7 @@ pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedR
         letters_stale: false,
         settling: Vec::new(),
         held: Vec::new(),
+        count_due_ms: 0.0,
     };
     futures::select! {
         () = drive.run().fuse() => {}
@@ -73,6 +74,8 @@ enum Work {
         delivered: Option<delivery::Delivered>,
     },
     Settled(Settling, Result<Settled, SourceError>),
+    /// The queue's length, asked for now and then beside the reads.
+    Counted(Result<serde_json::Value, SourceError>),
 }
 
 /// A message being settled with the queue, and what the agent did with it
@@ -96,6 +99,8 @@ struct QueueLoop<'a> {
     /// Messages whose settling failed: settled again before anything is
     /// read, in order.
     held: Vec<Settling>,
+    /// When the queue's length is next asked for (ms).
+    count_due_ms: f64,
 }
 
 impl<'a> Beside<'a> for QueueLoop<'a> {
@@ -142,6 +147,7 @@ impl<'a> Beside<'a> for QueueLoop<'a> {
                 self.settling.retain(|id| *id != msg_id);
                 self.after_settling(settling, settled);
             }
+            Work::Counted(answer) => self.counted(answer),
         }
     }
 }
@@ -206,6 +212,7 @@ impl QueueLoop<'_> {
         self.reader
             .on_read(wanted, records.len(), now_ms(), interval);
         set_if_changed(station.view.last_read_ms, Some(now_ms()));
+        self.count_when_due();
         // Still here: at the gate, being settled, or held.
         let here: Vec<i64> = (self.lanes.carried().map(|(id, _)| *id))
             .chain(self.settling.iter().copied())
@@ -368,6 +375,38 @@ impl QueueLoop<'_> {
             Intent::Stop => return false,
         }
         true
+    }
+
+    /// Asks for the queue's length beside the loop, at most every
+    /// [`METRICS_EVERY`] (never per message).
+    fn count_when_due(&mut self) {
+        let now = now_ms();
+        if now < self.count_due_ms {
+            return;
+        }
+        self.count_due_ms = now + METRICS_EVERY.as_millis() as f64;
+        let (station, source) = (self.station, self.source);
+        self.inbox.start(Box::pin(async move {
+            Work::Counted(queue_rpc::metrics(&station.session, source).await)
+        }));
+    }
+
+    /// The queue's length as counted: the backlog, or, without the metrics
+    /// function, what the page says to add. Other failures keep the last
+    /// count: the reads say what is wrong.
+    fn counted(&mut self, answer: Result<serde_json::Value, SourceError>) {
+        let view = self.station.view;
+        match answer {
+            Ok(answer) => {
+                if let Some(metrics) = QueueMetrics::parse(&answer) {
+                    let handled = view.handled.get_untracked();
+                    view.backlog.update(|b| b.counted(metrics.length, handled));
+                }
+                set_if_changed(view.metrics_missing, false);
+            }
+            Err(SourceError::QueuesNotExposed(_)) => set_if_changed(view.metrics_missing, true),
+            Err(_) => {}
+        }
     }
 
     /// What the page shows of the reader.
