@@ -91,7 +91,7 @@ async fn call_in(
         let retry_after = parse_retry_after(reply.header("retry-after").as_deref());
         return Err(
             SourceError::from_queue_reply(queue, status, &reply.body, retry_after)
-                .for_operator(super::rest::operator_email(session)),
+                .for_operator(session.operator_email()),
         );
     }
     serde_json::from_str(&reply.body).map_err(|error| SourceError::Unreadable {

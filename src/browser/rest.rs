@@ -22,11 +22,6 @@ fn request(session: &Session, method: Method, path: &str) -> RequestBuilder {
         .header("Accept", "application/json")
 }
 
-/// The signed-in operator's email: refusals are told to them.
-pub(super) fn operator_email(session: &Session) -> Option<&str> {
-    session.operator.as_ref().map(|o| o.email.as_str())
-}
-
 fn explain(not: NoReply) -> SourceError {
     match not {
         NoReply::Transport(Failure::TimedOut) => SourceError::Network(format!(
@@ -72,7 +67,7 @@ pub async fn read_rows(
         let retry_after = parse_retry_after(reply.header("retry-after").as_deref());
         return Err(
             SourceError::from_reply(table, status, &reply.body, retry_after)
-                .for_operator(operator_email(session)),
+                .for_operator(session.operator_email()),
         );
     }
     serde_json::from_str(&reply.body).map_err(|error| SourceError::Unreadable {
@@ -95,7 +90,7 @@ pub async fn count(session: &Session, table: &str, path: &str) -> Result<Option<
     let status = reply.status();
     if !(200..300).contains(&status) {
         return Err(SourceError::from_reply(table, status, &reply.body, None)
-            .for_operator(operator_email(session)));
+            .for_operator(session.operator_email()));
     }
     Ok(reply
         .header("content-range")

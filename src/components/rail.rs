@@ -48,7 +48,7 @@ pub fn Rail() -> impl IntoView {
     let operator_email = move || {
         sources.session.with(|s| {
             s.as_ref()
-                .and_then(|s| s.operator.as_ref().map(|o| o.email.clone()))
+                .and_then(|s| s.operator_email().map(str::to_string))
         })
     };
     let gate = Memo::new(move |_| view().speaking_lane());

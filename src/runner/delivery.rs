@@ -56,7 +56,7 @@ impl Report {
             duration_ms: handled_at_ms - self.admitted_ms,
             handled_at_ms,
             signals: self.signals,
-            by: station.operator_email(),
+            by: station.session.operator_email().map(str::to_string),
         };
         station.view.note(|journal| {
             journal

@@ -38,12 +38,6 @@ pub(super) struct Station {
 }
 
 impl Station {
-    /// Who the history and the dead letters name as having handled an
-    /// event: the signed-in operator's email (none for the key alone).
-    pub fn operator_email(&self) -> Option<String> {
-        self.session.operator.as_ref().map(|o| o.email.clone())
-    }
-
     pub fn new(
         session: Session,
         source_name: &str,

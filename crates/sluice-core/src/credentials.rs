@@ -242,6 +242,12 @@ impl Session {
         Ok(session.signed_in_as(stored.signed_in.as_ref()))
     }
 
+    /// The signed-in operator's email: whom refusals are told to, and whom
+    /// the history and the dead letters name (none for the key alone).
+    pub fn operator_email(&self) -> Option<&str> {
+        self.operator.as_ref().map(|o| o.email.as_str())
+    }
+
     /// This login with the operator `signed_in` names (none: the key alone).
     pub fn signed_in_as(self, signed_in: Option<&SignedIn>) -> Self {
         Self {
@@ -461,6 +467,8 @@ mod tests {
         )
         .unwrap();
         let operator = session.clone().signed_in_as(Some(&signed));
+        assert_eq!(operator.operator_email(), Some(signed.email.as_str()));
+        assert_eq!(session.operator_email(), None, "the key alone names no one");
         assert_eq!(
             operator.request_headers(Some("user.jwt")),
             vec![

@@ -29,9 +29,8 @@ pub(super) async fn settle(
     if unsettled.next_call() == SettleCall::SendLetter {
         let at: String = js_sys::Date::new_0().to_iso_string().into();
         let reason = unsettled.refusal.as_deref().unwrap_or_default();
-        let by = station.operator_email();
-        let arguments =
-            source.dead_letter_arguments(&unsettled.message, reason, &at, by.as_deref());
+        let by = session.operator_email();
+        let arguments = source.dead_letter_arguments(&unsettled.message, reason, &at, by);
         if let Err(error) =
             queue_rpc::call_within(session, queue, "send", &arguments, SETTLE_CALL_DEADLINE).await
         {

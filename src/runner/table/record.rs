@@ -31,7 +31,7 @@ impl TableLoop<'_> {
                         reason,
                         delivered.report.attempts,
                         now_ms(),
-                        context.operator_email(),
+                        context.session.operator_email().map(str::to_string),
                     );
                     match store.add_dead_letter(letter) {
                         Ok(letters) => context.view.dead_letters.set(letters),
