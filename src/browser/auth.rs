@@ -74,6 +74,16 @@ pub fn refresh_at() -> Option<u64> {
     KEPT.with_borrow(|kept| kept.as_ref().map(|k| k.tokens.refresh_at()))
 }
 
+/// Whether the tokens in force are due for a refresh at `now_unix`
+/// (none are once the session ended).
+pub fn refresh_due(now_unix: u64) -> bool {
+    ended_reason().is_none()
+        && KEPT.with_borrow(|kept| {
+            kept.as_ref()
+                .is_some_and(|k| k.tokens.refresh_due(now_unix))
+        })
+}
+
 /// Keeps `tokens` (after sign-in, a restore or signing in again), whose
 /// login is stored in `store`.
 pub fn keep(tokens: SignedIn, store: Store) {
@@ -100,14 +110,14 @@ pub fn renew(tokens: SignedIn) {
     });
 }
 
-/// Forgets the tokens (logged out, or a login that failed).
-pub fn forget() {
+/// Forgets the tokens (logged out).
+fn forget() {
     KEPT.with_borrow_mut(|kept| *kept = None);
     ENDED.with(|ended| ended.set(None));
 }
 
-/// The tokens in force, for storing them with the login.
-pub fn kept() -> Option<SignedIn> {
+/// The tokens in force.
+fn kept() -> Option<SignedIn> {
     KEPT.with_borrow(|kept| kept.as_ref().map(|k| k.tokens.clone()))
 }
 

@@ -188,7 +188,7 @@ pub fn use_session_refresh(state: AppState) {
             let Some(session) = sources.session.get_untracked() else {
                 continue;
             };
-            if session.operator.is_some() && auth::refresh_at().is_some_and(|at| now_unix() >= at) {
+            if session.operator.is_some() && auth::refresh_due(now_unix()) {
                 // A failure is retried, less and less often (5 s to a
                 // minute), or ends the session (the page then asks the
                 // operator to sign in).
