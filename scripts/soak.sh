@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The fault soak: 10,000 events through the release build with faults in the
 # gateway and the demo agent, reloads, a second tab, a gateway restart, a
-# logout and a revoked session, signed in as an operator whose access tokens
-# live 20 s; then a Supabase Queue of 3,000 messages drained by operators that
-# join and leave. The agent runs in a process of its own so the restart
+# logout, a revoked session and Realtime's socket dropped three times, signed
+# in as an operator whose access tokens live 20 s; then a Supabase Queue of
+# 3,000 messages drained by operators that join and leave, both live
+# (Realtime on). The agent runs in a process of its own so the restart
 # keeps its tally. Exits non-zero if any event or message is lost or
 # dead-lettered without cause, on any page error, or on an event done twice
 # that no reload, close or cut explains (tests/bench/verdict.mjs);

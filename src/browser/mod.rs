@@ -12,6 +12,7 @@ pub mod files;
 pub mod http;
 pub mod project;
 pub mod queue_rpc;
+pub mod realtime;
 pub mod rest;
 pub mod runtime_config;
 pub mod storage;

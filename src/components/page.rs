@@ -181,9 +181,11 @@ pub fn use_session_refresh(state: AppState) {
     leptos::task::spawn_local(async move {
         let mut failures = 0u32;
         loop {
-            // Woken at least every 30 s, to follow a new sign-in.
+            // Woken every 2 s while no one is signed in, so that a new
+            // sign-in's token is followed from its start (a short-lived one
+            // would expire first, and Realtime would close its channel).
             let now = now_unix();
-            let wait_s = auth::refresh_at().map_or(30, |at| at.saturating_sub(now).clamp(1, 30));
+            let wait_s = auth::refresh_at().map_or(2, |at| at.saturating_sub(now).clamp(1, 30));
             TimeoutFuture::new(wait_s as u32 * 1_000).await;
             let Some(session) = sources.session.get_untracked() else {
                 continue;

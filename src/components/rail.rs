@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use sluice_core::drain::Admission;
 use sluice_core::gate::{GateState, GateView};
+use sluice_core::realtime::Target;
 use sluice_core::source::unorderable_note;
 
 use super::format::clock_time;
@@ -51,6 +52,12 @@ pub fn Rail() -> impl IntoView {
                 .and_then(|s| s.operator_email().map(str::to_string))
         })
     };
+    // "live", or "polling every 2 s: why" (Realtime is only a wake-up).
+    let mode = move || {
+        let target = sources.chosen.with(|c| c.as_ref().map(Target::of))?;
+        let rate = drain.rate.get().in_words();
+        Some(view().live.with(|mode| mode.describe(&target, &rate)))
+    };
     let gate = Memo::new(move |_| view().speaking_lane());
     let inspect_gate = move || gate.with_untracked(inspect);
     let paused = move || view().admission.get() != Admission::Open;
@@ -93,6 +100,10 @@ pub fn Rail() -> impl IntoView {
                     Some(name) => name.split_inclusive('_').map(|part| view! { {part.to_string()}<wbr /> }).collect_view().into_any(),
                     None => "No table selected".into_any(),
                 }}</p>
+                {move || mode().map(|mode| {
+                    let live = mode == "live";
+                    view! { <p class="node__detail node__mode" class:node__mode--live=live>{mode}</p> }
+                })}
                 {move || unorderable_note(view().unorderable.get()).map(|note| view! {
                     <p class="node__detail node__warning" role="note">{note}</p>
                 })}

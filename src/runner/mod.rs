@@ -13,10 +13,12 @@
 //!   final signal;
 //! - `station.rs`: what a loop shares with its lanes;
 //! - `inbox.rs`: intents arriving while the loop works or waits;
+//! - `live.rs`: Supabase Realtime waking the drain when a row arrives;
 //! - `view.rs`: what the components show about the drain.
 
 mod delivery;
 mod inbox;
+mod live;
 mod queue;
 mod skeleton;
 mod station;
@@ -65,6 +67,9 @@ pub enum Intent {
     /// Try the event at the gate again now, instead of waiting for its next
     /// try (retrying, agent offline, or halted on the agent's settings).
     RetryNow,
+    /// Realtime announced an insert: read now (a burst of inserts wakes
+    /// one read at a time, see `Station::wake`).
+    Wake,
     Stop,
 }
 
@@ -98,10 +103,11 @@ impl Runner {
     /// (disposing them) once the loop has ended, after its last attempts.
     pub fn start(inputs: Inputs, owner: Owner) -> Self {
         let (intents, inbox) = unbounded();
+        let wake = intents.clone();
         leptos::task::spawn_local(async move {
             match inputs.source.clone() {
-                Source::Table(table) => table::run(inputs, table, inbox).await,
-                Source::Queue(queue) => queue::run(inputs, queue, inbox).await,
+                Source::Table(table) => table::run(inputs, table, inbox, wake).await,
+                Source::Queue(queue) => queue::run(inputs, queue, inbox, wake).await,
             }
             drop(owner);
         });

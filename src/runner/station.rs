@@ -2,6 +2,7 @@
 //! the session, the operator's choices as last sent, the drain's own view,
 //! and the nudge that wakes lanes waiting for their next try.
 
+use futures::channel::mpsc::UnboundedSender;
 use futures::channel::oneshot;
 use leptos::prelude::*;
 use sluice_core::agent::AgentSettings;
@@ -9,9 +10,10 @@ use sluice_core::credentials::Session;
 use sluice_core::gate::GateView;
 use sluice_core::rate::ConsumptionRate;
 use std::cell::{Cell, RefCell};
+use std::time::Duration;
 
 use super::view::DrainView;
-use super::Choices;
+use super::{Choices, Intent};
 use crate::alerts::Alerts;
 
 pub(super) struct Station {
@@ -35,6 +37,10 @@ pub(super) struct Station {
     retries_asked: Cell<u32>,
     /// The lanes waiting for their next try, woken by a change above.
     waiting: RefCell<Vec<oneshot::Sender<()>>>,
+    /// The drain's own intents, for Realtime's wake-ups.
+    intents: UnboundedSender<Intent>,
+    /// A wake-up was sent and the loop has not taken it yet.
+    wake_sent: Cell<bool>,
 }
 
 impl Station {
@@ -45,6 +51,7 @@ impl Station {
         choices: Choices,
         view: DrainView,
         alerts: Alerts,
+        intents: UnboundedSender<Intent>,
     ) -> Self {
         Self {
             session,
@@ -56,6 +63,8 @@ impl Station {
             stopping: Cell::new(false),
             retries_asked: Cell::new(0),
             waiting: RefCell::new(Vec::new()),
+            intents,
+            wake_sent: Cell::new(false),
         }
     }
 
@@ -70,6 +79,28 @@ impl Station {
 
     pub fn rate(&self) -> ConsumptionRate {
         self.choices.borrow().rate
+    }
+
+    /// How long the drain waits between reads when idle: the slider's
+    /// rate, or only now and then while Realtime wakes it.
+    pub fn poll_interval(&self) -> Duration {
+        let rate = self.rate().interval();
+        self.view
+            .live
+            .with_untracked(|mode| mode.poll_interval(rate))
+    }
+
+    /// Asks the loop to read now; while one wake-up waits for the loop,
+    /// more add nothing (a burst of inserts is one read).
+    pub fn wake(&self) {
+        if !self.wake_sent.replace(true) {
+            let _ = self.intents.unbounded_send(Intent::Wake);
+        }
+    }
+
+    /// The loop took the wake-up: the next insert wakes it again.
+    pub fn woke(&self) {
+        self.wake_sent.set(false);
     }
 
     /// New choices: lanes waiting for their next try look at them now.

@@ -11,6 +11,7 @@ use sluice_core::gate::{speaking_lane, Badge, GateView};
 use sluice_core::history::History;
 use sluice_core::ledger::LookBack;
 use sluice_core::metrics::{Backlog, Metrics};
+use sluice_core::realtime::Mode as LiveMode;
 use sluice_core::source::Identifier;
 use sluice_core::source_error::SourceError;
 
@@ -92,6 +93,8 @@ pub struct DrainView {
     pub metrics_missing: RwSignal<bool>,
     /// Rows with a NULL or infinite timestamp, which are never drained.
     pub unorderable: RwSignal<u64>,
+    /// Whether Realtime wakes the drain, or why it polls.
+    pub live: RwSignal<LiveMode>,
     /// What the look-back for late rows covers now.
     pub look_back: RwSignal<Option<LookBack>>,
     pub journal: StoredValue<Journal, LocalStorage>,
@@ -123,6 +126,7 @@ impl Default for DrainView {
             backlog: RwSignal::new(Backlog::default()),
             metrics_missing: RwSignal::new(false),
             unorderable: RwSignal::new(0),
+            live: RwSignal::new(LiveMode::default()),
             look_back: RwSignal::new(None),
             journal: StoredValue::new_local(Journal::default()),
             journal_published: Trigger::new(),

@@ -9,7 +9,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { extname, join, normalize } from 'node:path';
 import { ROOT, AGENT_URL, AGENT_H2, launchBrowser, queueOperatorContext, rememberedSession, logIn, distConfig } from '../e2e/harness.mjs';
-import { ANON, freshTable, freshQueue, insert, configureAgent, eventually, sleep } from '../e2e/backend.mjs';
+import { ANON, freshTable, freshQueue, insert, configureAgent, eventually, sleep, sql } from '../e2e/backend.mjs';
 import { GATEWAY, REST, serviceHeaders } from '../contract/stack.mjs';
 
 // AGENT_H2 is the same demo agent over HTTPS with HTTP/2: more lanes than a
@@ -446,18 +446,85 @@ async function idle(browser, url, session) {
   row('bytes per poll (request + response, headers included)', seen.length ? `${Math.round(seen.reduce((a, b) => a + b, 0) / seen.length)} B` : 'no polls');
 }
 
+/**
+ * Supabase Realtime against polling, in the same run: 200 rows inserted one
+ * by one at random intervals (100 to 500 ms), each timed from just before
+ * its insert to the moment the page counts it drained (the pass-through
+ * agent, so that is when its pill reached the gate, plus a few
+ * milliseconds); then a drained table watched, live for two minutes (its
+ * safety reads come a minute apart), polled for 30 s.
+ */
+async function live(browser, url, session) {
+  section('Live (Supabase Realtime) against polling at the default rate (every 2 s), same run');
+  const measured = {};
+  for (const mode of ['live', 'polling']) {
+    const table = await freshTable(mode);
+    if (mode === 'live') await sql(`alter publication supabase_realtime add table public.${table}`);
+    const context = await contextWith(browser, { session, agentUrl: '', table });
+    const page = await context.newPage();
+    let frames = 0;
+    page.on('websocket', (socket) => socket.on('framesent', () => { frames += 1; }));
+    await page.goto(`${url}?table=${table}`);
+    const shown = page.locator('.node--source .node__mode');
+    const wanted = mode === 'live' ? /^live$/ : /^polling every 2 s: .* not in the supabase_realtime publication/;
+    await eventually(async () => wanted.test(await shown.innerText()), 30_000, `the Source says ${mode}`);
+    await sleep(2_000);
+    await page.evaluate(() => {
+      window.__drained = [];
+      const node = document.querySelector('.node--drain');
+      new MutationObserver(() => {
+        const n = Number(/(\d+) drained/.exec(node.innerText)?.[1] ?? 0);
+        if (n !== window.__drained.at(-1)?.[0]) window.__drained.push([n, Date.now()]);
+      }).observe(node, { subtree: true, childList: true, characterData: true });
+    });
+    const inserted = [];
+    for (let i = 0; i < 200; i += 1) {
+      await sleep(100 + Math.random() * 400);
+      inserted.push(Date.now());
+      await insert(table, [{ type: 'bench.live', payload: { i } }]);
+    }
+    await eventually(async () => (await page.evaluate(() => window.__drained.at(-1)?.[0] ?? 0)) >= 200, 30_000, '200 drained');
+    const drained = await page.evaluate(() => window.__drained);
+    const latencies = inserted.map((at, i) => drained.find(([n]) => n >= i + 1)[1] - at).sort((a, b) => a - b);
+    const p50 = latencies[Math.floor(latencies.length * 0.5)];
+    const p95 = latencies[Math.floor(latencies.length * 0.95)];
+    // Idle: nothing new; requests to the project and frames on the socket.
+    await sleep(3_000);
+    const observed = mode === 'live' ? 120_000 : 30_000;
+    let requests = 0;
+    frames = 0;
+    const count = (request) => { if (request.url().startsWith(GATEWAY)) requests += 1; };
+    page.on('requestfinished', count);
+    await sleep(observed);
+    page.off('requestfinished', count);
+    const perMinute = (n) => (n * 60_000) / observed;
+    measured[mode] = { p50, p95, requests: perMinute(requests), frames: perMinute(frames) };
+    await context.close();
+  }
+  const { live: on, polling: off } = measured;
+  row('insert → gate, p50 / p95 (200 rows, live)', `${ms(on.p50)} / ${ms(on.p95)}`, 'p95 < 100 ms', on.p95 < 100);
+  row('insert → gate, p50 / p95 (200 rows, polling every 2 s)', `${ms(off.p50)} / ${ms(off.p95)}`, 'about 2 s');
+  row('live against polling, p50 and p95', `×${(off.p50 / on.p50).toFixed(1)} and ×${(off.p95 / on.p95).toFixed(1)} faster`);
+  row('idle requests per minute, live (2 min observed)', `${on.requests.toFixed(1)} (+ ${on.frames.toFixed(1)} socket frames)`, '≤ 2 + heartbeats', on.requests <= 2);
+  row('idle requests per minute, polling (30 s observed)', `${off.requests.toFixed(1)}`);
+}
+
 const server = await serve();
 const browser = await launchBrowser();
 try {
   const session = await rememberedSession(browser, server.url, ANON);
-  await step('bundle', () => bundle());
-  await step('start', () => start(browser, server.url, session));
-  await throughput(browser, server.url, session);
-  await lanes(browser, server.url);
-  await queues(browser, server.url, session);
-  await step('persistence', () => persistence(browser, server.url));
-  await step('fetching after the oldest 100', () => fetchStall());
-  await step('idle cost', () => idle(browser, server.url, session));
+  // `node tests/bench/bench.mjs live` measures one section alone.
+  const only = process.argv[2];
+  const wanted = (name) => !only || only === name;
+  if (wanted('bundle')) await step('bundle', () => bundle());
+  if (wanted('start')) await step('start', () => start(browser, server.url, session));
+  if (wanted('throughput')) await throughput(browser, server.url, session);
+  if (wanted('lanes')) await lanes(browser, server.url);
+  if (wanted('queues')) await queues(browser, server.url, session);
+  if (wanted('persistence')) await step('persistence', () => persistence(browser, server.url));
+  if (wanted('fetch')) await step('fetching after the oldest 100', () => fetchStall());
+  if (wanted('idle')) await step('idle cost', () => idle(browser, server.url, session));
+  if (wanted('live')) await step('live', () => live(browser, server.url, session));
 } catch (error) {
   failures.push('the benchmark itself');
   console.error('# the benchmark stopped:', error);

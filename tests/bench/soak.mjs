@@ -45,6 +45,12 @@ const HOSTILE_DEEP = 3;
 const deepIds = (await sql(`INSERT INTO public.${table} (created_at, type, payload) SELECT to_timestamp(${(base + 2500) / 1000} + n), 'soak.deep', (repeat('[', 300) || repeat(']', 300))::jsonb FROM generate_series(1, ${HOSTILE_DEEP}) AS n RETURNING id`)).trim().split('\n');
 await sql(`ALTER TABLE public.${table} ALTER COLUMN created_at DROP NOT NULL; INSERT INTO public.${table} (created_at, type) VALUES (NULL, 'soak.untimed'), (NULL, 'soak.untimed')`);
 log(`added ${HOSTILE_DEEP} unreadable rows (${deepIds.join(', ')}) and 2 without a timestamp`);
+// Live: the tabs subscribe to the table's inserts through Realtime, whose
+// socket the plan drops a few times.
+await sql(`ALTER PUBLICATION supabase_realtime ADD TABLE public.${table}`);
+const dropRealtime = async () => {
+  await fetch(`${GATEWAY}/_admin/realtime/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ mode: 'drop' }) });
+};
 await configureAgent(AGENT_FAULTS);
 await fetch(`${AGENT}/reset`, { method: 'POST' });
 await setFaults(GATEWAY_FAULTS);
@@ -139,6 +145,7 @@ const finished = (t) => Object.keys(t.done).length + Object.keys(t.rejected).len
 // An act may return the {at, until} of its disruptive moment.
 const plan = [
   [1_000, 'reload 1', 'reload', async (tab) => { await tab.page.reload(); }],
+  [2_000, 'Realtime socket dropped', null, dropRealtime],
   [2_500, 'second tab opened', null, async () => { const second = addTab(await context.newPage(), 'tab 2'); await second.page.goto(url); }],
   [3_000, 'agent unreachable for a minute (its front drops every connection)', 'cut', async () => {
     const at = Date.now();
@@ -153,6 +160,7 @@ const plan = [
     await eventually(async () => (await fetch(`${GATEWAY}/_admin/faults`).catch(() => null))?.ok, 30_000, 'gateway back');
     await setFaults(GATEWAY_FAULTS);
   }],
+  [5_000, 'Realtime socket dropped', null, dropRealtime],
   [5_500, 'reload 2', 'reload', async (tab) => { await tab.page.reload(); }],
   [7_000, 'logged out and in', 'logout', async (tab) => {
     await tab.page.getByRole('button', { name: 'Log out' }).click();
@@ -172,6 +180,7 @@ const plan = [
     await again.waitFor({ state: 'detached', timeout: 30_000 });
     return { at, until: Date.now() };
   }],
+  [7_500, 'Realtime socket dropped', null, dropRealtime],
   [8_000, 'agent token changed; the operator saves the new one 20 s later', null, async (tab) => {
     await configureAgent({ ...AGENT_FAULTS, token: 'soak-token' });
     await sleep(20_000);

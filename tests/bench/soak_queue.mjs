@@ -24,6 +24,8 @@ const log = (message) => console.log(`[queue soak +${Math.round(process.uptime()
 
 const queue = await freshQueue('soak', MESSAGES, 'soak.job');
 log(`sent ${MESSAGES} messages to ${queue}`);
+// Live: each operator's page subscribes to the queue's inserts.
+await sql(`ALTER PUBLICATION supabase_realtime ADD TABLE pgmq.q_${queue}`);
 await configureAgent(AGENT_FAULTS);
 await fetch(`${AGENT}/reset`, { method: 'POST' });
 

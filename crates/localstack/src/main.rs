@@ -10,6 +10,7 @@ mod events;
 mod gateway;
 mod loopback;
 mod queues;
+mod realtime;
 
 use axum::serve::ListenerExt;
 use clap::Parser;
@@ -77,6 +78,8 @@ struct Args {
     faults: gateway::faults::Faults,
     #[command(flatten)]
     agent: agent::AgentConfig,
+    #[command(flatten)]
+    realtime: realtime::RealtimeArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -198,6 +201,9 @@ async fn start_gateway(
     let seeded = events::seed(&setup, args.seed_events).await?;
     let pgmq = queues::install(&args.database_url, &setup).await?;
     let queued = queues::seed(&setup, args.seed_events).await?;
+    setup
+        .batch_execute(include_str!("realtime/realtime.sql"))
+        .await?;
 
     let owner: tokio_postgres::Config = args.database_url.parse()?;
     let authenticator: tokio_postgres::Config = if args.authenticator_url.is_empty() {
@@ -252,7 +258,17 @@ async fn start_gateway(
         "  seeded {seeded} events and {queued} queue messages; generating {} a second",
         args.generate_per_second
     );
-    let app = gateway::router(gateway, auth, faults, generator_tally)
+    let realtime = realtime::Realtime::new(gateway.clone(), &args.realtime);
+    tokio::spawn(realtime::listen(
+        realtime.clone(),
+        args.database_url.clone(),
+    ));
+    if realtime.enabled() {
+        println!("  Realtime         ws://{}/realtime/v1/websocket  (tables in the supabase_realtime publication)", args.gateway_addr);
+    } else {
+        println!("  Realtime         off");
+    }
+    let app = gateway::router(gateway, auth, realtime, faults, generator_tally)
         .into_make_service_with_connect_info::<SocketAddr>();
     Ok((listener, app))
 }

@@ -21,6 +21,7 @@ pub mod login_check;
 pub mod metrics;
 pub mod queue;
 pub mod rate;
+pub mod realtime;
 pub mod runtime_config;
 pub mod shortcuts;
 pub mod source;

@@ -595,6 +595,14 @@ impl QueueReader {
         self.retrying = None;
     }
 
+    /// A message was sent (Realtime said so): read now, unless a backoff
+    /// is pending or the reader halted.
+    pub fn wake(&mut self, now_ms: f64) {
+        if self.retrying.is_none() {
+            self.next_read_at_ms = self.next_read_at_ms.min(now_ms);
+        }
+    }
+
     /// The operator asked to try again now (or saved new settings).
     pub fn retry_now(&mut self) {
         self.halted = None;
@@ -1005,5 +1013,17 @@ mod tests {
         assert_eq!(reader.next(60_000.0, 0, 1), QueueStep::Halted);
         reader.retry_now();
         assert_eq!(reader.next(60_000.0, 0, 1), QueueStep::Read(1));
+    }
+
+    #[test]
+    fn a_wake_reads_now_unless_backing_off() {
+        let mut reader = QueueReader::new(Admission::Open);
+        reader.on_read(1, 0, 0.0, Duration::from_secs(60));
+        assert!(matches!(reader.next(1_000.0, 0, 1), QueueStep::Wait(_)));
+        reader.wake(1_000.0);
+        assert_eq!(reader.next(1_000.0, 0, 1), QueueStep::Read(1));
+        reader.on_error(SourceError::Network("down".into()), 2_000.0, 0.5);
+        reader.wake(2_000.0);
+        assert!(matches!(reader.next(2_000.0, 0, 1), QueueStep::Wait(_)));
     }
 }

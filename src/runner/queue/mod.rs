@@ -12,18 +12,21 @@
 mod letters;
 mod settle;
 
-use futures::channel::mpsc::UnboundedReceiver;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::FutureExt;
 use leptos::prelude::*;
 use sluice_core::queue::{
     arrivals, release_at_ms, visibility_timeout, Arrival, Message, QueueMetrics, QueueReader,
     QueueSource, QueueStep, Settled, Unsettled, METRICS_EVERY,
 };
+use sluice_core::realtime::Target;
+use sluice_core::source::Source;
 use sluice_core::source_error::SourceError;
 use std::time::Duration;
 
 use super::delivery::{self, Report};
 use super::inbox::Inbox;
+use super::live::keep_live;
 use super::skeleton::{Beside, Lanes};
 use super::station::{now_ms, random, Station};
 use super::view::{publish_journal_every_second, set_if_changed, Condition};
@@ -32,7 +35,13 @@ use crate::browser::queue_rpc;
 use settle::settle;
 
 /// Runs until told to stop.
-pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedReceiver<Intent>) {
+pub(super) async fn run(
+    inputs: Inputs,
+    source: QueueSource,
+    intents: UnboundedReceiver<Intent>,
+    wake: UnboundedSender<Intent>,
+) {
+    let target = Target::of(&Source::Queue(source.clone()));
     let station = Station::new(
         inputs.session,
         source.name(),
@@ -40,6 +49,7 @@ pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedR
         inputs.choices,
         inputs.view,
         inputs.alerts,
+        wake,
     );
     let view = station.view;
     view.admission.set(inputs.admission);
@@ -57,6 +67,7 @@ pub(super) async fn run(inputs: Inputs, source: QueueSource, intents: UnboundedR
     futures::select! {
         () = drive.run().fuse() => {}
         () = publish_journal_every_second(view).fuse() => {}
+        () = keep_live(&station, target).fuse() => {}
     }
 }
 
@@ -208,7 +219,7 @@ impl QueueLoop<'_> {
                 return true;
             }
         };
-        let interval = station.rate().interval();
+        let interval = station.poll_interval();
         self.reader
             .on_read(wanted, records.len(), now_ms(), interval);
         set_if_changed(station.view.last_read_ms, Some(now_ms()));
@@ -354,6 +365,10 @@ impl QueueLoop<'_> {
             Intent::RetryNow => {
                 self.station.retry_now();
                 self.reader.retry_now();
+            }
+            Intent::Wake => {
+                self.station.woke();
+                self.reader.wake(now_ms());
             }
             // New settings may fix a halt; they also ask for the dead
             // letters to be looked at again.

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::super::inbox::Inbox;
+use super::super::station::now_ms;
 use super::super::view::{Condition, Question};
 use super::super::Intent;
 use super::{Context, Finished, TableLoop};
@@ -43,6 +44,10 @@ impl TableLoop<'_> {
             }
             Intent::Clear | Intent::Import(_) => self.reset(pending_reset(intent)),
             Intent::RetryNow => context.retry_now(),
+            Intent::Wake => {
+                context.woke();
+                drain.wake(now_ms());
+            }
             Intent::Settings(choices) => context.choose(choices),
             Intent::PartitionKey(key) => {
                 drain.set_partition_key(key.as_ref());
@@ -152,6 +157,8 @@ impl Context {
             Intent::PartitionKey(key) => view.partition_key.set(key),
             Intent::AlertThresholds(limits) => view.alert_thresholds.set(limits),
             Intent::Settings(choices) => self.choose(choices),
+            // The drain's first read comes anyway.
+            Intent::Wake => self.woke(),
             Intent::Step | Intent::RetryNow | Intent::Answer(..) => {}
             Intent::Stop => return false,
         }

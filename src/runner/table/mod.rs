@@ -10,18 +10,20 @@ mod lock;
 mod prototype;
 mod record;
 
-use futures::channel::mpsc::UnboundedReceiver;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::FutureExt;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use sluice_core::drain::{Drain, Origin, Step};
 use sluice_core::ledger::PendingReset;
-use sluice_core::source::{Event, TableSource};
+use sluice_core::realtime::Target;
+use sluice_core::source::{Event, Source, TableSource};
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::delivery::{self, Delivered};
 use super::inbox::Inbox;
+use super::live::keep_live;
 use super::skeleton::{Beside, Lanes};
 use super::station::{now_ms, random, Station};
 use super::view::{publish_journal_every_second, set_if_changed, Condition};
@@ -59,7 +61,13 @@ const SLICE_MS: f64 = 20.0;
 
 /// Runs until told to stop; the backlog count and the journal's
 /// publication run beside the loop and end with it.
-pub(super) async fn run(inputs: Inputs, source: TableSource, intents: UnboundedReceiver<Intent>) {
+pub(super) async fn run(
+    inputs: Inputs,
+    source: TableSource,
+    intents: UnboundedReceiver<Intent>,
+    wake: UnboundedSender<Intent>,
+) {
+    let target = Target::of(&Source::Table(source.clone()));
     let store = TableStore::new(inputs.session.project.as_str(), source.table.as_str());
     let context = Context {
         station: Station::new(
@@ -69,6 +77,7 @@ pub(super) async fn run(inputs: Inputs, source: TableSource, intents: UnboundedR
             inputs.choices,
             inputs.view,
             inputs.alerts,
+            wake,
         ),
         source,
         store,
@@ -99,6 +108,7 @@ pub(super) async fn run(inputs: Inputs, source: TableSource, intents: UnboundedR
         () = drive.fuse() => {}
         () = backlog::count_every_few_seconds(&context, &wanted).fuse() => {}
         () = publish_journal_every_second(view).fuse() => {}
+        () = keep_live(&context.station, target).fuse() => {}
     }
 }
 
@@ -218,7 +228,7 @@ impl TableLoop<'_> {
                     continue;
                 }
             }
-            let step = self.drain.next(now_ms(), context.rate().interval());
+            let step = self.drain.next(now_ms(), context.poll_interval());
             view.publish(&self.drain);
             self.wanted.follow(context, &self.drain);
             let went_on = match step {

@@ -69,6 +69,7 @@ impl Gateway {
 pub fn router(
     gateway: Arc<Gateway>,
     auth: Arc<crate::auth::Auth>,
+    realtime: Arc<crate::realtime::Realtime>,
     faults: SharedFaults,
     generated: crate::events::SharedGeneratorTally,
 ) -> Router {
@@ -119,9 +120,11 @@ pub fn router(
     let controls = admin
         .merge(tables)
         .merge(crate::auth::controls(auth.clone()))
+        .merge(crate::realtime::controls(realtime.clone()))
         .layer(middleware::from_fn(crate::loopback::only_local));
     rest.layer(cors)
         .merge(crate::auth::router(auth))
+        .merge(crate::realtime::router(realtime))
         .merge(controls)
 }
 

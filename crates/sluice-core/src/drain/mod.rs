@@ -276,9 +276,22 @@ impl Drain {
         self.halted.as_ref()
     }
 
-    /// How often the look-back runs: every five idle polls, between 1 s and a minute.
+    /// How often the look-back runs: every five idle polls, between 1 s and
+    /// a minute, and never more than every other poll (a live drain polls
+    /// once a minute, and a late row's insert wakes it anyway).
     fn late_check_every(&self) -> Duration {
-        (self.interval * 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
+        (self.interval * 5)
+            .clamp(Duration::from_secs(1), Duration::from_secs(60))
+            .max(self.interval * 2)
+    }
+
+    /// A row was inserted (Realtime said so): read the next page now, and
+    /// look for late rows within a second (a burst of wake-ups looks once a
+    /// second, not once per read), unless a backoff is pending. Only a
+    /// wake-up: what is read decides what is handled.
+    pub fn wake(&mut self, now_ms: f64) {
+        self.next_read_at_ms = f64::MIN;
+        self.next_late_check_at_ms = self.next_late_check_at_ms.min(now_ms + 1_000.0);
     }
 
     /// What to do now, at `now_ms`, polling every `interval` when idle.

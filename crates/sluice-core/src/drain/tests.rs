@@ -596,3 +596,61 @@ fn a_restart_from_the_stored_ledger_resumes_after_the_last_handled_event() {
         "the in-flight event goes again, with the same key"
     );
 }
+
+#[test]
+fn a_wake_reads_at_once_and_a_live_drain_polls_twice_a_minute_at_most() {
+    let table = Table((1..=3).map(|i| (i, T0 + i * 1000)).collect());
+    let mut drain = Drain::new(source(), Ledger::default());
+    let mut now = 0.0;
+    assert_eq!(run(&mut drain, &table, &mut now), keys(1..4));
+    let live = Duration::from_secs(60);
+    // Idle and live: a page read every minute, the look-back every other.
+    let mut reads = Vec::new();
+    let mut at = now;
+    while at < now + 600_000.0 {
+        match drain.next(at, live) {
+            Step::Read(kind, _) => {
+                reads.push(kind);
+                drain.on_read(kind, Ok(Vec::new()), at, 0.5);
+            }
+            Step::Wait(wait) => at += wait.as_secs_f64() * 1000.0 + 1.0,
+            other => panic!("{other:?}"),
+        }
+    }
+    let late = reads.iter().filter(|k| **k == ReadKind::Late).count();
+    assert!(reads.len() <= 16, "{} reads in 10 minutes", reads.len());
+    assert!(late <= 6, "{late} look-backs in 10 minutes");
+    // A wake: the page is due now, the look-back within a second.
+    drain.wake(at);
+    let mut woken = Vec::new();
+    while let Step::Read(kind, _) = drain.next(at, live) {
+        woken.push(kind);
+        drain.on_read(kind, Ok(Vec::new()), at, 0.5);
+    }
+    assert_eq!(woken, vec![ReadKind::Page]);
+    // Woken every 100 ms for a second: the look-back once or twice, not ten times.
+    let mut looked = 0;
+    for tick in 1..=10 {
+        let now = at + 100.0 * f64::from(tick);
+        drain.wake(now);
+        while let Step::Read(kind, _) = drain.next(now, live) {
+            looked += usize::from(kind == ReadKind::Late);
+            drain.on_read(kind, Ok(Vec::new()), now, 0.5);
+        }
+    }
+    assert!(
+        (1..=2).contains(&looked),
+        "{looked} look-backs in a second of wake-ups"
+    );
+}
+
+#[test]
+fn a_wake_waits_for_a_pending_backoff() {
+    let mut drain = Drain::new(source(), Ledger::default());
+    let Step::Read(kind, _) = drain.next(0.0, SECOND) else {
+        panic!("reads first")
+    };
+    drain.on_read(kind, Err(SourceError::Network("down".into())), 0.0, 0.5);
+    drain.wake(1.0);
+    assert!(matches!(drain.next(1.0, SECOND), Step::Wait(w) if w > Duration::ZERO));
+}

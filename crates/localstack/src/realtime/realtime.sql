@@ -1,0 +1,107 @@
+-- The database side of the local Realtime (docs/local-stack.md, "Realtime").
+--
+-- As on Supabase, the publication `supabase_realtime` decides which tables
+-- are live: `ALTER PUBLICATION supabase_realtime ADD TABLE ...` makes one
+-- live at once. Supabase's Realtime reads the publication's changes from
+-- the write-ahead log; this stack, which cannot ask for `wal_level =
+-- logical` on a shared machine, has each published table send the identity
+-- of every inserted row with `pg_notify` (delivered at commit, so only
+-- committed rows arrive; the identity alone keeps far under NOTIFY's
+-- 8,000-byte limit). The stack then reads each row again as each
+-- subscriber, under that subscriber's role and claims, before sending it.
+--
+-- Idempotent. Run as the database's owner (a superuser: event triggers).
+
+CREATE SCHEMA IF NOT EXISTS sluice_realtime;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+    CREATE PUBLICATION supabase_realtime;
+  END IF;
+END $$;
+
+-- Sends `{"schema", "table", "type", "pk": {column: value}}` on the channel
+-- `sluice_realtime` for each inserted row of a published table.
+CREATE OR REPLACE FUNCTION sluice_realtime.notify() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  row_json jsonb := to_jsonb(NEW);
+  pk jsonb;
+BEGIN
+  -- A table taken out of the publication keeps its trigger: it stays quiet.
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_publication_tables
+    WHERE pubname = 'supabase_realtime' AND schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME
+  ) THEN
+    RETURN NULL;
+  END IF;
+  SELECT coalesce(jsonb_object_agg(a.attname, row_json -> a.attname::text), '{}'::jsonb) INTO pk
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+  WHERE i.indrelid = TG_RELID AND i.indisprimary;
+  PERFORM pg_catalog.pg_notify('sluice_realtime', jsonb_build_object(
+    'schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'type', TG_OP, 'pk', pk,
+    'commit_timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text);
+  RETURN NULL;
+END $$;
+
+-- Gives every table of the publication the trigger above (a no-op for
+-- those that have it).
+CREATE OR REPLACE FUNCTION sluice_realtime.attach_triggers() RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+  published record;
+BEGIN
+  FOR published IN
+    SELECT c.oid AS relid, p.schemaname, p.tablename
+    FROM pg_catalog.pg_publication_tables p
+    JOIN pg_catalog.pg_namespace n ON n.nspname = p.schemaname
+    JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
+    WHERE p.pubname = 'supabase_realtime'
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                      WHERE t.tgrelid = c.oid AND t.tgname = 'sluice_realtime_notify')
+  LOOP
+    EXECUTE format(
+      'CREATE TRIGGER sluice_realtime_notify AFTER INSERT ON %I.%I FOR EACH ROW EXECUTE FUNCTION sluice_realtime.notify()',
+      published.schemaname, published.tablename);
+  END LOOP;
+END $$;
+
+-- After DDL that may add a table to the publication: attach. Never lets the
+-- DDL itself fail.
+CREATE OR REPLACE FUNCTION sluice_realtime.on_ddl() RETURNS event_trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  PERFORM sluice_realtime.attach_triggers();
+EXCEPTION WHEN OTHERS THEN
+  RAISE WARNING 'sluice_realtime: could not attach triggers: %', SQLERRM;
+END $$;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'sluice_realtime_on_ddl') THEN
+    CREATE EVENT TRIGGER sluice_realtime_on_ddl ON ddl_command_end
+      WHEN TAG IN ('ALTER PUBLICATION', 'CREATE PUBLICATION')
+      EXECUTE FUNCTION sluice_realtime.on_ddl();
+  END IF;
+END $$;
+
+-- The stack's own tables and queues are live, as a project whose operator
+-- followed the README's recipe.
+DO $$
+DECLARE
+  live text;
+BEGIN
+  FOREACH live IN ARRAY ARRAY['public.staff_room_events', 'public.temp_events', 'public.events',
+                              'public.trello_events', 'pgmq.q_order_jobs', 'pgmq.q_email_jobs'] LOOP
+    IF to_regclass(live) IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_publication_tables
+      WHERE pubname = 'supabase_realtime' AND format('%I.%I', schemaname, tablename) = live
+    ) THEN
+      EXECUTE format('ALTER PUBLICATION supabase_realtime ADD TABLE %s', live);
+    END IF;
+  END LOOP;
+END $$;
+
+SELECT sluice_realtime.attach_triggers();
