@@ -8,7 +8,6 @@
 
 use futures::FutureExt;
 use gloo_timers::future::TimeoutFuture;
-use sluice_core::backoff::Backoff;
 use sluice_core::realtime::{
     self, hear, Fallback, Heard, Mode, Target, HEARTBEAT_EVERY, RECONNECT, REPLY_WITHIN,
     RETRY_REFUSED_AFTER,
@@ -26,12 +25,18 @@ use crate::browser::realtime::{Socket, SocketEvent};
 pub(super) async fn keep_live(station: &Station, target: Target) {
     let mut reconnect = RECONNECT;
     loop {
-        let why = listen(station, &target, &mut reconnect).await;
+        let mut live_since = None;
+        let why = listen(station, &target, &mut live_since).await;
         set_if_changed(station.view.live, Mode::Polling(why.clone()));
         // Polling again: from a read now, at the slider's rate.
         station.wake();
+        // Only a socket that stayed live a while starts the backoff over:
+        // one that subscribes and drops at once is not retried every second.
+        if live_since.is_some_and(|at| now_ms() - at >= millis(STAYED_LIVE)) {
+            reconnect.succeed();
+        }
         let wait = if why.retry_soon() {
-            reconnect.fail(None, random())
+            reconnect.fail(None, random()).max(Duration::from_secs(1))
         } else {
             RETRY_REFUSED_AFTER
         };
@@ -39,13 +44,16 @@ pub(super) async fn keep_live(station: &Station, target: Target) {
     }
 }
 
+/// Live this long, a socket that ends is retried from the shortest wait.
+const STAYED_LIVE: Duration = Duration::from_secs(60);
+
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
 /// One socket's life: open, join, then wake the drain on each insert until
 /// something ends it; why it ended.
-async fn listen(station: &Station, target: &Target, reconnect: &mut Backoff) -> Fallback {
+async fn listen(station: &Station, target: &Target, live_since: &mut Option<f64>) -> Fallback {
     let session = &station.session;
     let url = realtime::socket_url(&session.project, session.key.expose());
     let Some(mut socket) = Socket::open(&url) else {
@@ -87,7 +95,7 @@ async fn listen(station: &Station, target: &Target, reconnect: &mut Backoff) -> 
                 }
                 Heard::Subscribed => {
                     set_if_changed(station.view.live, Mode::Live);
-                    reconnect.succeed();
+                    *live_since = Some(now);
                     // Inserts made before the subscription was in place
                     // were not announced: read now.
                     station.wake();

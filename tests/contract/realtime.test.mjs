@@ -422,6 +422,21 @@ describe('heartbeat and leaving (Realtime Protocol)', () => {
     assert.deepEqual(socket.matching((f) => f.event === 'postgres_changes' && f.topic === left.topic), [],
       'nothing for the topic left');
   });
+
+  /** Frames are taken in the order sent: a leave sent right behind its
+   * join, before any reply, leaves no channel behind that still gets rows. */
+  test('a leave sent right behind its join leaves no channel behind', async () => {
+    const socket = await Phoenix.connect({ vsn: V2 });
+    const hasty = socket.pushJoin(`contract-hasty-${process.pid}`, { bindings: [{ event: 'INSERT', schema: 'public', table: live }], token: operatorToken });
+    socket.send({ join_ref: hasty.joinRef, ref: nextRef(), topic: hasty.topic, event: 'phx_leave' });
+    await socket.waitFor((f) => f.event === 'phx_close' && f.topic === hasty.topic, 'phx_close');
+    const kept = await socket.subscribe(`contract-after-hasty-${process.pid}`, live, operatorToken);
+    const id = await insertRow(live);
+    await socket.change(kept.topic, id);
+    await sleep(500);
+    assert.deepEqual(socket.matching((f) => f.event === 'postgres_changes' && f.topic === hasty.topic), [],
+      'nothing for the topic left');
+  });
 });
 
 describe('refusals (Realtime: "Error codes"; Realtime Authorization)', () => {

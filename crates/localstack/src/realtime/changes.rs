@@ -128,12 +128,12 @@ fn runs_by_table(notices: Vec<Notice>) -> Vec<Vec<Notice>> {
 
 /// A channel a change goes to: its socket, topic, claims and the ids of
 /// its bindings that match.
-struct Recipient {
-    socket: u64,
-    topic: String,
-    join_ref: Option<String>,
-    authorized: Authorized,
-    ids: Vec<u32>,
+pub(super) struct Recipient {
+    pub(super) socket: u64,
+    pub(super) topic: String,
+    pub(super) join_ref: Option<String>,
+    pub(super) authorized: Authorized,
+    pub(super) ids: Vec<u32>,
 }
 
 fn recipients(hub: &Realtime, notice: &Notice) -> Vec<Recipient> {
@@ -208,16 +208,15 @@ async fn dispatch(hub: &Realtime, run: &[Notice]) {
                     "errors": errors,
                 }
             });
-            hub.changes_sent.fetch_add(1, Ordering::Relaxed);
-            hub.send(
-                recipient.socket,
-                protocol::push(
-                    &recipient.topic,
-                    recipient.join_ref.as_deref(),
-                    "postgres_changes",
-                    payload,
-                ),
+            let change = protocol::push(
+                &recipient.topic,
+                recipient.join_ref.as_deref(),
+                "postgres_changes",
+                payload,
             );
+            if hub.send_change(recipient, change) {
+                hub.changes_sent.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -262,8 +261,15 @@ async fn read_as(hub: &Realtime, authorized: &Authorized, run: &[Notice]) -> See
         return Seen::Refused("Error 400: Bad Request, no primary key");
     }
     let nothing = Seen::Rows(HashMap::new());
-    let Ok(mut client) = hub.gateway.client().await else {
-        return nothing;
+    let mut client = match hub.gateway.client().await {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!(
+                "realtime: no connection to read a change as a subscriber: {}",
+                error.body
+            );
+            return nothing;
+        }
     };
     let relation = format!("{}.{}", quoted(&first.schema), quoted(&first.table));
     let columns: Vec<&String> = first.pk.keys().collect();
@@ -279,8 +285,12 @@ async fn read_as(hub: &Realtime, authorized: &Authorized, run: &[Notice]) -> See
         key_list = keys.join(", "),
     );
     let role = authorized.role;
-    let Ok(tx) = client.build_transaction().read_only(true).start().await else {
-        return nothing;
+    let tx = match client.build_transaction().read_only(true).start().await {
+        Ok(tx) => tx,
+        Err(error) => {
+            eprintln!("realtime: reading {relation} as a subscriber: {error}");
+            return nothing;
+        }
     };
     let claims = authorized.claims.to_string();
     let set = tx
@@ -290,7 +300,11 @@ async fn read_as(hub: &Realtime, authorized: &Authorized, run: &[Notice]) -> See
             &[&role.db_role(), &role.statement_timeout(), &claims],
         )
         .await;
-    if set.is_err() {
+    if let Err(error) = set {
+        eprintln!(
+            "realtime: taking the subscriber's role {}: {error}",
+            role.db_role()
+        );
         return nothing;
     }
     let identities = Value::Array(run.iter().map(|n| Value::Object(n.pk.clone())).collect());

@@ -28,7 +28,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::Sender;
 
 use crate::gateway::keys::Authorized;
 use crate::gateway::Gateway;
@@ -60,6 +61,16 @@ pub enum Switch {
 
 /// Most channels one socket may join (`TENANT_MAX_CHANNELS_PER_CLIENT`).
 const MAX_CHANNELS: usize = 100;
+/// Most bindings one join may ask for.
+const MAX_BINDINGS: usize = 100;
+/// Refused joins waiting for their reply, at most, before the socket is
+/// closed (Realtime disconnects a client over its join rate).
+const MAX_REFUSALS_PENDING: usize = 16;
+/// Frames waiting for a slow client, at most: past them it is dropped
+/// rather than let grow without bound.
+const OUTBOX: usize = 10_000;
+/// The largest frame a client may send.
+const MAX_FRAME: usize = 1 << 20;
 
 /// What is sent to a socket's task.
 enum Outbound {
@@ -86,9 +97,10 @@ struct Channel {
 }
 
 struct SocketEntry {
-    outbox: UnboundedSender<Outbound>,
+    outbox: Sender<Outbound>,
     channels: HashMap<String, Channel>,
     muted: bool,
+    refusals_pending: usize,
 }
 
 pub struct Realtime {
@@ -123,8 +135,38 @@ impl Realtime {
     }
 
     fn send(&self, socket: u64, frame: Frame) {
+        let mut sockets = self.sockets();
+        if let Some(entry) = sockets.get(&socket) {
+            if let Err(TrySendError::Full(_)) = entry.outbox.try_send(Outbound::Frame(frame)) {
+                // A client that reads nothing: forgetting its entry closes
+                // its outbox, which ends its task.
+                sockets.remove(&socket);
+            }
+        }
+    }
+
+    /// Sends a change read under `claims` only if the channel still holds
+    /// those claims, unexpired, under the same join: a token swapped, a
+    /// leave or a rejoin meanwhile means the read no longer speaks for it.
+    fn send_change(&self, to: &changes::Recipient, frame: Frame) -> bool {
+        let current = self.sockets().get(&to.socket).and_then(|entry| {
+            let channel = entry.channels.get(&to.topic)?;
+            let same = channel.subscribed
+                && channel.join_ref == to.join_ref
+                && channel.authorized.claims == to.authorized.claims
+                && !socket::expired(&channel.authorized);
+            same.then_some(())
+        });
+        if current.is_some() {
+            self.send(to.socket, frame);
+        }
+        current.is_some()
+    }
+
+    /// Sends `fault` to one socket.
+    fn inject_into(&self, socket: u64, fault: Fault) {
         if let Some(entry) = self.sockets().get(&socket) {
-            let _ = entry.outbox.send(Outbound::Frame(frame));
+            let _ = entry.outbox.try_send(Outbound::Fault(fault));
         }
     }
 
@@ -133,7 +175,7 @@ impl Realtime {
         let mut sockets = self.sockets();
         for entry in sockets.values_mut() {
             entry.muted |= fault == Fault::Mute;
-            let _ = entry.outbox.send(Outbound::Fault(fault));
+            let _ = entry.outbox.try_send(Outbound::Fault(fault));
         }
         sockets.len()
     }
@@ -196,7 +238,9 @@ async fn upgrade(
     let Ok(key) = found else {
         return refused(StatusCode::UNAUTHORIZED, "Invalid API key");
     };
-    upgrade.on_upgrade(move |ws| socket::serve(ws, hub, vsn, key))
+    upgrade
+        .max_message_size(MAX_FRAME)
+        .on_upgrade(move |ws| socket::serve(ws, hub, vsn, key))
 }
 
 async fn counters(State(hub): State<Arc<Realtime>>) -> Json<serde_json::Value> {

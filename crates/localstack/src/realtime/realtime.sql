@@ -6,9 +6,11 @@
 -- the write-ahead log; this stack, which cannot ask for `wal_level =
 -- logical` on a shared machine, has each published table send the identity
 -- of every inserted row with `pg_notify` (delivered at commit, so only
--- committed rows arrive; the identity alone keeps far under NOTIFY's
--- 8,000-byte limit). The stack then reads each row again as each
+-- committed rows arrive; NOTIFY's payloads are limited to 8,000 bytes). The stack then reads each row again as each
 -- subscriber, under that subscriber's role and claims, before sending it.
+-- A row whose identity would not fit (a primary key of several kilobytes)
+-- is not announced rather than let its insert fail; the app's safety read
+-- finds it.
 --
 -- Idempotent. Run as the database's owner (a superuser: event triggers).
 
@@ -24,10 +26,11 @@ END $$;
 -- Sends `{"schema", "table", "type", "pk": {column: value}}` on the channel
 -- `sluice_realtime` for each inserted row of a published table.
 CREATE OR REPLACE FUNCTION sluice_realtime.notify() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+  LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
   row_json jsonb := to_jsonb(NEW);
   pk jsonb;
+  notice text;
 BEGIN
   -- A table taken out of the publication keeps its trigger: it stays quiet.
   IF NOT EXISTS (
@@ -40,11 +43,17 @@ BEGIN
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
   WHERE i.indrelid = TG_RELID AND i.indisprimary;
-  PERFORM pg_catalog.pg_notify('sluice_realtime', jsonb_build_object(
+  notice := jsonb_build_object(
     'schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'type', TG_OP, 'pk', pk,
-    'commit_timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text);
+    'commit_timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text;
+  IF octet_length(notice) > 7900 THEN
+    RAISE WARNING 'sluice_realtime: the identity of a row of %.% is too long to announce', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+    RETURN NULL;
+  END IF;
+  PERFORM pg_catalog.pg_notify('sluice_realtime', notice);
   RETURN NULL;
 END $$;
+REVOKE EXECUTE ON FUNCTION sluice_realtime.notify() FROM PUBLIC;
 
 -- Gives every table of the publication the trigger above (a no-op for
 -- those that have it).
@@ -67,6 +76,7 @@ BEGIN
       published.schemaname, published.tablename);
   END LOOP;
 END $$;
+REVOKE EXECUTE ON FUNCTION sluice_realtime.attach_triggers() FROM PUBLIC;
 
 -- After DDL that may add a table to the publication: attach. Never lets the
 -- DDL itself fail.

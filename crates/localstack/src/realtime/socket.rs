@@ -9,10 +9,13 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::mpsc::channel;
 
-use super::protocol::{self, Frame, Join, TokenRefusal, Vsn};
-use super::{Channel, Fault, Outbound, Realtime, SocketEntry, MAX_CHANNELS};
+use super::protocol::{self, Binding, Frame, Join, TokenRefusal, Vsn};
+use super::{
+    Channel, Fault, Outbound, Realtime, SocketEntry, MAX_BINDINGS, MAX_CHANNELS,
+    MAX_REFUSALS_PENDING, OUTBOX,
+};
 use crate::gateway::keys::{self, AuthError, Authorized};
 
 /// A socket silent this long is closed (Phoenix's websocket timeout).
@@ -59,8 +62,16 @@ fn expires_at(authorized: &Authorized) -> Option<u64> {
     authorized.claims.get("exp").and_then(Value::as_u64)
 }
 
+/// Whether claims have expired (the socket's key, without `exp`, never).
+pub(super) fn expired(authorized: &Authorized) -> bool {
+    expires_at(authorized).is_some_and(|exp| exp <= now_s())
+}
+
+/// How long a frame may take to reach a client before it is dropped.
+const SEND_WITHIN: Duration = Duration::from_secs(10);
+
 pub(super) async fn serve(ws: WebSocket, hub: Arc<Realtime>, vsn: Vsn, key: Authorized) {
-    let (outbox, mut outgoing) = unbounded_channel();
+    let (outbox, mut outgoing) = channel(OUTBOX);
     let id = hub.next_socket.fetch_add(1, Ordering::Relaxed);
     hub.sockets().insert(
         id,
@@ -68,6 +79,7 @@ pub(super) async fn serve(ws: WebSocket, hub: Arc<Realtime>, vsn: Vsn, key: Auth
             outbox,
             channels: HashMap::new(),
             muted: false,
+            refusals_pending: 0,
         },
     );
     let (mut sink, mut incoming) = ws.split();
@@ -91,7 +103,12 @@ pub(super) async fn serve(ws: WebSocket, hub: Arc<Realtime>, vsn: Vsn, key: Auth
             },
             out = outgoing.recv() => match out {
                 Some(Outbound::Frame(frame)) if !muted => {
-                    if sink.send(Message::Text(frame.encode(vsn).into())).await.is_err() {
+                    let sent = tokio::time::timeout(
+                        SEND_WITHIN,
+                        sink.send(Message::Text(frame.encode(vsn).into())),
+                    )
+                    .await;
+                    if !matches!(sent, Ok(Ok(()))) {
                         break;
                     }
                 }
@@ -162,9 +179,7 @@ fn phx_close(topic: &str, channel: &Channel) -> Frame {
 fn handle(hub: &Arc<Realtime>, socket: u64, frame: Frame, key: &Authorized) {
     match (frame.topic.as_str(), frame.event.as_str()) {
         ("phoenix", "heartbeat") => hub.send(socket, frame.reply("ok", json!({}))),
-        (_, "phx_join") => {
-            tokio::spawn(join(hub.clone(), socket, frame, key.clone()));
-        }
+        (_, "phx_join") => join(hub, socket, frame, key),
         (topic, "phx_leave") => {
             let left = hub
                 .sockets()
@@ -219,7 +234,10 @@ fn renew(hub: &Realtime, socket: u64, topic: &str, frame: &Frame, key: &Authoriz
     }
 }
 
-async fn join(hub: Arc<Realtime>, socket: u64, frame: Frame, key: Authorized) {
+/// A join, checked and stored at once, in the order of the socket's frames
+/// (a token swap or a leave that follows finds the channel); only a
+/// refusal's delayed reply and the publication check run apart.
+fn join(hub: &Arc<Realtime>, socket: u64, frame: Frame, key: &Authorized) {
     let topic = frame.topic.clone();
     if !topic.starts_with("realtime:") {
         hub.send(
@@ -228,26 +246,32 @@ async fn join(hub: Arc<Realtime>, socket: u64, frame: Frame, key: Authorized) {
         );
         return;
     }
-    let refuse = |reason: String| {
-        let hub = hub.clone();
-        let frame = frame.clone();
-        async move {
-            tokio::time::sleep(hub.refusal_delay).await;
-            hub.send(socket, frame.reply("error", json!({ "reason": reason })));
-        }
-    };
     if topic == "realtime:" {
-        return refuse("TopicNameRequired: You must provide a topic name".into()).await;
+        return refuse(
+            hub,
+            socket,
+            frame,
+            "TopicNameRequired: You must provide a topic name".into(),
+        );
     }
     let join = match Join::parse(&frame.payload) {
+        Ok(join) if join.bindings.len() > MAX_BINDINGS => {
+            return refuse(
+                hub,
+                socket,
+                frame,
+                "Too many postgres_changes bindings".into(),
+            )
+        }
         Ok(join) => join,
-        Err(why) => return refuse(why).await,
+        Err(why) => return refuse(hub, socket, frame, why),
     };
-    let authorized = match authorize(&hub, join.access_token.as_deref(), &key) {
+    let authorized = match authorize(hub, join.access_token.as_deref(), key) {
         Ok(authorized) => authorized,
-        Err(refusal) => return refuse(refusal.reason()).await,
+        Err(refusal) => return refuse(hub, socket, frame, refusal.reason()),
     };
-    let full = {
+    let join_ref = frame.join_ref.clone().or_else(|| frame.reference.clone());
+    let stored = {
         let mut sockets = hub.sockets();
         let Some(entry) = sockets.get_mut(&socket) else {
             return;
@@ -257,30 +281,75 @@ async fn join(hub: Arc<Realtime>, socket: u64, frame: Frame, key: Authorized) {
             entry.channels.insert(
                 topic.clone(),
                 Channel {
-                    join_ref: frame.join_ref.clone().or_else(|| frame.reference.clone()),
+                    join_ref: join_ref.clone(),
                     authorized,
                     bindings: join.bindings.clone(),
                     subscribed: false,
                 },
             );
         }
-        full
+        !full
     };
-    if full {
-        return refuse("ChannelRateLimitReached: Too many channels".into()).await;
+    if !stored {
+        return refuse(
+            hub,
+            socket,
+            frame,
+            "ChannelRateLimitReached: Too many channels".into(),
+        );
     }
     let echoed: Vec<Value> = join.bindings.iter().map(|b| b.echoed()).collect();
     hub.send(
         socket,
         frame.reply("ok", json!({ "postgres_changes": echoed })),
     );
-    if join.bindings.is_empty() {
+    if !join.bindings.is_empty() {
+        tokio::spawn(subscribe(
+            hub.clone(),
+            socket,
+            topic,
+            join_ref,
+            join.bindings,
+        ));
+    }
+}
+
+/// Answers a refused join after Realtime's delay; too many refusals
+/// waiting close the socket.
+fn refuse(hub: &Arc<Realtime>, socket: u64, frame: Frame, reason: String) {
+    let flooding = {
+        let mut sockets = hub.sockets();
+        let Some(entry) = sockets.get_mut(&socket) else {
+            return;
+        };
+        entry.refusals_pending += 1;
+        entry.refusals_pending > MAX_REFUSALS_PENDING
+    };
+    if flooding {
+        hub.inject_into(socket, Fault::Close);
         return;
     }
-    // As Realtime: the join succeeds, then the subscription is stored only
-    // for tables the publication holds.
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(hub.refusal_delay).await;
+        if let Some(entry) = hub.sockets().get_mut(&socket) {
+            entry.refusals_pending -= 1;
+        }
+        hub.send(socket, frame.reply("error", json!({ "reason": reason })));
+    });
+}
+
+/// As Realtime: the join succeeded; the subscription is stored only for
+/// tables the publication holds, and only for the join that asked for it.
+async fn subscribe(
+    hub: Arc<Realtime>,
+    socket: u64,
+    topic: String,
+    join_ref: Option<String>,
+    bindings: Vec<Binding>,
+) {
     let mut missing = None;
-    for binding in &join.bindings {
+    for binding in &bindings {
         match super::changes::published(&hub, binding).await {
             Ok(true) => {}
             Ok(false) => {
@@ -293,23 +362,20 @@ async fn join(hub: Arc<Realtime>, socket: u64, frame: Frame, key: Authorized) {
             }
         }
     }
-    match missing {
+    let message = match missing {
         None => {
-            if let Some(channel) = hub
-                .sockets()
+            let mut sockets = hub.sockets();
+            let channel = sockets
                 .get_mut(&socket)
                 .and_then(|entry| entry.channels.get_mut(&topic))
-            {
-                channel.subscribed = true;
-            }
-            hub.send(
-                socket,
-                protocol::system(&topic, "postgres_changes", "ok", "Subscribed to PostgreSQL"),
-            );
+                .filter(|channel| channel.join_ref == join_ref);
+            let Some(channel) = channel else {
+                return;
+            };
+            channel.subscribed = true;
+            protocol::system(&topic, "postgres_changes", "ok", "Subscribed to PostgreSQL")
         }
-        Some(message) => hub.send(
-            socket,
-            protocol::system(&topic, "postgres_changes", "error", &message),
-        ),
-    }
+        Some(message) => protocol::system(&topic, "postgres_changes", "error", &message),
+    };
+    hub.send(socket, message);
 }

@@ -297,10 +297,14 @@ impl Drain {
     /// What to do now, at `now_ms`, polling every `interval` when idle.
     pub fn next(&mut self, now_ms: f64, interval: Duration) -> Step {
         if interval != self.interval {
-            // A new rate applies from the last read, not from the old schedule.
-            self.next_read_at_ms = self
-                .last_read_ms
-                .map_or(f64::MIN, |at| at + millis(interval));
+            // A new rate applies from the last read, not from the old
+            // schedule; a read a wake-up made due stays due (going live
+            // both wakes the drain and lengthens its interval).
+            if self.next_read_at_ms != f64::MIN {
+                self.next_read_at_ms = self
+                    .last_read_ms
+                    .map_or(f64::MIN, |at| at + millis(interval));
+            }
             self.interval = interval;
         }
         if self.halted.is_some() {

@@ -654,3 +654,17 @@ fn a_wake_waits_for_a_pending_backoff() {
     drain.wake(1.0);
     assert!(matches!(drain.next(1.0, SECOND), Step::Wait(w) if w > Duration::ZERO));
 }
+
+#[test]
+fn a_wake_with_a_new_interval_still_reads_now() {
+    let table = Table((1..=2).map(|i| (i, T0 + i * 1000)).collect());
+    let mut drain = Drain::new(source(), Ledger::default());
+    let mut now = 0.0;
+    assert_eq!(run(&mut drain, &table, &mut now), keys(1..3));
+    // Going live: the drain is woken, and its interval becomes a minute.
+    drain.wake(now);
+    assert!(matches!(
+        drain.next(now, Duration::from_secs(60)),
+        Step::Read(..)
+    ));
+}
