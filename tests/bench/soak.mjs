@@ -90,6 +90,20 @@ await context.addInitScript(({ agentUrl, lanes }) => {
   if (!localStorage.getItem('sluice:v1:agent')) {
     localStorage.setItem('sluice:v1:agent', JSON.stringify({ url: agentUrl, token: '', timeout_s: 2, attempts: 12, lanes }));
   }
+  // Each key this tab posts to the agent, noted in the tab's own
+  // sessionStorage (it survives a reload): Playwright does not report the
+  // requests a page sends while it is being reloaded (a probe: 4 of 670
+  // posts around 5 reloads reached the server unreported), and those are
+  // exactly the ones a reload can cut.
+  const send = window.fetch;
+  window.fetch = function (input, init) {
+    try {
+      const request = input instanceof Request ? input : null;
+      const key = request?.headers.get('idempotency-key') ?? new Headers(init?.headers).get('idempotency-key');
+      if (key && String(request?.url ?? input).startsWith(agentUrl)) sessionStorage.setItem(`soak:sent:${decodeURIComponent(key)}`, '1');
+    } catch { /* the note is best effort; the request goes on */ }
+    return send.call(this, input, init);
+  };
 }, { agentUrl: front.url, lanes: LANES });
 const url = `${server.url}?table=${table}`;
 // The tabs, each with its label, and what each sent to the agent (by key)
@@ -260,6 +274,12 @@ if (INJECT_DUPLICATE) {
   });
   log(`SOAK_INJECT_DUPLICATE: posted event ${injected} to the agent once more: ${r.status} ${await r.text()}`);
   t = await tally();
+}
+
+// What each tab noted in its sessionStorage as sent, beside what Playwright saw.
+for (const { page, label } of tabs) {
+  const noted = await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('soak:sent:')).map((k) => k.slice('soak:sent:'.length))).catch(() => []);
+  for (const key of noted) if (key.startsWith(prefix)) sentBy[label].add(key.slice(prefix.length));
 }
 
 // A fresh table's identity column numbers its rows 1..EVENTS.
