@@ -295,7 +295,7 @@ async fn connect_to(
 /// PostgREST runs GET and HEAD in a read-only transaction, POST in a
 /// read-write one.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub enum Access {
     ReadOnly,
     ReadWrite,
 }
@@ -310,7 +310,7 @@ enum Access {
 /// `request.jwt.claim.sub` etc. are gone, so a policy written against this
 /// stack must read the claims as it would on Supabase (`auth.uid()`,
 /// `auth.jwt()`).
-async fn begin_as<'a>(
+pub async fn begin_as<'a>(
     client: &'a mut deadpool_postgres::Object,
     found: &Authorized,
     access: Access,

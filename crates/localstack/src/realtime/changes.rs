@@ -18,6 +18,7 @@ use tokio_postgres::AsyncMessage;
 use super::protocol::{self, Binding};
 use super::Realtime;
 use crate::gateway::keys::Authorized;
+use crate::gateway::{begin_as, Access};
 
 /// What realtime.sql's trigger sends.
 #[derive(Debug, Deserialize)]
@@ -285,28 +286,18 @@ async fn read_as(hub: &Realtime, authorized: &Authorized, run: &[Notice]) -> See
         key_list = keys.join(", "),
     );
     let role = authorized.role;
-    let tx = match client.build_transaction().read_only(true).start().await {
+    // As PostgREST runs a GET: the subscriber's role, claims and timeout.
+    let tx = match begin_as(&mut client, authorized, Access::ReadOnly).await {
         Ok(tx) => tx,
         Err(error) => {
-            eprintln!("realtime: reading {relation} as a subscriber: {error}");
+            eprintln!(
+                "realtime: reading {relation} as {}: {}",
+                role.db_role(),
+                error.body
+            );
             return nothing;
         }
     };
-    let claims = authorized.claims.to_string();
-    let set = tx
-        .execute(
-            "SELECT set_config('role', $1, true), set_config('statement_timeout', $2, true), \
-             set_config('request.jwt.claims', $3, true)",
-            &[&role.db_role(), &role.statement_timeout(), &claims],
-        )
-        .await;
-    if let Err(error) = set {
-        eprintln!(
-            "realtime: taking the subscriber's role {}: {error}",
-            role.db_role()
-        );
-        return nothing;
-    }
     let identities = Value::Array(run.iter().map(|n| Value::Object(n.pk.clone())).collect());
     match tx.query(&sql, &[&identities.to_string()]).await {
         Ok(rows) => Seen::Rows(
