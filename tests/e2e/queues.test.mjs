@@ -90,6 +90,9 @@ describe('Supabase Queues', () => {
     await eventually(async () => (await panel.innerText()).includes(String(letters[0].msg_id)), 10_000, 'the panel lists the queue\'s dead letters');
     // Retry from the panel: the letter's message goes back to the queue (a
     // new message), is drained again, and the letter is archived.
+    // The agent now accepts everything: a retried message that the agent
+    // refused again would be a new dead letter, not a waiting one.
+    await configureAgent({ latency_ms: 5, mode: 'json', reject_rate: 0 });
     const retried = letters[0];
     await page.getByRole('button', { name: `Retry ${retried.msg_id}`, exact: true }).click();
     const dlq = await eventually(async () => {
