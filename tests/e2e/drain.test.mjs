@@ -170,7 +170,9 @@ test('a revoked key stops the drain with a clear message; a new login resumes it
 });
 
 test('pause finishes the event at the gate; step admits exactly one; watch only drains nothing', async () => {
-  await configureAgent({ latency_ms: 600, mode: 'json' });
+  // Each event takes 2 s at the agent: time enough to press Pause while the
+  // first is at the gate, even on a slow machine.
+  await configureAgent({ latency_ms: 2000, mode: 'json' });
   const table = await freshTable('pause');
   const rows = await insertEvents(table, [stamp(-5000), stamp(-4000), stamp(-3000), stamp(-2000)]);
   const context = await env.browser.newContext();

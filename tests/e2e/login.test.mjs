@@ -98,7 +98,9 @@ test('the source dialog works by keyboard alone, names unknown tables and column
 });
 
 test('logging out mid-event lets the gate finish; logging in again drains the rest; nothing lost or doubled', async () => {
-  await configureAgent({ latency_ms: 1500, mode: 'ndjson', progress_steps: 3 });
+  // 3 s at the agent: time enough to press Log out while the first event is
+  // at the gate, even on a slow machine.
+  await configureAgent({ latency_ms: 3000, mode: 'ndjson', progress_steps: 3 });
   const table = await freshTable('logout');
   const rows = await insertEvents(table, [stamp(-3000), stamp(-2000), stamp(-1000)]);
   const context = await env.browser.newContext();
