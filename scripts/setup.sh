@@ -37,7 +37,7 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_ver
   cargo install --force "wasm-bindgen-cli@$wasm_bindgen_version"
 fi
 
-# npm: wasm-opt (binaryen) and playwright-core. Re-run only when the lock changed.
+# npm: wasm-opt (binaryen), playwright-core, axe-core and Supabase's clients. Re-run only when the lock changed.
 if ! cmp -s package-lock.json node_modules/.sluice-installed-lock; then
   log "installing npm packages"
   npm ci --no-audit --no-fund

@@ -24,7 +24,8 @@ pub const SAFETY_READ_EVERY: Duration = Duration::from_secs(60);
 /// Reconnecting after a lost socket: 1 s, doubling up to a minute, with jitter.
 pub const RECONNECT: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 /// After a refusal that only the project's settings can lift (the table
-/// is not published, a policy, Realtime off), the next try.
+/// is not published, a policy, too many channels), the next try. Realtime
+/// off for the project is retried as an unreachable socket is.
 pub const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(300);
 
 /// The table whose inserts wake a drain: the chosen table, or a queue's
