@@ -24,9 +24,13 @@ use crate::browser::realtime::{Socket, SocketEvent};
 /// closes the socket).
 pub(super) async fn keep_live(station: &Station, target: Target) {
     let mut reconnect = RECONNECT;
+    // Public first, as most projects allow; private from the first
+    // refusal of a public channel on.
+    let mut private = false;
     loop {
         let mut live_since = None;
-        let why = listen(station, &target, &mut live_since).await;
+        let why = listen(station, &target, private, &mut live_since).await;
+        private |= why == Fallback::PrivateOnly;
         set_if_changed(station.view.live, Mode::Polling(why.clone()));
         // Polling again: from a read now, at the slider's rate.
         station.wake();
@@ -53,7 +57,12 @@ fn millis(duration: Duration) -> f64 {
 
 /// One socket's life: open, join, then wake the drain on each insert until
 /// something ends it; why it ended.
-async fn listen(station: &Station, target: &Target, live_since: &mut Option<f64>) -> Fallback {
+async fn listen(
+    station: &Station,
+    target: &Target,
+    private: bool,
+    live_since: &mut Option<f64>,
+) -> Fallback {
     let session = &station.session;
     let url = realtime::socket_url(&session.project, session.key.expose());
     let Some(mut socket) = Socket::open(&url) else {
@@ -70,7 +79,7 @@ async fn listen(station: &Station, target: &Target, live_since: &mut Option<f64>
     let join_ref = 1;
     let mut last_ref = join_ref;
     let mut token = auth::access_token();
-    socket.send(&realtime::join(target, join_ref, token.as_deref()));
+    socket.send(&realtime::join(target, join_ref, token.as_deref(), private));
     // The reply waited for (the join's, then each heartbeat's) and when
     // its message was sent.
     let mut awaiting = Some((join_ref, now_ms()));

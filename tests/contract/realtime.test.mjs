@@ -126,9 +126,10 @@ class Phoenix {
   }
 
   /** Sends `phx_join` on `realtime:{name}`; answers its refs (the reply is not awaited). */
-  pushJoin(name, { bindings, token, joinRef = nextRef(), ref = joinRef } = {}) {
+  pushJoin(name, { bindings, token, joinRef = nextRef(), ref = joinRef, private: isPrivate } = {}) {
     const topic = `realtime:${name}`;
     const payload = { config: { broadcast: { self: false }, presence: { key: '' }, postgres_changes: bindings ?? [] } };
+    if (isPrivate !== undefined) payload.config.private = isPrivate;
     if (token !== undefined) payload.access_token = token;
     this.send({ join_ref: joinRef, ref, topic, event: 'phx_join', payload });
     return { topic, joinRef, ref };
@@ -145,8 +146,8 @@ class Phoenix {
 
   /** Joins `name` listening for INSERTs on `schema.table` and waits for
    * "Subscribed to PostgreSQL"; answers `{topic, joinRef, id}`. */
-  async subscribe(name, table, token, schema = 'public') {
-    const joined = this.pushJoin(name, { bindings: [{ event: 'INSERT', schema, table }], token });
+  async subscribe(name, table, token, { schema = 'public', private: isPrivate } = {}) {
+    const joined = this.pushJoin(name, { bindings: [{ event: 'INSERT', schema, table }], token, private: isPrivate });
     const reply = await this.reply(joined.topic, joined.ref);
     assert.equal(reply.payload.status, 'ok', JSON.stringify(reply.payload));
     const system = await this.system(joined.topic);
@@ -563,7 +564,7 @@ describe('refusals (Realtime: "Error codes"; Realtime Authorization)', () => {
     const r = await admin();
     assert.equal(r.status, 200);
     const body = await r.json();
-    assert.deepEqual(Object.keys(body).sort(), ['changes_sent', 'channels', 'checks', 'enabled', 'sockets']);
+    assert.deepEqual(Object.keys(body).sort(), ['changes_sent', 'channels', 'checks', 'enabled', 'private_only', 'sockets']);
     assert.equal(body.enabled, true);
     assert.ok(body.sockets >= 1 && body.channels >= 1, JSON.stringify(body));
     for (const key of ['changes_sent', 'checks']) assert.ok(Number.isInteger(body[key]), key);
@@ -575,6 +576,46 @@ describe('refusals (Realtime: "Error codes"; Realtime Authorization)', () => {
     const ref = nextRef();
     socket.send({ ref, topic: 'phoenix', event: 'heartbeat' });
     await socket.reply('phoenix', ref, 3000);
+  });
+});
+
+describe('private channels (Realtime Authorization: policies on realtime.messages)', () => {
+  /** A project whose Realtime settings turn off "Allow public access"
+   * refuses a public channel with `PrivateOnly`. A private channel is
+   * joined only by a subscriber whom `realtime.messages`' policies let
+   * read its topic (the local stack has the README's policy: operators,
+   * topics `sluice:…`); others get `Unauthorized`. The check's probe
+   * message is rolled back. */
+  test('only private channels: a public join is refused; an operator joins a private one and gets the row; others are Unauthorized', async () => {
+    const setPrivateOnly = (on) => admin('', { method: 'PUT', body: JSON.stringify({ private_only: on }) });
+    assert.equal((await setPrivateOnly(true)).status, 200);
+    try {
+      assert.equal((await counters()).private_only, true);
+      const socket = await Phoenix.connect({ vsn: V1 });
+      const binding = [{ event: 'INSERT', schema: 'public', table: live }];
+      const name = `sluice:contract-private-${process.pid}`;
+      const publicJoin = socket.pushJoin(`${name}-public`, { bindings: binding, token: operatorToken });
+      const plainJoin = socket.pushJoin(`${name}-plain`, { bindings: binding, token: plainToken, private: true });
+      const anonJoin = socket.pushJoin(`${name}-anon`, { bindings: binding, private: true });
+      const [publicReply, plainReply, anonReply] = await Promise.all(
+        [publicJoin, plainJoin, anonJoin].map((j) => socket.reply(j.topic, j.ref, 15_000)));
+      assert.deepEqual(publicReply.payload, { status: 'error', response: { reason: 'PrivateOnly: This project only allows private channels' } });
+      assert.deepEqual(plainReply.payload.response, { reason: `Unauthorized: You do not have permissions to read from this Channel topic: ${name}-plain` });
+      assert.deepEqual(anonReply.payload.response, { reason: `Unauthorized: You do not have permissions to read from this Channel topic: ${name}-anon` });
+      const operator = await Phoenix.connect({ vsn: V2 });
+      const watched = await operator.subscribe(name, live, operatorToken, { private: true });
+      const id = await insertRow(live);
+      assert.equal((await operator.change(watched.topic, id)).payload.data.record.id, id);
+      // The policy reads the topic: an operator's private channel outside
+      // `sluice:` is refused too.
+      const other = operator.pushJoin(`contract-private-${process.pid}`, { bindings: binding, token: operatorToken, private: true });
+      assert.equal((await operator.reply(other.topic, other.ref, 15_000)).payload.status, 'error');
+      assert.equal((await sql('SELECT count(*) FROM realtime.messages')).trim(), '0', 'each probe was rolled back');
+    } finally {
+      await setPrivateOnly(false);
+    }
+    const socket = await Phoenix.connect({ vsn: V1 });
+    await socket.subscribe(`contract-public-again-${process.pid}`, live, operatorToken);
   });
 });
 

@@ -6,7 +6,7 @@
 // closes or mutes the socket.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteWithAgent, openTable, drainedCount, queueOperator, AGENT_H2 } from './harness.mjs';
+import { suiteWithAgent, openTable, drainedCount, queueOperator, screenshot, AGENT_H2 } from './harness.mjs';
 import { GATEWAY } from '../contract/stack.mjs';
 import { freshTable, freshQueue, describeQueue, configureAgent, tally, eventually, sql, sleep, setTokenLifetime } from './backend.mjs';
 
@@ -201,6 +201,37 @@ test('a table outside the publication, and Realtime off: the Source says why it 
   }
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+/** The local stack's copy of the README's policy on realtime.messages. */
+const OPERATOR_CHANNELS = `CREATE POLICY sluice_operator_channels ON realtime.messages FOR SELECT TO authenticated
+  USING ((SELECT auth.jwt() -> 'app_metadata' ->> 'sluice_operator') = 'true' AND (SELECT realtime.topic()) LIKE 'sluice:%')`;
+
+test('a project that allows only private channels: the page joins a private one and goes live; without the policy it says what to add', async () => {
+  await realtimeControl('', { private_only: true });
+  try {
+    const table = await liveTable('private');
+    const context = await env.browser.newContext();
+    const { page, errors } = await openTable(context, env.server.url, table);
+    const modes = await recordModes(page);
+    await slowestRate(page);
+    // The public join is refused after Realtime's 5 s; the private one follows.
+    await eventually(async () => (await mode(page).innerText()) === 'live', 30_000, 'live on a private channel');
+    assert.ok((await modes()).includes('polling every minute: the project allows only private channels; joining one'), JSON.stringify(await modes()));
+    await sleep(1_000);
+    const [row] = await insertByPsql(table);
+    await eventually(async () => (await tally(table)).done[row] === 1, 10_000, 'woken on the private channel, long before the next read');
+    await sql('DROP POLICY sluice_operator_channels ON realtime.messages');
+    await realtimeControl('/faults', { mode: 'drop' });
+    await mode(page).getByText('polling every minute: private channel refused: operators need a SELECT policy on realtime.messages')
+      .waitFor({ timeout: 30_000 });
+    await screenshot(page, 'private-channel-refused');
+    assert.deepEqual(errors.filter((e) => !/WebSocket/.test(e)), []);
+    await context.close();
+  } finally {
+    await sql(`DROP POLICY IF EXISTS sluice_operator_channels ON realtime.messages; ${OPERATOR_CHANNELS}`);
+    await realtimeControl('', { private_only: false });
+  }
 });
 
 test('a queue goes live through its own table: a message sent is read at once', async () => {

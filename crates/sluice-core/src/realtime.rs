@@ -106,14 +106,17 @@ fn frame(
 }
 
 /// The join: inserts on the target, as the signed-in operator when there
-/// is one (Realtime checks each change against their policies).
-pub fn join(target: &Target, reference: u64, access_token: Option<&str>) -> String {
+/// is one (Realtime checks each change against their policies). A
+/// `private` channel is joined only by those whom the project's policies
+/// on `realtime.messages` let read its topic; Sluice joins one only where
+/// the project refuses public channels.
+pub fn join(target: &Target, reference: u64, access_token: Option<&str>, private: bool) -> String {
     let mut payload = json!({
         "config": {
             "broadcast": { "ack": false, "self": false },
             "presence": { "enabled": false, "key": "" },
             "postgres_changes": [{ "event": "INSERT", "schema": target.schema, "table": target.table }],
-            "private": false,
+            "private": private,
         }
     });
     if let Some(token) = access_token {
@@ -242,6 +245,11 @@ pub enum Fallback {
     TooMany(String),
     /// Refused for another reason, as Realtime put it (a policy: "Error 401").
     Refused(String),
+    /// The project refuses public channels: join a private one.
+    PrivateOnly,
+    /// The private channel was refused: no policy on `realtime.messages`
+    /// lets the operator read its topic (Realtime's reason names only it).
+    PrivateRefused,
     /// The socket closed or the channel ended.
     Lost,
     /// Realtime stopped answering (a join or a heartbeat went unanswered).
@@ -262,6 +270,9 @@ impl Fallback {
             | "ClientJoinRateLimitReached"
             | "ConnectionRateLimitReached" => Self::TooMany(reason.into()),
             "RealtimeDisabledForTenant" => Self::Unreachable,
+            "PrivateOnly" => Self::PrivateOnly,
+            // Only a private channel's join is refused over its topic.
+            "Unauthorized" => Self::PrivateRefused,
             _ => Self::Refused(reason.into()),
         }
     }
@@ -272,7 +283,7 @@ impl Fallback {
     pub fn retry_soon(&self) -> bool {
         matches!(
             self,
-            Self::Lost | Self::Silent | Self::Token(_) | Self::Unreachable
+            Self::Lost | Self::Silent | Self::Token(_) | Self::Unreachable | Self::PrivateOnly
         )
     }
 
@@ -286,6 +297,11 @@ impl Fallback {
             Self::Token(why) => format!("Realtime refused the session ({why})"),
             Self::TooMany(why) => format!("Realtime refused: too many channels ({why})"),
             Self::Refused(why) => format!("Realtime refused ({why})"),
+            Self::PrivateOnly => "the project allows only private channels; joining one".into(),
+            Self::PrivateRefused => {
+                "private channel refused: operators need a SELECT policy on realtime.messages"
+                    .into()
+            }
             Self::Lost => "Realtime connection lost, reconnecting".into(),
             Self::Silent => "Realtime stopped answering, reconnecting".into(),
         }
@@ -364,7 +380,7 @@ mod tests {
 
     #[test]
     fn the_join_asks_for_inserts_with_the_operators_token() {
-        let join: Value = serde_json::from_str(&join(&events(), 3, Some("jwt"))).unwrap();
+        let join: Value = serde_json::from_str(&join(&events(), 3, Some("jwt"), false)).unwrap();
         assert_eq!(join["event"], "phx_join");
         assert_eq!(join["ref"], "3");
         assert_eq!(join["join_ref"], "3");
@@ -373,8 +389,11 @@ mod tests {
             join["payload"]["config"]["postgres_changes"],
             json!([{"event": "INSERT", "schema": "public", "table": "events"}])
         );
-        let anonymous: Value = serde_json::from_str(&super::join(&events(), 1, None)).unwrap();
+        assert_eq!(join["payload"]["config"]["private"], false);
+        let anonymous: Value =
+            serde_json::from_str(&super::join(&events(), 1, None, true)).unwrap();
         assert!(anonymous["payload"].get("access_token").is_none());
+        assert_eq!(anonymous["payload"]["config"]["private"], true);
         let beat: Value = serde_json::from_str(&heartbeat(9)).unwrap();
         assert_eq!(
             (beat["topic"].as_str(), beat["ref"].as_str()),
@@ -460,8 +479,19 @@ mod tests {
             heard(json!({"topic": TOPIC, "event": "phx_close", "payload": {}})),
             Heard::Ended(Fallback::Lost)
         );
+        assert_eq!(
+            refused("PrivateOnly: This project only allows private channels"),
+            Heard::Refused(Fallback::PrivateOnly)
+        );
+        let topic = "Unauthorized: You do not have permissions to read from this Channel topic: sluice:public.events";
+        assert_eq!(refused(topic), Heard::Refused(Fallback::PrivateRefused));
         assert!(Fallback::Lost.retry_soon());
+        assert!(
+            Fallback::PrivateOnly.retry_soon(),
+            "a private channel is joined next"
+        );
         assert!(!Fallback::NotPublished.retry_soon());
+        assert!(!Fallback::PrivateRefused.retry_soon());
     }
 
     #[test]

@@ -6,12 +6,13 @@
 //! checks row-level security per subscriber. See docs/local-stack.md.
 //!
 //! Loopback controls: `GET /_admin/realtime` (counters), `PUT
-//! /_admin/realtime {"enabled"}`, and `POST /_admin/realtime/faults
+//! /_admin/realtime {"enabled", "private_only"}`, and `POST /_admin/realtime/faults
 //! {"mode": "drop" | "close" | "mute"}` on the sockets open now: `drop`
 //! ends them without a close frame (the browser sees 1006), `close` sends
 //! 1001 as Realtime's disconnect does, `mute` keeps them open but answers
 //! nothing and sends no change (a missed heartbeat).
 
+mod authorization;
 mod changes;
 mod protocol;
 mod socket;
@@ -106,6 +107,9 @@ struct SocketEntry {
 pub struct Realtime {
     gateway: Arc<Gateway>,
     enabled: AtomicBool,
+    /// Public channels refused, as for a project that turned off
+    /// "Allow public access" in its Realtime settings.
+    private_only: AtomicBool,
     refusal_delay: Duration,
     next_socket: AtomicU64,
     sockets: Mutex<HashMap<u64, SocketEntry>>,
@@ -118,6 +122,7 @@ impl Realtime {
         Arc::new(Self {
             gateway,
             enabled: AtomicBool::new(args.switch == Switch::On),
+            private_only: AtomicBool::new(false),
             refusal_delay: Duration::from_millis(args.refusal_delay_ms),
             next_socket: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),
@@ -128,6 +133,10 @@ impl Realtime {
 
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
+    }
+
+    fn private_only(&self) -> bool {
+        self.private_only.load(Ordering::Relaxed)
     }
 
     fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<u64, SocketEntry>> {
@@ -248,6 +257,7 @@ async fn counters(State(hub): State<Arc<Realtime>>) -> Json<serde_json::Value> {
     let channels: usize = sockets.values().map(|s| s.channels.len()).sum();
     Json(json!({
         "enabled": hub.enabled(),
+        "private_only": hub.private_only(),
         "sockets": sockets.len(),
         "channels": channels,
         "changes_sent": hub.changes_sent.load(Ordering::Relaxed),
@@ -257,19 +267,26 @@ async fn counters(State(hub): State<Arc<Realtime>>) -> Json<serde_json::Value> {
 
 #[derive(Deserialize)]
 struct SwitchBody {
-    enabled: bool,
+    enabled: Option<bool>,
+    private_only: Option<bool>,
 }
 
-/// Turns Realtime on or off; off also closes the sockets open now.
+/// Turns Realtime on or off (off also closes the sockets open now), and
+/// public channels off or on again (for joins from now on).
 async fn switch(
     State(hub): State<Arc<Realtime>>,
     Json(body): Json<SwitchBody>,
 ) -> Json<serde_json::Value> {
-    hub.enabled.store(body.enabled, Ordering::Relaxed);
-    if !body.enabled {
-        hub.inject(Fault::Close);
+    if let Some(enabled) = body.enabled {
+        hub.enabled.store(enabled, Ordering::Relaxed);
+        if !enabled {
+            hub.inject(Fault::Close);
+        }
     }
-    Json(json!({ "enabled": body.enabled }))
+    if let Some(private_only) = body.private_only {
+        hub.private_only.store(private_only, Ordering::Relaxed);
+    }
+    Json(json!({ "enabled": hub.enabled(), "private_only": hub.private_only() }))
 }
 
 #[derive(Deserialize)]

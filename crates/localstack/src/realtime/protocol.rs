@@ -173,6 +173,9 @@ impl Binding {
 pub struct Join {
     pub bindings: Vec<Binding>,
     pub access_token: Option<String>,
+    /// `config.private`: a private channel, joined only by those whom
+    /// `realtime.messages`' policies let read its topic.
+    pub private: bool,
 }
 
 impl Join {
@@ -191,9 +194,14 @@ impl Join {
             .get("access_token")
             .and_then(Value::as_str)
             .map(str::to_string);
+        let private = payload
+            .pointer("/config/private")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         Ok(Self {
             bindings,
             access_token,
+            private,
         })
     }
 }
@@ -311,6 +319,9 @@ mod tests {
         ]}, "access_token": "t"});
         let join = Join::parse(&payload).unwrap();
         assert_eq!(join.access_token.as_deref(), Some("t"));
+        assert!(!join.private, "public unless config.private says otherwise");
+        let private = json!({"config": {"private": true}});
+        assert!(Join::parse(&private).unwrap().private);
         let ids: Vec<u32> = join.bindings.iter().map(Binding::id).collect();
         assert_eq!(ids[0], ids[1]);
         assert_ne!(ids[0], ids[2]);

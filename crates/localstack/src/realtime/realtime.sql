@@ -115,3 +115,37 @@ BEGIN
 END $$;
 
 SELECT sluice_realtime.attach_triggers();
+
+-- Private channels (Realtime Authorization). Realtime lets a subscriber
+-- join a private channel when a probe message on the channel's topic in
+-- `realtime.messages` is visible to them: it inserts the probe over its
+-- own connection (the table's owner), then selects it back under the
+-- subscriber's role, claims and `realtime.topic`, and rolls back.
+CREATE SCHEMA IF NOT EXISTS realtime;
+CREATE TABLE IF NOT EXISTS realtime.messages (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  topic text NOT NULL,
+  extension text NOT NULL,
+  inserted_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE realtime.messages ENABLE ROW LEVEL SECURITY;
+GRANT USAGE ON SCHEMA realtime TO anon, authenticated, service_role;
+GRANT SELECT ON realtime.messages TO anon, authenticated, service_role;
+CREATE OR REPLACE FUNCTION realtime.topic() RETURNS text
+  LANGUAGE sql STABLE AS $$ SELECT nullif(current_setting('realtime.topic', true), '')::text $$;
+
+-- Realtime's own connection, which owns realtime.messages, stands behind
+-- this function: the gateway's `authenticator` may only add a probe.
+CREATE OR REPLACE FUNCTION sluice_realtime.probe(channel_topic text) RETURNS uuid
+  LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+  INSERT INTO realtime.messages (topic, extension) VALUES (channel_topic, 'broadcast') RETURNING id
+$$;
+REVOKE EXECUTE ON FUNCTION sluice_realtime.probe(text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA sluice_realtime TO authenticator;
+GRANT EXECUTE ON FUNCTION sluice_realtime.probe(text) TO authenticator;
+
+-- The README's policy: operators may join Sluice's private channels.
+DROP POLICY IF EXISTS sluice_operator_channels ON realtime.messages;
+CREATE POLICY sluice_operator_channels ON realtime.messages FOR SELECT TO authenticated
+  USING ((SELECT auth.jwt() -> 'app_metadata' ->> 'sluice_operator') = 'true'
+         AND (SELECT realtime.topic()) LIKE 'sluice:%');

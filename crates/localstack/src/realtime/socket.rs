@@ -1,5 +1,6 @@
-//! One Realtime socket: heartbeats, joins (each checked in a task of its
-//! own, so that a refusal's delay holds up nothing else), `access_token`,
+//! One Realtime socket: heartbeats, joins (a refusal's delayed reply sent
+//! from a task of its own, so that it holds up nothing else; a private
+//! channel's policies checked in `authorization.rs`), `access_token`,
 //! `phx_leave`, the tokens' expiry, and the faults tests inject.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::channel;
 
+use super::authorization;
 use super::protocol::{self, Binding, Frame, Join, TokenRefusal, Vsn};
 use super::{
     Channel, Fault, Outbound, Realtime, SocketEntry, MAX_BINDINGS, MAX_CHANNELS,
@@ -95,7 +97,7 @@ pub(super) async fn serve(ws: WebSocket, hub: Arc<Realtime>, vsn: Vsn, key: Auth
                         continue;
                     }
                     if let Some(frame) = Frame::decode(vsn, text.as_str()) {
-                        handle(&hub, id, frame, &key);
+                        handle(&hub, id, frame, &key).await;
                     }
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
@@ -176,10 +178,10 @@ fn phx_close(topic: &str, channel: &Channel) -> Frame {
     close
 }
 
-fn handle(hub: &Arc<Realtime>, socket: u64, frame: Frame, key: &Authorized) {
+async fn handle(hub: &Arc<Realtime>, socket: u64, frame: Frame, key: &Authorized) {
     match (frame.topic.as_str(), frame.event.as_str()) {
         ("phoenix", "heartbeat") => hub.send(socket, frame.reply("ok", json!({}))),
-        (_, "phx_join") => join(hub, socket, frame, key),
+        (_, "phx_join") => join(hub, socket, frame, key).await,
         (topic, "phx_leave") => {
             let left = hub
                 .sockets()
@@ -234,10 +236,12 @@ fn renew(hub: &Realtime, socket: u64, topic: &str, frame: &Frame, key: &Authoriz
     }
 }
 
-/// A join, checked and stored at once, in the order of the socket's frames
-/// (a token swap or a leave that follows finds the channel); only a
-/// refusal's delayed reply and the publication check run apart.
-fn join(hub: &Arc<Realtime>, socket: u64, frame: Frame, key: &Authorized) {
+/// A join, checked and stored before the socket's next frame is read (a
+/// token swap or a leave that follows finds the channel; a private
+/// channel's policies are checked meanwhile, as Phoenix holds a socket's
+/// frames while a channel joins); only a refusal's delayed reply and the
+/// publication check run apart.
+async fn join(hub: &Arc<Realtime>, socket: u64, frame: Frame, key: &Authorized) {
     let topic = frame.topic.clone();
     if !topic.starts_with("realtime:") {
         hub.send(
@@ -266,10 +270,25 @@ fn join(hub: &Arc<Realtime>, socket: u64, frame: Frame, key: &Authorized) {
         Ok(join) => join,
         Err(why) => return refuse(hub, socket, frame, why),
     };
+    if hub.private_only() && !join.private {
+        return refuse(
+            hub,
+            socket,
+            frame,
+            "PrivateOnly: This project only allows private channels".into(),
+        );
+    }
     let authorized = match authorize(hub, join.access_token.as_deref(), key) {
         Ok(authorized) => authorized,
         Err(refusal) => return refuse(hub, socket, frame, refusal.reason()),
     };
+    let channel = &topic["realtime:".len()..];
+    if join.private && !authorization::may_read(hub, &authorized, channel).await {
+        let reason = format!(
+            "Unauthorized: You do not have permissions to read from this Channel topic: {channel}"
+        );
+        return refuse(hub, socket, frame, reason);
+    }
     let join_ref = frame.join_ref.clone().or_else(|| frame.reference.clone());
     let stored = {
         let mut sockets = hub.sockets();
