@@ -52,7 +52,11 @@ impl LookBack {
 
     /// "late rows: 10 min back (37 keys)"
     pub fn describe(&self) -> String {
-        format!("late rows: {} back ({} keys)", self.span(), self.keys)
+        let keys = match self.keys {
+            1 => "1 key".to_string(),
+            n => format!("{n} keys"),
+        };
+        format!("late rows: {} back ({keys})", self.span())
     }
 
     /// Said when the look-back is short.
@@ -394,6 +398,8 @@ mod tests {
         );
         assert!(covered.is_short());
         assert_eq!(covered.describe(), "late rows: 10 s back (100 keys)");
+        let one = LookBack { micros: 0, keys: 1 };
+        assert_eq!(one.describe(), "late rows: 0 s back (1 key)");
         assert!(covered
             .warning()
             .unwrap()
