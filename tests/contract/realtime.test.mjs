@@ -595,11 +595,15 @@ describe('private channels (Realtime Authorization: policies on realtime.message
       const binding = [{ event: 'INSERT', schema: 'public', table: live }];
       const name = `sluice:contract-private-${process.pid}`;
       const publicJoin = socket.pushJoin(`${name}-public`, { bindings: binding, token: operatorToken });
+      // Realtime refuses a public channel before it looks at the token.
+      const badTokenJoin = socket.pushJoin(`${name}-bad-token`, { bindings: binding, token: 'not-a-jwt' });
       const plainJoin = socket.pushJoin(`${name}-plain`, { bindings: binding, token: plainToken, private: true });
       const anonJoin = socket.pushJoin(`${name}-anon`, { bindings: binding, private: true });
-      const [publicReply, plainReply, anonReply] = await Promise.all(
-        [publicJoin, plainJoin, anonJoin].map((j) => socket.reply(j.topic, j.ref, 15_000)));
-      assert.deepEqual(publicReply.payload, { status: 'error', response: { reason: 'PrivateOnly: This project only allows private channels' } });
+      const [publicReply, badTokenReply, plainReply, anonReply] = await Promise.all(
+        [publicJoin, badTokenJoin, plainJoin, anonJoin].map((j) => socket.reply(j.topic, j.ref, 15_000)));
+      const privateOnly = { status: 'error', response: { reason: 'PrivateOnly: This project only allows private channels' } };
+      assert.deepEqual(publicReply.payload, privateOnly);
+      assert.deepEqual(badTokenReply.payload, privateOnly);
       assert.deepEqual(plainReply.payload.response, { reason: `Unauthorized: You do not have permissions to read from this Channel topic: ${name}-plain` });
       assert.deepEqual(anonReply.payload.response, { reason: `Unauthorized: You do not have permissions to read from this Channel topic: ${name}-anon` });
       const operator = await Phoenix.connect({ vsn: V2 });
@@ -609,10 +613,11 @@ describe('private channels (Realtime Authorization: policies on realtime.message
       // The policy reads the topic: an operator's private channel outside
       // `sluice:` is refused too.
       const other = operator.pushJoin(`contract-private-${process.pid}`, { bindings: binding, token: operatorToken, private: true });
-      assert.equal((await operator.reply(other.topic, other.ref, 15_000)).payload.status, 'error');
+      assert.deepEqual((await operator.reply(other.topic, other.ref, 15_000)).payload.response,
+        { reason: `Unauthorized: You do not have permissions to read from this Channel topic: contract-private-${process.pid}` });
       assert.equal((await sql('SELECT count(*) FROM realtime.messages')).trim(), '0', 'each probe was rolled back');
     } finally {
-      await setPrivateOnly(false);
+      assert.equal((await setPrivateOnly(false)).status, 200, 'public channels allowed again');
     }
     const socket = await Phoenix.connect({ vsn: V1 });
     await socket.subscribe(`contract-public-again-${process.pid}`, live, operatorToken);

@@ -209,9 +209,9 @@ const OPERATOR_CHANNELS = `CREATE POLICY sluice_operator_channels ON realtime.me
 
 test('a project that allows only private channels: the page joins a private one and goes live; without the policy it says what to add', async () => {
   await realtimeControl('', { private_only: true });
+  const context = await env.browser.newContext();
   try {
     const table = await liveTable('private');
-    const context = await env.browser.newContext();
     const { page, errors } = await openTable(context, env.server.url, table);
     const modes = await recordModes(page);
     await slowestRate(page);
@@ -227,8 +227,8 @@ test('a project that allows only private channels: the page joins a private one 
       .waitFor({ timeout: 30_000 });
     await screenshot(page, 'private-channel-refused');
     assert.deepEqual(errors.filter((e) => !/WebSocket/.test(e)), []);
-    await context.close();
   } finally {
+    await context.close();
     await sql(`DROP POLICY IF EXISTS sluice_operator_channels ON realtime.messages; ${OPERATOR_CHANNELS}`);
     await realtimeControl('', { private_only: false });
   }

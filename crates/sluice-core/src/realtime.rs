@@ -259,9 +259,15 @@ pub enum Fallback {
 impl Fallback {
     /// A refusal's `"Code: message"` sorted by what can lift it.
     pub fn refused(reason: &str) -> Self {
-        // A channel closed over its token says so without a code.
+        // A channel closed over its token, or over its policies when a
+        // refreshed token no longer passes them, says so without a code.
         if reason.starts_with("Token has expired") {
             return Self::Token(reason.into());
+        }
+        if reason.starts_with("You do not have permissions to read from this Channel topic")
+            || reason.starts_with("You no longer have permission to read from this Channel topic")
+        {
+            return Self::PrivateRefused;
         }
         let code = reason.split(':').next().unwrap_or_default();
         match code {
@@ -485,6 +491,19 @@ mod tests {
         );
         let topic = "Unauthorized: You do not have permissions to read from this Channel topic: sluice:public.events";
         assert_eq!(refused(topic), Heard::Refused(Fallback::PrivateRefused));
+        for revoked in [
+            "You no longer have permission to read from this Channel topic: sluice:public.events",
+            "You do not have permissions to read from this Channel topic: sluice:public.events",
+        ] {
+            assert_eq!(
+                heard(
+                    json!({"topic": TOPIC, "event": "system", "payload": {"extension": "system",
+                    "status": "error", "message": revoked}})
+                ),
+                Heard::Ended(Fallback::PrivateRefused),
+                "a refreshed token that no longer passes the policies"
+            );
+        }
         assert!(Fallback::Lost.retry_soon());
         assert!(
             Fallback::PrivateOnly.retry_soon(),

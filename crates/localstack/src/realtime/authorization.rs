@@ -28,13 +28,16 @@ async fn probe(hub: &Realtime, authorized: &Authorized, topic: &str) -> Result<b
         .await
         .map_err(|e| e.to_string())?
         .get(0);
+    // A slow policy is cancelled, as the gateway cancels a slow request,
+    // rather than hold up the socket whose join waits for it.
     tx.execute(
         "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
-         set_config('realtime.topic', $3, true)",
+         set_config('realtime.topic', $3, true), set_config('statement_timeout', $4, true)",
         &[
             &authorized.role.db_role(),
             &authorized.claims.to_string(),
             &topic,
+            &authorized.role.statement_timeout(),
         ],
     )
     .await
