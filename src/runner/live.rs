@@ -24,18 +24,11 @@ use crate::browser::realtime::{Socket, SocketEvent};
 /// closes the socket).
 pub(super) async fn keep_live(station: &Station, target: Target) {
     let mut reconnect = RECONNECT;
-    // Public first, as most projects allow; private once the project
-    // refuses a public one, and public again when a private one is refused
-    // (the project may allow public channels again by then).
     let mut private = false;
     loop {
         let mut live_since = None;
         let why = listen(station, &target, private, &mut live_since).await;
-        private = match why {
-            Fallback::PrivateOnly => true,
-            Fallback::PrivateRefused => false,
-            _ => private,
-        };
+        private = why.next_private(private);
         set_if_changed(station.view.live, Mode::Polling(why.clone()));
         // Polling again: from a read now, at the slider's rate.
         station.wake();

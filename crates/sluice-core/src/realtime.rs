@@ -293,6 +293,18 @@ impl Fallback {
         )
     }
 
+    /// Whether the next join asks for a private channel, after this ended
+    /// one that asked for `private`: public first, as most projects allow;
+    /// private once the project refuses a public one; public again when a
+    /// private one is refused (the project may allow public ones by then).
+    pub fn next_private(&self, private: bool) -> bool {
+        match self {
+            Self::PrivateOnly => true,
+            Self::PrivateRefused => false,
+            _ => private,
+        }
+    }
+
     pub fn describe(&self, target: &Target) -> String {
         match self {
             Self::Unreachable => "Realtime unreachable or off for this project".into(),
@@ -511,6 +523,20 @@ mod tests {
         );
         assert!(!Fallback::NotPublished.retry_soon());
         assert!(!Fallback::PrivateRefused.retry_soon());
+    }
+
+    #[test]
+    fn a_project_that_refuses_public_channels_is_joined_on_private_ones() {
+        assert!(Fallback::PrivateOnly.next_private(false));
+        assert!(
+            Fallback::Lost.next_private(true),
+            "a lost socket rejoins as it was"
+        );
+        assert!(!Fallback::Lost.next_private(false));
+        assert!(
+            !Fallback::PrivateRefused.next_private(true),
+            "public again after a private refusal"
+        );
     }
 
     #[test]
