@@ -315,13 +315,23 @@ pub async fn begin_as<'a>(
     found: &Authorized,
     access: Access,
 ) -> Result<deadpool_postgres::Transaction<'a>, ApiError> {
-    let role = found.role;
     let tx = client
         .build_transaction()
         .read_only(access == Access::ReadOnly)
         .start()
         .await
-        .map_err(|e| ApiError::database(&e, role))?;
+        .map_err(|e| ApiError::database(&e, found.role))?;
+    take_role(&tx, found).await?;
+    Ok(tx)
+}
+
+/// Takes the request's role, its statement timeout and its JWT's claims
+/// for the rest of the transaction (see [`begin_as`]).
+pub async fn take_role(
+    tx: &deadpool_postgres::Transaction<'_>,
+    found: &Authorized,
+) -> Result<(), ApiError> {
+    let role = found.role;
     let claims = found.claims.to_string();
     tx.execute(
         "SELECT set_config('role', $1, true), set_config('statement_timeout', $2, true), \
@@ -330,7 +340,7 @@ pub async fn begin_as<'a>(
     )
     .await
     .map_err(|e| ApiError::database(&e, role))?;
-    Ok(tx)
+    Ok(())
 }
 
 fn json_response(status: StatusCode, content_range: &str, body: String) -> Response {

@@ -6,6 +6,7 @@
 
 use super::Realtime;
 use crate::gateway::keys::Authorized;
+use crate::gateway::take_role;
 
 /// Whether the subscriber may read `topic` (the channel's name, without
 /// `realtime:`). An error counts as no, as Realtime refuses a join whose
@@ -28,20 +29,14 @@ async fn probe(hub: &Realtime, authorized: &Authorized, topic: &str) -> Result<b
         .await
         .map_err(|e| e.to_string())?
         .get(0);
-    // A slow policy is cancelled, as the gateway cancels a slow request,
-    // rather than hold up the socket whose join waits for it.
-    tx.execute(
-        "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
-         set_config('realtime.topic', $3, true), set_config('statement_timeout', $4, true)",
-        &[
-            &authorized.role.db_role(),
-            &authorized.claims.to_string(),
-            &topic,
-            &authorized.role.statement_timeout(),
-        ],
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    // As the gateway runs a request (its statement timeout too: a slow
+    // policy is cancelled rather than hold up the socket whose join waits).
+    take_role(&tx, authorized)
+        .await
+        .map_err(|e| e.body.to_string())?;
+    tx.execute("SELECT set_config('realtime.topic', $1, true)", &[&topic])
+        .await
+        .map_err(|e| e.to_string())?;
     let seen = tx
         .query_opt("SELECT 1 FROM realtime.messages WHERE id = $1", &[&id])
         .await
