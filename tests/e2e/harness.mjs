@@ -130,10 +130,42 @@ export async function tryLogin(page, { key = ANON, projectUrl = GATEWAY, remembe
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
-/** Logs in as an operator would (see `tryLogin`) and waits until "Log out" shows. */
+/** Logs in as an operator would (see `tryLogin`) and waits until "Log out"
+ * shows. A login is the set-up here, not what is tested (login.test.mjs
+ * tests it): one that did not go through is pressed once more, as an
+ * operator would, and what the page said is printed either way; a second
+ * failure fails the test with both accounts. */
 export async function logIn(page, { timeout = 30_000, ...form } = {}) {
-  await tryLogin(page, form);
-  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout });
+  const accounts = [];
+  for (let attempt = 1; attempt <= 2; attempt += 1) {
+    const consoleErrors = [];
+    const onConsole = (msg) => msg.type() === 'error' && consoleErrors.push(msg.text());
+    page.on('console', onConsole);
+    try {
+      await tryLogin(page, form);
+      await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout });
+      return;
+    } catch (error) {
+      const account = `login ${attempt} did not go through in ${timeout} ms: ${await whatThePageSaid(page)}; console errors: ${JSON.stringify(consoleErrors)}`;
+      console.log(`# ${account}`);
+      accounts.push(account);
+      if (attempt === 2) {
+        error.message = `${accounts.join('\n')}\n${error.message}`;
+        throw error;
+      }
+    } finally {
+      page.off('console', onConsole);
+    }
+  }
+}
+
+/** The alert, whether "Log in" is busy, and a crash banner's message. */
+async function whatThePageSaid(page) {
+  const quickly = { timeout: 1_000 };
+  const alert = await page.locator('.alert').innerText(quickly).catch(() => '(no alert region)');
+  const busy = await page.getByRole('button', { name: 'Log in' }).getAttribute('aria-busy', quickly).catch(() => '(no Log in button)');
+  const crash = await page.locator('#sluice-crash textarea').inputValue(quickly).catch(() => '(none)');
+  return `the alert said ${JSON.stringify(alert.trim())}; Log in aria-busy=${busy}; crash banner: ${crash}`;
 }
 
 /** Opens the app on `table` (a deep link) and logs in with `key`. */
