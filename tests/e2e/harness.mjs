@@ -88,9 +88,15 @@ export function launchBrowser() {
 export async function openApp(context, url) {
   const page = await context.newPage();
   const errors = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  // Printed as they happen too: a test that times out waiting for a page
+  // that crashed fails before it compares `errors`.
+  page.on('pageerror', (error) => {
+    errors.push(error.message);
+    console.log(`# page error: ${error.message}`);
+  });
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(msg.text());
+    if (/panicked at/.test(msg.text())) console.log(`# page console: ${msg.text()}`);
   });
   await page.goto(url);
   await page.getByRole('region', { name: 'Gate' }).waitFor();
@@ -159,13 +165,28 @@ export async function logIn(page, { timeout = 30_000, ...form } = {}) {
   }
 }
 
-/** The alert, whether "Log in" is busy, and a crash banner's message. */
+/** The page's address, the alert, whether "Log in" is busy, and a crash
+ * banner's message. */
 async function whatThePageSaid(page) {
   const quickly = { timeout: 1_000 };
   const alert = await page.locator('.alert').innerText(quickly).catch(() => '(no alert region)');
   const busy = await page.getByRole('button', { name: 'Log in' }).getAttribute('aria-busy', quickly).catch(() => '(no Log in button)');
   const crash = await page.locator('#sluice-crash textarea').inputValue(quickly).catch(() => '(none)');
-  return `the alert said ${JSON.stringify(alert.trim())}; Log in aria-busy=${busy}; crash banner: ${crash}`;
+  return `at ${page.url()} the alert said ${JSON.stringify(alert.trim())}; Log in aria-busy=${busy}; crash banner: ${crash}`;
+}
+
+/** What the drain shows: the Pause/Resume button, the status line, the
+ * Source and Gate nodes and the alert, for a test's failure message. */
+export async function drainState(page) {
+  const quickly = { timeout: 1_000 };
+  const text = (locator) => locator.innerText(quickly).then((t) => t.replace(/\s+/g, ' ').trim()).catch(() => '?');
+  return JSON.stringify({
+    button: await text(page.locator('.drain-controls .button').first()),
+    status: await text(page.locator('p.status')),
+    source: await text(page.getByRole('region', { name: 'Source', exact: true })),
+    gate: await text(page.getByRole('region', { name: 'Gate', exact: true })),
+    alert: await text(page.locator('.alert')),
+  });
 }
 
 /** Opens the app on `table` (a deep link) and logs in with `key`. */

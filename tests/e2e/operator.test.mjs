@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { suiteWithAgent, openApp, logIn, drainedCount, fastestRate, screenshot } from './harness.mjs';
+import { suiteWithAgent, openApp, logIn, drainedCount, fastestRate, screenshot, drainState } from './harness.mjs';
 import { ANON, freshTable, insert, insertEvents, stamp, configureAgent, tally, eventually, sleep } from './backend.mjs';
 
 const env = suiteWithAgent({ latency_ms: 0, mode: 'json' });
@@ -294,7 +294,9 @@ test('light, dark and system themes; space pauses, S opens the source dialog, ? 
   const { page, errors } = await openPaused(context, table);
   await setLimits(page, { lag: '60', errors: '10' });
   await page.getByRole('button', { name: 'Resume' }).click();
-  await eventually(async () => (await deadLetters(page).getByRole('listitem').count()) >= 2, 60_000, 'some dead letters');
+  // CI once saw no dead letter in 60 s here, for want of words: say what the page showed.
+  await eventually(async () => (await deadLetters(page).getByRole('listitem').count()) >= 2, 60_000, 'some dead letters')
+    .catch(async (error) => { throw new Error(`${error.message}; the page: ${await drainState(page)}; the agent: ${JSON.stringify(await tally(table).then((t) => ({ delivered: Object.keys(t.counts).length, refused: Object.keys(t.rejected).length })))}`); });
   await eventually(async () => /Error rate is/.test(await page.locator('.threshold-alert').innerText()), 30_000, 'error alert');
   await history(page).getByRole('listitem').first().getByRole('button').click();
   const background = () => page.evaluate(() => getComputedStyle(document.body.parentElement).backgroundColor);
