@@ -217,14 +217,21 @@ impl DrainHandle {
         else {
             return;
         };
+        let admission = self.idle.admission.get_untracked();
+        let watch_only = self.idle.watch_only.get_untracked();
+        // The operator's Pause and Watch only show from the view's first
+        // frame: until the loop first publishes, a default view would offer
+        // "Pause" on a paused drain, and a click on it would pause it again.
         let view = owner.with(DrainView::default);
+        view.admission.set(admission);
+        view.watch_only.set(watch_only);
         let runner = Runner::start(
             Inputs {
                 session,
                 source,
                 choices: self.choices_untracked(),
-                admission: self.idle.admission.get_untracked(),
-                watch_only: self.idle.watch_only.get_untracked(),
+                admission,
+                watch_only,
                 view,
                 alerts,
             },
