@@ -12,6 +12,7 @@ use sluice_core::realtime::{
     self, hear, Fallback, Heard, Mode, Target, HEARTBEAT_EVERY, RECONNECT, REPLY_WITHIN,
     RETRY_REFUSED_AFTER,
 };
+use std::cell::RefCell;
 use std::time::Duration;
 
 use super::inbox::timer_millis;
@@ -24,11 +25,18 @@ use crate::browser::realtime::{Socket, SocketEvent};
 /// closes the socket).
 pub(super) async fn keep_live(station: &Station, target: Target) {
     let mut reconnect = RECONNECT;
-    let mut private = false;
+    let project = station.session.project.as_str();
+    let mut private = PRIVATE_FIRST.with_borrow(|projects| projects.iter().any(|p| p == project));
     loop {
         let mut live_since = None;
         let why = listen(station, &target, private, &mut live_since).await;
         private = why.next_private(private);
+        PRIVATE_FIRST.with_borrow_mut(|projects| {
+            projects.retain(|p| p != project);
+            if private {
+                projects.push(project.to_string());
+            }
+        });
         set_if_changed(station.view.live, Mode::Polling(why.clone()));
         // Polling again: from a read now, at the slider's rate.
         station.wake();
@@ -44,6 +52,14 @@ pub(super) async fn keep_live(station: &Station, target: Target) {
         };
         TimeoutFuture::new(timer_millis(wait)).await;
     }
+}
+
+thread_local! {
+    /// The projects whose Realtime last refused this tab a public channel:
+    /// the next drain on one (another table, a new login) asks for a
+    /// private channel first, rather than after another refusal, which
+    /// Realtime sends only after 5 s.
+    static PRIVATE_FIRST: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Live this long, a socket that ends is retried from the shortest wait.

@@ -221,6 +221,19 @@ test('a project that allows only private channels: the page joins a private one 
     await sleep(1_000);
     const [row] = await insertByPsql(table);
     await eventually(async () => (await tally(table)).done[row] === 1, 10_000, 'woken on the private channel, long before the next read');
+    // Another table of the same project joins a private channel at once:
+    // the tab remembers that the project refuses public ones.
+    const other = await liveTable('private_b');
+    const switched = await recordModes(page);
+    await page.getByRole('button', { name: 'Source', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Select source' });
+    await dialog.getByLabel('Table', { exact: true }).fill(other);
+    await dialog.getByLabel('Table', { exact: true }).press('Enter');
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+    await eventually(async () => (await mode(page).innerText()) === 'live' && (await page.getByRole('region', { name: 'Source', exact: true }).innerText()).includes(other), 30_000, `live on ${other}`);
+    assert.ok(!(await switched()).some((m) => /allows only private channels/.test(m)), `no public join refused again: ${JSON.stringify(await switched())}`);
+    const [otherRow] = await insertByPsql(other);
+    await eventually(async () => (await tally(other)).done[otherRow] === 1, 10_000, `woken on ${other}'s private channel`);
     await sql('DROP POLICY sluice_operator_channels ON realtime.messages');
     await realtimeControl('/faults', { mode: 'drop' });
     await mode(page).getByText('polling every minute: private channel refused: operators need a SELECT policy on realtime.messages')
