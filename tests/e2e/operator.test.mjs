@@ -58,6 +58,15 @@ async function openPaused(context, table, { passThrough = false } = {}) {
     await form.getByRole('button', { name: 'Save agent' }).click();
   }
   await logIn(page, { key: ANON });
+  // As an operator would, wait for the page to settle before pressing
+  // Resume: the Source node grows (by 80 px here, 224 px for a long table
+  // name) once Realtime answers and the first read is in, moving the
+  // controls under the pointer; a click in those milliseconds missed Resume.
+  const source = page.getByRole('region', { name: 'Source', exact: true });
+  await eventually(async () => {
+    const mode = await source.locator('.node__mode').innerText();
+    return !/connecting to Realtime/.test(mode) && /updated/.test(await page.locator('p.status').innerText());
+  }, 20_000, 'the drain settled (Realtime answered, a first read)');
   return { page, errors };
 }
 
