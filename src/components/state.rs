@@ -218,20 +218,20 @@ impl DrainHandle {
             return;
         };
         let admission = self.idle.admission.get_untracked();
-        let watch_only = self.idle.watch_only.get_untracked();
-        // The operator's Pause and Watch only show from the view's first
-        // frame: until the loop first publishes, a default view would offer
-        // "Pause" on a paused drain, and a click on it would pause it again.
+        // The operator's Pause and Watch only (a queue has none) show from
+        // the view's first frame: until the loop first publishes, a default
+        // view would offer "Pause" on a paused drain, and a click on it
+        // would pause it again.
         let view = owner.with(DrainView::default);
         view.admission.set(admission);
-        view.watch_only.set(watch_only);
+        view.watch_only
+            .set(matches!(source, Source::Table(_)) && self.idle.watch_only.get_untracked());
         let runner = Runner::start(
             Inputs {
                 session,
                 source,
                 choices: self.choices_untracked(),
                 admission,
-                watch_only,
                 view,
                 alerts,
             },

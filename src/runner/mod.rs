@@ -81,13 +81,13 @@ pub struct Choices {
 }
 
 /// What a drain needs from the page: what to drain, the operator's choices
-/// as they are when it starts, and the view it alone writes.
+/// as they are when it starts, and the view it alone writes from then on
+/// (made showing the operator's Pause and Watch only).
 pub struct Inputs {
     pub session: Session,
     pub source: Source,
     pub choices: Choices,
     pub admission: Admission,
-    pub watch_only: bool,
     pub view: DrainView,
     pub alerts: Alerts,
 }

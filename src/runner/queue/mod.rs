@@ -52,7 +52,6 @@ pub(super) async fn run(
         wake,
     );
     let view = station.view;
-    view.admission.set(inputs.admission);
     let mut drive = QueueLoop {
         station: &station,
         source: &source,

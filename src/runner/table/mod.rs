@@ -83,8 +83,6 @@ pub(super) async fn run(
         store,
     };
     let view = context.view;
-    view.admission.set(inputs.admission);
-    view.watch_only.set(inputs.watch_only);
     let wanted = Wanted::default();
     let drive = async {
         let mut inbox = Inbox::new(intents);
